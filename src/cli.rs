@@ -1,0 +1,58 @@
+//! Command-line definitions (clap). Parsing only: no IO here.
+
+use std::path::PathBuf;
+
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "tradecycle",
+    version,
+    about = "Runs one crypto trading cycle per invocation against a Binance spot account.",
+    long_about = "Runs one crypto trading cycle per invocation against a Binance spot account and exits.\n\n\
+                  Exit codes: 0 ok, 1 cycle error, 2 usage or configuration error, 3 aborted before trading."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a full dry cycle on fixed fixture inputs: no network, no clock, nothing sent or written.
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// The full execution report as JSON.
+    Json,
+    /// A short human summary.
+    Text,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ReplayArgs {
+    /// Fixture set directory (the four snapshot files and an optional replay_config.json).
+    #[arg(long, value_name = "DIR", default_value = "fixtures/cycle_replay")]
+    pub fixtures: PathBuf,
+    /// Cycle time (RFC 3339); overrides replay_config.json's now_utc. Default 2026-03-15T00:00:00Z.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub now: Option<DateTime<Utc>>,
+    /// Run id recorded in the report; overrides replay_config.json's run_id. Default replay-cycle.
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Also write the JSON report to this file (parent directories are created).
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
+}
+
+fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| format!("expected an RFC 3339 time such as 2026-03-15T00:00:00Z: {e}"))
+}

@@ -1,0 +1,84 @@
+//! Subcommand dispatch: turns parsed arguments into work and an exit code.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::cli::{Cli, Command, Format, ReplayArgs};
+use crate::config::process_env;
+use crate::domain::report::Report;
+use crate::replay::{ReplayOptions, replay};
+
+/// Exit code for usage and configuration errors.
+pub const EXIT_USAGE: u8 = 2;
+
+pub fn run_cli(cli: Cli) -> u8 {
+    init_tracing();
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return 1;
+        }
+    };
+    match cli.command {
+        Command::Replay(args) => runtime.block_on(replay_command(args)),
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("TRADECYCLE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+}
+
+async fn replay_command(args: ReplayArgs) -> u8 {
+    let opts = ReplayOptions { fixtures: &args.fixtures, now: args.now, run_id: args.run_id, env: process_env() };
+    let report = match replay(opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    emit(&report, args.output.as_deref(), args.format)
+}
+
+/// Prints the report (JSON or text) and writes it to `output`; returns the exit code.
+fn emit(report: &Report, output: Option<&Path>, format: Format) -> u8 {
+    for line in &report.log_lines {
+        tracing::info!("{line}");
+    }
+    let json = match serde_json::to_string_pretty(report) {
+        Ok(j) => j,
+        Err(e) => {
+            eprintln!("error: cannot serialise the report: {e}");
+            return 1;
+        }
+    };
+    if let Some(path) = output
+        && let Err(e) = write_file(path, &json)
+    {
+        eprintln!("error: cannot write the report to {}: {e}", path.display());
+        return 1;
+    }
+    let body = match format {
+        Format::Json => json,
+        Format::Text => report.to_text(),
+    };
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{body}").is_err() {
+        return 1;
+    }
+    for e in &report.errors {
+        eprintln!("error [{}]: {}", e.stage, e.message);
+    }
+    report.status.exit_code()
+}
+
+fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::write(path, format!("{text}\n"))
+}

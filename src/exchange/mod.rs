@@ -1,0 +1,3 @@
+//! Exchange adapters behind the [`crate::ports::Exchange`] trait.
+
+pub mod sim;

@@ -1,0 +1,18 @@
+//! tradecycle: one crypto trading cycle per invocation against a Binance
+//! spot account. See README.md for the map from concepts to files.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod domain;
+pub mod exchange;
+pub mod fixture;
+pub mod indicators;
+pub mod notify;
+pub mod ports;
+pub mod replay;
+pub mod store;
+pub mod strategy;
+pub mod upstream;
+pub use commands::run_cli;

@@ -1,0 +1,5 @@
+//! Operator notifications: events as data, their rendering, and delivery.
+
+pub mod event;
+pub mod log;
+pub mod messages;

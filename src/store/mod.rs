@@ -1,0 +1,3 @@
+//! State stores behind the [`crate::ports::StateStore`] trait.
+
+pub mod memory;

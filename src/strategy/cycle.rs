@@ -1,0 +1,1164 @@
+//! One cycle's plan, step by step, over a working copy of the balances and
+//! the state document.
+//!
+//! The shell asks for the next intents (`plan_*`), executes them (or, in
+//! replay and dry-run, records them as suppressed with an estimated fill),
+//! and feeds each outcome back with [`Cycle::apply`] before asking for the
+//! next step, because later steps depend on what earlier ones really did
+//! (sells fund buys; the post-trade valuation drives DCA and the Earn
+//! buffer). Saves and notifications are queued as [`Effect`]s for the shell.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{DateTime, Utc};
+use indexmap::IndexMap;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use rust_decimal_macros::dec;
+use serde_json::{Value, json};
+
+use super::StrategySettings;
+use super::allocation::{AccountValues, Budgets};
+use super::daily::{self, CIRCUIT_BREAKER_PNL};
+use super::dca;
+use super::earn::{self, BufferMove};
+use super::rotation::{self, Candidate, round_to};
+use crate::domain::intent::{Fill, Intent, IntentKind, IntentStatus, Side};
+use crate::domain::pool::{PoolResolution, Universe};
+use crate::domain::report::{EquityReport, Gate};
+use crate::domain::rules::{QtyReject, SymbolRules};
+use crate::domain::snapshot::{AssetBalance, BtcSnapshot, Indicators};
+use crate::domain::state::{StateDoc, TrendPosition};
+use crate::notify::event::{Event, SellReason, StatusReport};
+
+pub const USDT: &str = "USDT";
+pub const BTC_SYMBOL: &str = "BTCUSDT";
+pub const BNB_SYMBOL: &str = "BNBUSDT";
+/// BNB fee fuel: top up when worth less than this...
+pub const FUEL_MIN_USDT: Decimal = dec!(10);
+/// ...by buying this much.
+pub const FUEL_TOP_UP_USDT: Decimal = dec!(15);
+/// A trend buy needs a budget above this.
+pub const MIN_TREND_BUY_USDT: f64 = 15.0;
+/// Circuit-breaker sells skip positions worth this or less.
+pub const MIN_BREAKER_SELL_USDT: f64 = 10.0;
+
+/// Everything the planner starts from.
+#[derive(Debug, Clone)]
+pub struct CycleInputs {
+    pub now: DateTime<Utc>,
+    pub settings: StrategySettings,
+    /// Normalised against `official`, pool metadata already recorded.
+    pub state: StateDoc,
+    pub official: Universe,
+    pub resolution: PoolResolution,
+    pub balances: BTreeMap<String, AssetBalance>,
+    pub prices: BTreeMap<String, Decimal>,
+    pub rules: BTreeMap<String, SymbolRules>,
+    pub earn_products: BTreeMap<String, String>,
+    pub btc: BtcSnapshot,
+    pub indicators: BTreeMap<String, Indicators>,
+}
+
+/// How an executed (or suppressed) intent ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// Replay / dry-run: not sent; the estimated fill is applied as if real.
+    Suppressed,
+    /// The exchange's own record of the fill.
+    Filled(Fill),
+    /// An Earn subscribe/redeem the exchange confirmed.
+    EarnDone,
+    /// Definitive refusal (never retried).
+    Rejected(String),
+    /// Sent but the outcome is unknown.
+    Unresolved(String),
+    /// Not sent.
+    Skipped(String),
+}
+
+/// A side effect the shell must perform (or record as suppressed), in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    Save(String),
+    Notify(Event),
+}
+
+/// What the day looks like before trading.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DayPlan {
+    /// Circuit breaker already latched today: the trend sleeve sits out.
+    Latched,
+    /// The breaker fires now.
+    Breaker,
+    Trade,
+}
+
+pub struct Cycle {
+    pub now: DateTime<Utc>,
+    settings: StrategySettings,
+    pub state: StateDoc,
+    official: Universe,
+    runtime: Universe,
+    resolution: PoolResolution,
+    book: BTreeMap<String, AssetBalance>,
+    prices: BTreeMap<String, Decimal>,
+    prices_f: BTreeMap<String, f64>,
+    rules: BTreeMap<String, SymbolRules>,
+    earn_products: BTreeMap<String, String>,
+    btc: BtcSnapshot,
+    indicators: BTreeMap<String, Indicators>,
+    pub execution_pool: Vec<String>,
+    pub candidates: Vec<Candidate>,
+    today_utc: String,
+    today_id: String,
+    buffer_target: Decimal,
+    pre_trade: Option<(AccountValues, Budgets)>,
+    pnl: (f64, f64),
+    sold_this_cycle: BTreeSet<String>,
+    orders_planned: usize,
+    unresolved: bool,
+    pub breaker_triggered: bool,
+    pub intents: Vec<Intent>,
+    pub gates: Vec<Gate>,
+    pub log_lines: Vec<String>,
+    pub warnings: Vec<String>,
+    effects: Vec<Effect>,
+}
+
+fn dec_f(x: f64) -> Decimal {
+    Decimal::from_f64(x).unwrap_or_default()
+}
+
+fn f_dec(x: Decimal) -> f64 {
+    x.to_f64().unwrap_or(0.0)
+}
+
+fn money(x: f64) -> String {
+    dec_f(x).round_dp(8).normalize().to_string()
+}
+
+fn gate_detail_round(x: f64) -> f64 {
+    round_to(x, 4)
+}
+
+impl Cycle {
+    /// Fails closed when a held position cannot be valued or BTC cannot be priced.
+    pub fn new(inputs: CycleInputs) -> Result<Cycle, String> {
+        let CycleInputs {
+            now,
+            settings,
+            state,
+            official,
+            resolution,
+            balances,
+            prices,
+            rules,
+            earn_products,
+            btc,
+            indicators,
+        } = inputs;
+        let mut official = official;
+        // BTC is the DCA core; it must never also be a trend position.
+        official.shift_remove(BTC_SYMBOL);
+        let runtime = state.runtime_universe(&official);
+        let prices_f: BTreeMap<String, f64> =
+            prices.iter().filter(|(_, p)| **p > Decimal::ZERO).map(|(s, p)| (s.clone(), f_dec(*p))).collect();
+        if !prices_f.contains_key(BTC_SYMBOL) {
+            return Err(format!("no usable price for {BTC_SYMBOL}; cannot value the BTC core"));
+        }
+        let mut warnings = Vec::new();
+        for (symbol, base) in &runtime {
+            let held = balances.get(base).is_some_and(|b| b.total() > Decimal::ZERO);
+            if !prices_f.contains_key(symbol) {
+                if held || state.position(symbol).is_holding {
+                    return Err(format!(
+                        "no usable price for held {symbol}; refusing to trade on an incomplete valuation"
+                    ));
+                }
+                warnings.push(format!("no usable price for {symbol}; it cannot be traded this cycle"));
+            }
+        }
+        let usdt_total = balances.get(USDT).map(AssetBalance::total).unwrap_or_default();
+        let mut cycle = Cycle {
+            now,
+            today_utc: now.format("%Y-%m-%d").to_string(),
+            today_id: now.format("%Y%m%d").to_string(),
+            buffer_target: earn::buffer_target(usdt_total),
+            settings,
+            state,
+            official,
+            runtime,
+            resolution,
+            book: balances,
+            prices,
+            prices_f,
+            rules,
+            earn_products,
+            btc,
+            indicators,
+            execution_pool: Vec::new(),
+            candidates: Vec::new(),
+            pre_trade: None,
+            pnl: (0.0, 0.0),
+            sold_this_cycle: BTreeSet::new(),
+            orders_planned: 0,
+            unresolved: false,
+            breaker_triggered: false,
+            intents: Vec::new(),
+            gates: Vec::new(),
+            log_lines: Vec::new(),
+            warnings,
+            effects: Vec::new(),
+        };
+        cycle.log_pool_source();
+        let r = &cycle.resolution;
+        let (version, as_of, degraded) = (r.payload.version.clone(), r.payload.as_of_date.clone(), r.degraded());
+        cycle.execution_pool = rotation::lock_execution_pool(
+            &mut cycle.state,
+            &cycle.official,
+            &version,
+            &as_of,
+            cycle.settings.pool_size.max(1),
+            !degraded,
+            now,
+        );
+        if cycle.btc_trend_inputs_ok() {
+            cycle.candidates =
+                rotation::select_candidates(&cycle.execution_pool, &cycle.indicators, &cycle.prices_f, &cycle.btc);
+        }
+        Ok(cycle)
+    }
+
+    // ----- small helpers -------------------------------------------------
+
+    fn price(&self, symbol: &str) -> Option<f64> {
+        self.prices_f.get(symbol).copied()
+    }
+
+    fn price_dec(&self, symbol: &str) -> Option<Decimal> {
+        self.prices.get(symbol).copied().filter(|p| *p > Decimal::ZERO)
+    }
+
+    fn base_of(&self, symbol: &str) -> String {
+        self.runtime.get(symbol).cloned().unwrap_or_else(|| crate::domain::pool::infer_base_asset(symbol))
+    }
+
+    fn bal(&self, asset: &str) -> AssetBalance {
+        self.book.get(asset).copied().unwrap_or_default()
+    }
+
+    fn bal_mut(&mut self, asset: &str) -> &mut AssetBalance {
+        self.book.entry(asset.to_string()).or_default()
+    }
+
+    fn rules_for(&self, symbol: &str) -> SymbolRules {
+        self.rules.get(symbol).cloned().unwrap_or_default()
+    }
+
+    fn gate(&mut self, sleeve: &str, gate: &str, symbol: Option<&str>, detail: Value) {
+        self.gates.push(Gate { sleeve: sleeve.into(), gate: gate.into(), symbol: symbol.map(str::to_string), detail });
+    }
+
+    fn save(&mut self, reason: impl Into<String>) {
+        self.effects.push(Effect::Save(reason.into()));
+    }
+
+    fn notify(&mut self, event: Event) {
+        self.effects.push(Effect::Notify(event));
+    }
+
+    /// Saves and notifications queued since the last call, in order.
+    pub fn drain_effects(&mut self) -> Vec<Effect> {
+        std::mem::take(&mut self.effects)
+    }
+
+    fn btc_trend_inputs_ok(&self) -> bool {
+        self.btc.regime_on.is_some() && self.btc.momentum().is_some()
+    }
+
+    fn is_candidate(&self, symbol: &str) -> bool {
+        self.candidates.iter().any(|c| c.symbol == symbol)
+    }
+
+    /// Current valuation from the working balances.
+    pub fn values(&self) -> AccountValues {
+        let value = |asset: &str, symbol: &str| f_dec(self.bal(asset).total()) * self.price(symbol).unwrap_or(0.0);
+        let trend: f64 = self.runtime.iter().map(|(s, base)| value(base, s)).sum();
+        // BNB in the trend pool is valued there; don't count it twice as fuel.
+        let fuel = if self.runtime.contains_key(BNB_SYMBOL) { 0.0 } else { value("BNB", BNB_SYMBOL) };
+        AccountValues { cash: f_dec(self.bal(USDT).total()), fuel, trend, dca: value("BTC", BTC_SYMBOL) }
+    }
+
+    fn equity_report(&self, values: &AccountValues, budgets: &Budgets) -> EquityReport {
+        let (pre_v, _) = self.pre_trade.unwrap_or((*values, *budgets));
+        EquityReport {
+            total_usdt: money(values.total()),
+            trend_usdt: money(values.trend),
+            dca_usdt: money(values.dca),
+            cash_usdt: money(values.cash),
+            fuel_usdt: money(values.fuel),
+            btc_target_ratio: round_to(budgets.btc_target_ratio, 8),
+            trend_usdt_pool: money(budgets.trend_usdt_pool),
+            dca_usdt_pool: money(budgets.dca_usdt_pool),
+            daily_pnl: round_to(self.pnl.0, 8),
+            trend_daily_pnl: round_to(self.pnl.1, 8),
+            pre_trade_total_usdt: money(pre_v.total()),
+            pre_trade_trend_usdt: money(pre_v.trend),
+        }
+    }
+
+    /// Equity as of now (post-trade once trading ran).
+    pub fn equity(&self) -> EquityReport {
+        let v = self.values();
+        self.equity_report(&v, &Budgets::compute(&v))
+    }
+
+    fn count_order(&mut self, symbol: &str) -> bool {
+        if let Some(max) = self.settings.max_orders_per_run
+            && self.orders_planned >= max
+        {
+            self.gate("cycle", "max_orders_per_run", Some(symbol), json!({ "max_orders_per_run": max }));
+            return false;
+        }
+        self.orders_planned += 1;
+        true
+    }
+
+    fn log_pool_source(&mut self) {
+        let r = &self.resolution;
+        let p = &r.payload;
+        let or = |s: &str, d: &str| if s.is_empty() { d.to_string() } else { s.to_string() };
+        let mut lines = vec![format!(
+            "📡 Trend pool source: {} | mode={} | version={} | as_of={} | project={}",
+            r.source_kind.as_str(),
+            or(&p.mode, "unknown"),
+            or(&p.version, "unknown"),
+            or(&p.as_of_date, "n/a"),
+            or(&p.source_project, "unknown"),
+        )];
+        let skip = r.messages.len().saturating_sub(3);
+        lines.extend(r.messages.iter().skip(skip).map(|m| format!("   · {m}")));
+        let degraded = r.degraded();
+        let kind = r.source_kind.as_str();
+        self.log_lines.extend(lines);
+        if degraded && !self.settings.allow_new_entries_on_degraded {
+            self.log_lines.push("⏸️ Upstream pool is degraded: pausing new trend buys".into());
+            self.gate("trend", "trend_buy_paused_degraded_mode", None, json!(kind));
+        }
+    }
+
+    fn new_entries_allowed(&self) -> bool {
+        (!self.resolution.degraded() || self.settings.allow_new_entries_on_degraded) && !self.settings.paused
+    }
+
+    // ----- funding and outcomes -----------------------------------------
+
+    /// A Simple Earn redeem that must run before `intent` because spot does
+    /// not hold enough of what it spends or sells (behaviour.md §7.4).
+    pub fn funding_for(&self, intent: &Intent) -> Option<Intent> {
+        let (asset, need) = intent.requirement()?;
+        let bal = self.bal(&asset);
+        if bal.free >= need || bal.earn <= Decimal::ZERO {
+            return None;
+        }
+        let product = self.earn_products.get(&asset)?;
+        let amount = ((need - bal.free) * dec!(1.001)).min(bal.earn).round_dp(8).normalize();
+        Some(
+            Intent::earn(IntentKind::EarnRedeem, &asset, product, amount, "asset_availability")
+                .with_detail("for", intent.client_order_id.clone().unwrap_or_default()),
+        )
+    }
+
+    /// Whether spot now holds what `intent` needs; `Err` says what is short.
+    pub fn check_funded(&self, intent: &Intent) -> Result<(), String> {
+        let Some((asset, need)) = intent.requirement() else { return Ok(()) };
+        let free = self.bal(&asset).free;
+        if free >= need {
+            Ok(())
+        } else {
+            Err(format!("insufficient free {asset}: need {}, spot has {}", need.normalize(), free.normalize()))
+        }
+    }
+
+    /// Replaces the working spot-free balance with what the exchange reports
+    /// (after waiting for a redeem to arrive).
+    pub fn set_spot_free(&mut self, asset: &str, free: Decimal) {
+        self.bal_mut(asset).free = free;
+    }
+
+    /// Applies the outcome of an intent produced by this cycle and records it.
+    pub fn apply(&mut self, mut intent: Intent, outcome: Outcome) {
+        match outcome {
+            Outcome::Suppressed => {
+                intent.status = IntentStatus::Suppressed;
+                if intent.kind.is_order() {
+                    let fill = intent.estimated_fill();
+                    if let Some(f) = &fill {
+                        self.apply_fill(&intent, f);
+                    }
+                    intent.fill = fill;
+                } else {
+                    self.apply_earn(&intent);
+                }
+            }
+            Outcome::Filled(fill) => {
+                intent.status = IntentStatus::Filled;
+                self.apply_fill(&intent, &fill);
+                intent.fill = Some(fill);
+            }
+            Outcome::EarnDone => {
+                intent.status = IntentStatus::Filled;
+                self.apply_earn(&intent);
+            }
+            Outcome::Rejected(why) => {
+                intent.status = IntentStatus::Rejected;
+                self.failed(&intent, &why);
+                intent.error = Some(why);
+            }
+            Outcome::Unresolved(why) => {
+                intent.status = IntentStatus::Unresolved;
+                self.unresolved = true;
+                if intent.kind.is_order() {
+                    self.notify(Event::OrderUnresolved {
+                        symbol: intent.symbol().to_string(),
+                        client_order_id: intent.client_order_id.clone().unwrap_or_default(),
+                    });
+                }
+                self.warnings.push(format!(
+                    "{} outcome unknown: {why}",
+                    intent.client_order_id.as_deref().unwrap_or("earn move")
+                ));
+                intent.error = Some(why);
+            }
+            Outcome::Skipped(why) => {
+                intent.status = IntentStatus::Skipped;
+                self.failed(&intent, &why);
+                intent.error = Some(why);
+            }
+        }
+        self.intents.push(intent);
+    }
+
+    fn failed(&mut self, intent: &Intent, why: &str) {
+        let symbol = intent.symbol().to_string();
+        let error = why.to_string();
+        let event = match intent.kind {
+            IntentKind::TrendBuy => Event::TrendBuyFailed { symbol, error },
+            IntentKind::TrendSell => Event::TrendSellFailed { symbol, reason: sell_reason_of(intent), error },
+            IntentKind::BreakerSell => Event::CircuitBreakerSellFailed { symbol, error },
+            IntentKind::DcaBuy => Event::DcaBuyFailed { error },
+            IntentKind::DcaSell => Event::DcaTrimFailed { error },
+            IntentKind::FuelBuy => Event::FuelTopUpFailed { error },
+            IntentKind::EarnRedeem => Event::RedeemFailed { asset: intent.asset.clone(), error },
+            IntentKind::EarnSubscribe => {
+                self.log_lines.push(format!("⚠️ USDT Earn buffer maintenance failed: {why}"));
+                return;
+            }
+        };
+        self.notify(event);
+    }
+
+    fn apply_earn(&mut self, intent: &Intent) {
+        let amount = intent.amount.unwrap_or_default();
+        let b = self.bal_mut(&intent.asset);
+        match intent.kind {
+            IntentKind::EarnSubscribe => {
+                b.free -= amount;
+                b.earn += amount;
+            }
+            IntentKind::EarnRedeem => {
+                let moved = amount.min(b.earn);
+                b.earn -= moved;
+                b.free += moved;
+                if intent.reason == "asset_availability" {
+                    self.log_lines.push(format!("🔄 Spot {} short: redeeming {} from Earn", intent.asset, amount));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn apply_fill(&mut self, intent: &Intent, fill: &Fill) {
+        let symbol = intent.symbol().to_string();
+        let base = intent.asset.clone();
+        let side = intent.kind.side().unwrap_or(Side::Buy);
+        let mut base_delta = fill.executed_qty;
+        let mut quote_delta = fill.quote_qty;
+        for c in &fill.commissions {
+            if c.asset == base {
+                base_delta -= c.amount;
+            } else if c.asset == USDT {
+                quote_delta += if side == Side::Buy { c.amount } else { -c.amount };
+            } else {
+                self.bal_mut(&c.asset).free -= c.amount;
+            }
+        }
+        match side {
+            Side::Buy => {
+                self.bal_mut(USDT).free -= quote_delta;
+                self.bal_mut(&base).free += base_delta;
+            }
+            Side::Sell => {
+                let b = self.bal_mut(&base);
+                b.free = (b.free - fill.executed_qty).max(Decimal::ZERO);
+                self.bal_mut(USDT).free += quote_delta;
+            }
+        }
+        let price = fill.average_price().or(intent.price).map(f_dec).unwrap_or(0.0);
+        let quote = f_dec(fill.quote_qty);
+        let qty = fill.executed_qty.normalize().to_string();
+        match intent.kind {
+            IntentKind::TrendBuy => {
+                self.state.set_position(&symbol, TrendPosition::holding(price));
+                self.state.record_action(&symbol, "buy", &self.today_id.clone());
+                self.state.daily_trend_equity_base += quote;
+                self.save(format!("trend_buy:{symbol}"));
+                let d = &intent.detail;
+                let num = |k: &str| d.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+                self.notify(Event::TrendBuy {
+                    symbol,
+                    price,
+                    budget: num("budget"),
+                    weight: num("weight"),
+                    relative_score: num("relative_score"),
+                    quantity: qty,
+                });
+            }
+            IntentKind::TrendSell | IntentKind::BreakerSell => {
+                self.state.set_position(&symbol, TrendPosition::default());
+                self.state.daily_trend_equity_base = (self.state.daily_trend_equity_base - quote).max(0.0);
+                self.sold_this_cycle.insert(symbol.clone());
+                if intent.kind == IntentKind::TrendSell {
+                    self.state.record_action(&symbol, "sell", &self.today_id.clone());
+                    self.save(format!("trend_sell:{symbol}"));
+                    self.notify(Event::TrendSell { symbol, reason: sell_reason_of(intent), price, quantity: qty });
+                }
+            }
+            IntentKind::DcaBuy => {
+                let btc = &mut self.state.btc;
+                let held = btc.holding_qty.max(0.0);
+                let got = f_dec(base_delta);
+                if held + got > 0.0 {
+                    btc.avg_cost = (btc.avg_cost * held + quote) / (held + got);
+                }
+                btc.holding_qty = held + got;
+                self.state.dca_last_buy_date = self.today_id.clone();
+                self.save("btc_dca_buy");
+                let ratio = Budgets::compute(&self.values()).btc_target_ratio;
+                let ahr = intent.detail.get("ahr999").and_then(Value::as_f64).unwrap_or(0.0);
+                self.notify(Event::DcaBuy { ahr999: ahr, btc_target_ratio: ratio, quantity: qty });
+            }
+            IntentKind::DcaSell => {
+                let btc = &mut self.state.btc;
+                btc.holding_qty = (btc.holding_qty - f_dec(fill.executed_qty)).max(0.0);
+                if btc.holding_qty == 0.0 {
+                    btc.avg_cost = 0.0;
+                }
+                self.state.dca_last_sell_date = self.today_id.clone();
+                self.save("btc_dca_sell");
+                let d = &intent.detail;
+                let num = |k: &str| d.get(k).and_then(Value::as_f64).unwrap_or(0.0);
+                self.notify(Event::DcaTrim { zscore: num("zscore"), sell_pct: num("sell_pct"), quantity: qty });
+            }
+            IntentKind::FuelBuy => {
+                self.log_lines.push(format!(
+                    "🔧 BNB top-up completed: {} BNB for {} USDT",
+                    qty,
+                    fill.quote_qty.normalize()
+                ));
+            }
+            IntentKind::EarnSubscribe | IntentKind::EarnRedeem => {}
+        }
+    }
+
+    // ----- steps ---------------------------------------------------------
+
+    /// BNB fee fuel top-up (behaviour.md §5.2 step 4), a `quoteOrderQty` buy.
+    pub fn plan_fuel(&mut self) -> Option<Intent> {
+        let bnb_price = self.price_dec(BNB_SYMBOL)?;
+        let value = self.bal("BNB").total() * bnb_price;
+        if value >= FUEL_MIN_USDT || self.bal(USDT).total() < FUEL_TOP_UP_USDT {
+            return None;
+        }
+        if self.settings.paused {
+            self.gate("fuel", "paused", Some(BNB_SYMBOL), Value::Null);
+            return None;
+        }
+        if let Err(e) = self.rules_for(BNB_SYMBOL).check_notional(FUEL_TOP_UP_USDT) {
+            self.gate("fuel", "fuel_below_min_notional", Some(BNB_SYMBOL), json!(e.to_string()));
+            return None;
+        }
+        if !self.count_order(BNB_SYMBOL) {
+            return None;
+        }
+        let mut intent = Intent::order(
+            self.now,
+            IntentKind::FuelBuy,
+            BNB_SYMBOL,
+            "BNB",
+            Decimal::ZERO,
+            bnb_price,
+            "bnb_fuel_top_up",
+        );
+        intent.quantity = None;
+        intent.amount = Some(FUEL_TOP_UP_USDT);
+        Some(intent.with_detail("bnb_value_usdt", f_dec(value.round_dp(4))))
+    }
+
+    /// Daily reset, external flows, PnL and the breaker decision, on the
+    /// pre-trade valuation.
+    pub fn open_day(&mut self) -> DayPlan {
+        let values = self.values();
+        let budgets = Budgets::compute(&values);
+        self.pre_trade = Some((values, budgets));
+        let (e, t) = (values.total(), values.trend);
+        let today = self.today_utc.clone();
+        let reset = daily::open_day(&mut self.state, &today, e, t);
+        if let Some(reason) = reset {
+            self.save(reason);
+        }
+        let current = self.balance_snapshot();
+        let previous = std::mem::replace(&mut self.state.last_balance_snapshot, current.clone());
+        if reset != Some("daily_reset") && !previous.is_empty() {
+            let trend_assets: BTreeSet<&String> = self.runtime.values().collect();
+            let prices = &self.prices_f;
+            let runtime = &self.runtime;
+            let flows = daily::external_flows(
+                &previous,
+                &current,
+                |asset| {
+                    if asset == USDT {
+                        return Some(1.0);
+                    }
+                    let symbol = runtime.iter().find(|(_, b)| b.as_str() == asset).map(|(s, _)| s.clone());
+                    prices.get(&symbol.unwrap_or_else(|| format!("{asset}USDT"))).copied()
+                },
+                |asset| trend_assets.iter().any(|a| a.as_str() == asset),
+            );
+            if !flows.is_empty() {
+                daily::apply_flows(&mut self.state, &flows);
+                let list: Vec<String> =
+                    flows.iter().map(|f| format!("{} {:+.2} USDT", f.asset, f.value_usdt)).collect();
+                self.log_lines.push(format!(
+                    "🔁 External balance flow since last cycle: {}; daily bases adjusted",
+                    list.join(", ")
+                ));
+                self.save("external_balance_flow_rebase");
+            }
+        }
+        self.pnl = daily::daily_pnl(&self.state, e, t);
+        self.log_portfolio(&values, &budgets);
+        if self.state.is_circuit_broken {
+            self.log_lines.insert(
+                0,
+                format!("🧯 Circuit breaker latched today (equity ${e:.2}): trend sleeve idle; BTC DCA and Earn buffer continue"),
+            );
+            self.gate("trend", "circuit_breaker_latched", None, Value::Null);
+            DayPlan::Latched
+        } else if self.pnl.1 <= CIRCUIT_BREAKER_PNL {
+            DayPlan::Breaker
+        } else {
+            DayPlan::Trade
+        }
+    }
+
+    /// Post-cycle balances per asset (totals incl. Earn), the reference's
+    /// `last_balance_snapshot` shape.
+    fn balance_snapshot(&self) -> IndexMap<String, f64> {
+        let mut snap = IndexMap::new();
+        let round8 = |d: Decimal| f_dec(d.round_dp(8));
+        snap.insert(USDT.to_string(), round8(self.bal(USDT).total()));
+        snap.insert("BTC".to_string(), round8(self.bal("BTC").total()));
+        for base in self.runtime.values() {
+            snap.insert(base.clone(), round8(self.bal(base).total()));
+        }
+        snap
+    }
+
+    fn log_portfolio(&mut self, v: &AccountValues, b: &Budgets) {
+        let gate = if self.btc.regime_on == Some(true) { "ON" } else { "OFF" };
+        let opt = |x: Option<f64>, p: usize| x.map(|v| format!("{v:.p$}")).unwrap_or_else(|| "n/a".into());
+        self.log_lines.extend([
+            "━━━━━━━━━ 📦 Portfolio snapshot ━━━━━━━━━".to_string(),
+            format!("💰 Total equity: ${:.2} (daily {:+.1}%)", v.total(), self.pnl.0 * 100.0),
+            format!("🪙 BTC core target: {:.0}% | ${:.2}", b.btc_target_ratio * 100.0, v.dca),
+            format!(
+                "🔥 Trend sleeve target: {:.0}% | ${:.2} (daily {:+.1}%)",
+                b.trend_target_ratio * 100.0,
+                v.trend,
+                self.pnl.1 * 100.0
+            ),
+            format!("⛽ BNB fuel: ${:.2}", v.fuel),
+            format!("🚦 BTC gate: {gate} | Ahr999={} Z={}", opt(self.btc.ahr999, 2), opt(self.btc.zscore, 1)),
+            "━".repeat(30),
+        ]);
+    }
+
+    /// Liquidation of the trend sleeve by the circuit breaker (§6.7).
+    pub fn plan_breaker_sells(&mut self) -> Vec<Intent> {
+        self.breaker_triggered = true;
+        let mut out = Vec::new();
+        for (symbol, base) in self.runtime.clone() {
+            let Some(price) = self.price_dec(&symbol) else { continue };
+            let sellable = self.sellable(&base, price);
+            let value = f_dec(sellable * price);
+            if value <= MIN_BREAKER_SELL_USDT {
+                if self.bal(&base).total() > Decimal::ZERO {
+                    self.gate(
+                        "trend",
+                        "circuit_breaker_sell_below_min_position",
+                        Some(&symbol),
+                        json!({ "position_value_usdt": gate_detail_round(value) }),
+                    );
+                }
+                if self.state.position(&symbol).is_holding {
+                    self.state.set_position(&symbol, TrendPosition::default());
+                }
+                continue;
+            }
+            match self.rules_for(&symbol).fit_market_qty(sellable, price) {
+                Ok(qty) if self.count_order(&symbol) => out.push(
+                    Intent::order(
+                        self.now,
+                        IntentKind::BreakerSell,
+                        &symbol,
+                        &base,
+                        qty,
+                        price,
+                        "daily_circuit_breaker",
+                    )
+                    .with_detail("position_value_usdt", gate_detail_round(value)),
+                ),
+                Ok(_) => {}
+                Err(e) => {
+                    self.notify(Event::CircuitBreakerSellSkipped { symbol: symbol.clone(), detail: e.to_string() });
+                    self.gate("trend", "circuit_breaker_sell_unfit", Some(&symbol), json!(e.to_string()));
+                }
+            }
+        }
+        out
+    }
+
+    /// Latches the breaker after its sells ran.
+    pub fn latch_breaker(&mut self) {
+        self.state.is_circuit_broken = true;
+        self.save("daily_circuit_breaker");
+        self.notify(Event::CircuitBreaker { pnl: self.pnl.1 });
+        self.log_lines.push(format!(
+            "🧯 Circuit breaker fired: trend sleeve daily PnL {:+.2}% ≤ {:.0}%; trend sleeve liquidated",
+            self.pnl.1 * 100.0,
+            CIRCUIT_BREAKER_PNL * 100.0
+        ));
+    }
+
+    /// What can be sold of `base`: free + Earn, never locked, minus the BNB
+    /// fee reserve when BNB itself is a trend symbol.
+    fn sellable(&self, base: &str, price: Decimal) -> Decimal {
+        let mut q = self.bal(base).sellable();
+        if base == "BNB" && price > Decimal::ZERO {
+            q -= (FUEL_MIN_USDT * dec!(1.2) / price).round_dp(8);
+        }
+        q.max(Decimal::ZERO)
+    }
+
+    /// Trend sells (§6.4 reasons, §7.5 execution), in runtime-universe order.
+    pub fn plan_trend_sells(&mut self) -> Vec<Intent> {
+        self.log_lines.push(if self.execution_pool.is_empty() {
+            "🎯 No execution pool".to_string()
+        } else {
+            format!("🎯 {}", self.execution_pool.join(", "))
+        });
+        if !self.btc_trend_inputs_ok() {
+            self.gate("trend", "btc_snapshot_incomplete", None, json!("regime_on or BTC momentum missing"));
+            self.warnings
+                .push("BTC snapshot lacks regime_on or momentum: trend rotation skipped (no sells, no buys)".into());
+            return Vec::new();
+        }
+        if self.candidates.is_empty() {
+            let reasons =
+                rotation::candidate_filter_reasons(&self.execution_pool, &self.indicators, &self.prices_f, &self.btc);
+            self.gate(
+                "trend",
+                "trend_no_selected_candidate",
+                None,
+                json!({ "active_trend_pool_size": self.execution_pool.len(), "candidate_filter_reasons": reasons }),
+            );
+        }
+        let mut out = Vec::new();
+        for (symbol, base) in self.runtime.clone() {
+            let Some(price) = self.price(&symbol) else { continue };
+            let mut pos = self.state.position(&symbol);
+            if !pos.is_holding {
+                continue;
+            }
+            let ind = self.indicators.get(&symbol).filter(|_| self.official.contains_key(&symbol));
+            let reason = rotation::sell_reason(&mut pos.highest_price, price, ind, self.is_candidate(&symbol));
+            self.state.set_position(&symbol, pos);
+            let Some(reason) = reason else { continue };
+            if self.state.acted_today(&symbol, "sell", &self.today_id) {
+                self.log_lines.push(format!("⏭️ {symbol}: already sold today, skipping duplicate sell"));
+                continue;
+            }
+            let price_d = self.price_dec(&symbol).unwrap_or_default();
+            let sellable = self.sellable(&base, price_d);
+            match self.rules_for(&symbol).fit_market_qty(sellable, price_d) {
+                Ok(qty) => {
+                    if !self.count_order(&symbol) {
+                        continue;
+                    }
+                    let mut intent =
+                        Intent::order(self.now, IntentKind::TrendSell, &symbol, &base, qty, price_d, reason.code());
+                    if let SellReason::AtrStop { stop_price } = reason {
+                        intent = intent.with_detail("stop_price", round_to(stop_price, 8));
+                    }
+                    out.push(intent);
+                }
+                Err(QtyReject::Zero { .. }) if sellable.is_zero() => {
+                    // Held in state but nothing on the account (sold by hand):
+                    // the position is gone, say so once and stop tracking it.
+                    self.state.set_position(&symbol, TrendPosition::default());
+                    self.notify(Event::TrendSellSkipped {
+                        symbol: symbol.clone(),
+                        reason,
+                        detail: "no sellable balance; position marked flat".into(),
+                    });
+                    self.gate("trend", "trend_sell_nothing_to_sell", Some(&symbol), Value::Null);
+                }
+                Err(e) => {
+                    // Dust below the exchange minimum cannot be sold; stop
+                    // treating it as a position instead of failing every hour.
+                    self.state.set_position(&symbol, TrendPosition::default());
+                    self.gate(
+                        "trend",
+                        "trend_sell_dust",
+                        Some(&symbol),
+                        json!({ "reason": reason.code(), "detail": e.to_string() }),
+                    );
+                }
+            }
+        }
+        out
+    }
+
+    /// Trend buys (§6.4 planning, §7.6 sizing) from the post-sell valuation.
+    pub fn plan_trend_buys(&mut self) -> Vec<Intent> {
+        if !self.btc_trend_inputs_ok() {
+            return Vec::new();
+        }
+        if self.candidates.is_empty() {
+            return Vec::new();
+        }
+        let budgets = Budgets::compute(&self.values());
+        let allow = self.new_entries_allowed() && self.btc_valuation().is_some();
+        if self.settings.paused {
+            self.gate("trend", "paused", None, Value::Null);
+        }
+        let eligible: Vec<Candidate> = if allow {
+            self.candidates
+                .iter()
+                .filter(|c| {
+                    let s = c.symbol.as_str();
+                    let above = match (self.indicators.get(s), self.price(s)) {
+                        (Some(i), Some(p)) => rotation::TrendInputs::from(i).is_ok_and(|t| t.above_all_smas(p)),
+                        _ => false,
+                    };
+                    !self.state.position(s).is_holding && above && !self.sold_this_cycle.contains(s)
+                })
+                .cloned()
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if eligible.is_empty() {
+            self.gate(
+                "trend",
+                "trend_no_eligible_buy",
+                None,
+                json!({ "selected_candidate_count": self.candidates.len(), "allow_new_trend_entries": allow }),
+            );
+        }
+        let refs: Vec<&Candidate> = eligible.iter().collect();
+        let mut out = Vec::new();
+        for (symbol, budget) in rotation::split_budget(budgets.trend_usdt_pool, &refs) {
+            let c = eligible.iter().find(|c| c.symbol == symbol).cloned().expect("budget symbols come from eligible");
+            if budget <= MIN_TREND_BUY_USDT {
+                self.gate(
+                    "trend",
+                    "trend_buy_below_min_budget",
+                    Some(&symbol),
+                    json!({ "budget_usdt": gate_detail_round(budget) }),
+                );
+                continue;
+            }
+            if self.state.acted_today(&symbol, "buy", &self.today_id) {
+                self.gate("trend", "trend_buy_duplicate_cooldown", Some(&symbol), Value::Null);
+                self.log_lines.push(format!("⏭️ {symbol}: already bought today, skipping duplicate buy"));
+                continue;
+            }
+            if self.unresolved {
+                self.gate("trend", "unresolved_order_pending", Some(&symbol), Value::Null);
+                continue;
+            }
+            let base = self.base_of(&symbol);
+            let price = self.price_dec(&symbol).unwrap_or_default();
+            match self.buy_quantity(&symbol, budget, price) {
+                Ok((qty, capped)) => {
+                    if !self.count_order(&symbol) {
+                        continue;
+                    }
+                    let mut intent =
+                        Intent::order(self.now, IntentKind::TrendBuy, &symbol, &base, qty, price, "rotation_entry")
+                            .with_detail("budget", round_to(budget, 8))
+                            .with_detail("weight", round_to(c.weight, 8))
+                            .with_detail("relative_score", round_to(c.relative_score, 8));
+                    if capped {
+                        intent = intent.with_detail("capped_by", "MAX_NOTIONAL_PER_ORDER_USDT");
+                    }
+                    out.push(intent);
+                }
+                Err(e) => {
+                    self.gate(
+                        "trend",
+                        "trend_buy_zero_order_size",
+                        Some(&symbol),
+                        json!({ "budget_usdt": gate_detail_round(budget), "detail": e.to_string() }),
+                    );
+                    self.notify(Event::TrendBuySkipped { symbol: symbol.clone(), detail: e.to_string() });
+                }
+            }
+        }
+        out
+    }
+
+    /// Quantity for a buy of `budget` USDT: 98.5% of it at the reference
+    /// price, capped by `MAX_NOTIONAL_PER_ORDER_USDT`, fitted to the rules.
+    fn buy_quantity(&self, symbol: &str, budget: f64, price: Decimal) -> Result<(Decimal, bool), QtyReject> {
+        let rules = self.rules_for(symbol);
+        if price <= Decimal::ZERO {
+            return Err(QtyReject::BadPrice { price });
+        }
+        let mut wanted = dec_f(budget) * dec_f(dca::BUY_SIZING_FACTOR) / price;
+        let mut capped = false;
+        if let Some(cap) = self.settings.max_notional_per_order
+            && wanted * price > cap
+        {
+            wanted = cap / price;
+            capped = true;
+        }
+        rules.fit_market_qty(wanted, price).map(|q| (q, capped))
+    }
+
+    /// Logs the trend holdings after trading.
+    pub fn log_holdings(&mut self) {
+        let held: Vec<String> = self.runtime.keys().filter(|s| self.state.position(s).is_holding).cloned().collect();
+        self.log_lines.push(if held.is_empty() {
+            "💤 No trend holdings".to_string()
+        } else {
+            format!("📌 {}", held.join(", "))
+        });
+    }
+
+    /// ahr999, zscore and sell_trigger, all present (fail closed otherwise,
+    /// design.md §3.11).
+    fn btc_valuation(&self) -> Option<(f64, f64, f64)> {
+        Some((self.btc.ahr999?, self.btc.zscore?, self.btc.sell_trigger?))
+    }
+
+    /// BTC DCA buy (§6.5 steps 1-5) on the post-trade valuation.
+    pub fn plan_dca_buy(&mut self) -> Option<Intent> {
+        let v = self.values();
+        let b = Budgets::compute(&v);
+        if b.dca_usdt_pool <= dca::MIN_SLEEVE_USDT && v.dca <= dca::MIN_SLEEVE_USDT {
+            self.gate(
+                "btc_dca",
+                "btc_dca_pool_too_small",
+                None,
+                json!({ "dca_usdt_pool": gate_detail_round(b.dca_usdt_pool), "dca_val": gate_detail_round(v.dca) }),
+            );
+            return None;
+        }
+        let Some((ahr, z, trigger)) = self.btc_valuation() else {
+            self.gate("btc_dca", "btc_snapshot_incomplete", None, json!("ahr999, zscore or sell_trigger missing"));
+            self.warnings
+                .push("BTC snapshot lacks ahr999, zscore or sell_trigger: no BTC DCA and no new trend entries".into());
+            return None;
+        };
+        self.log_lines
+            .push(format!("🧭 BTC accumulation radar: Ahr999={ahr:.3} | Z-Score={z:.2} (threshold {trigger:.2})"));
+        let m = dca::buy_multiplier(ahr);
+        if m <= 0.0 {
+            self.gate("btc_dca", "btc_dca_buy_valuation_gate_off", None, json!({ "ahr999": gate_detail_round(ahr) }));
+            return None;
+        }
+        if b.dca_usdt_pool <= dca::MIN_BUY_POOL_USDT {
+            self.gate(
+                "btc_dca",
+                "btc_dca_buy_below_min_budget",
+                None,
+                json!({ "dca_usdt_pool": gate_detail_round(b.dca_usdt_pool) }),
+            );
+            return None;
+        }
+        if self.state.dca_last_buy_date == self.today_id {
+            self.gate("btc_dca", "btc_dca_buy_duplicate_cooldown", None, Value::Null);
+            return None;
+        }
+        if self.settings.paused {
+            self.gate("btc_dca", "paused", Some(BTC_SYMBOL), Value::Null);
+            return None;
+        }
+        if self.unresolved {
+            self.gate("btc_dca", "unresolved_order_pending", Some(BTC_SYMBOL), Value::Null);
+            return None;
+        }
+        let budget = b.dca_usdt_pool.min(b.btc_base_order_usdt * m);
+        let price = self.price_dec(BTC_SYMBOL)?;
+        match self.buy_quantity(BTC_SYMBOL, budget, price) {
+            Ok((qty, capped)) if self.count_order(BTC_SYMBOL) => {
+                let mut i =
+                    Intent::order(self.now, IntentKind::DcaBuy, BTC_SYMBOL, "BTC", qty, price, "btc_dca_accumulate")
+                        .with_detail("budget", round_to(budget, 8))
+                        .with_detail("ahr999", ahr)
+                        .with_detail("multiplier", m);
+                if capped {
+                    i = i.with_detail("capped_by", "MAX_NOTIONAL_PER_ORDER_USDT");
+                }
+                Some(i)
+            }
+            Ok(_) => None,
+            Err(e) => {
+                self.gate(
+                    "btc_dca",
+                    "btc_dca_buy_zero_order_size",
+                    None,
+                    json!({ "budget_usdt": gate_detail_round(budget), "detail": e.to_string() }),
+                );
+                self.notify(Event::DcaBuySkipped { detail: e.to_string() });
+                None
+            }
+        }
+    }
+
+    /// BTC trim on a high z-score (§6.5 steps 6-7), after any DCA buy.
+    pub fn plan_dca_trim(&mut self) -> Option<Intent> {
+        let (_, z, trigger) = self.btc_valuation()?;
+        if z <= trigger {
+            return None;
+        }
+        let v = self.values();
+        if v.dca <= dca::MIN_TRIM_POSITION_USDT {
+            self.gate(
+                "btc_dca",
+                "btc_dca_sell_below_min_position",
+                None,
+                json!({ "dca_val": gate_detail_round(v.dca), "zscore": gate_detail_round(z) }),
+            );
+            return None;
+        }
+        if self.state.dca_last_sell_date == self.today_id {
+            self.gate("btc_dca", "btc_dca_sell_duplicate_cooldown", None, json!({ "zscore": gate_detail_round(z) }));
+            return None;
+        }
+        let pct = dca::trim_fraction(z);
+        let price = self.price_dec(BTC_SYMBOL)?;
+        let wanted = self.bal("BTC").sellable() * dec_f(pct);
+        match self.rules_for(BTC_SYMBOL).fit_market_qty(wanted, price) {
+            Ok(qty) if self.count_order(BTC_SYMBOL) => Some(
+                Intent::order(self.now, IntentKind::DcaSell, BTC_SYMBOL, "BTC", qty, price, "btc_dca_trim")
+                    .with_detail("sell_pct", pct)
+                    .with_detail("zscore", z),
+            ),
+            Ok(_) => None,
+            Err(e) => {
+                self.gate("btc_dca", "btc_dca_sell_zero_order_size", None, json!(e.to_string()));
+                self.notify(Event::DcaTrimSkipped { detail: e.to_string() });
+                None
+            }
+        }
+    }
+
+    /// USDT Flexible-Earn buffer (§6.6) on the working spot USDT (design.md §3.8).
+    pub fn plan_earn_buffer(&mut self) -> Option<Intent> {
+        if self.unresolved {
+            self.gate("earn", "unresolved_order_pending", None, Value::Null);
+            return None;
+        }
+        let Some(product) = self.earn_products.get(USDT).cloned() else {
+            self.gate("earn", "earn_no_usdt_product", None, Value::Null);
+            return None;
+        };
+        let usdt = self.bal(USDT);
+        match earn::buffer_move(usdt.free.max(Decimal::ZERO), self.buffer_target, usdt.earn) {
+            BufferMove::Subscribe(amount) => {
+                self.log_lines.push(format!(
+                    "📥 Cash buffer: subscribing {:.2} USDT above the {} USDT target to Earn",
+                    amount, self.buffer_target
+                ));
+                Some(Intent::earn(IntentKind::EarnSubscribe, USDT, &product, amount, "maintain_usdt_buffer"))
+            }
+            BufferMove::Redeem(amount) => {
+                self.log_lines.push(format!(
+                    "📤 Cash buffer: redeeming {:.2} USDT from Earn to reach the {} USDT target",
+                    amount, self.buffer_target
+                ));
+                Some(Intent::earn(IntentKind::EarnRedeem, USDT, &product, amount, "maintain_usdt_buffer"))
+            }
+            BufferMove::Hold => None,
+        }
+    }
+
+    /// The periodic status report if this run is the first after a boundary
+    /// (design.md §3.14): `(bucket, event)`. Call [`Cycle::status_delivered`]
+    /// once it was actually delivered.
+    pub fn status_report(&self) -> Option<(String, Event)> {
+        let bucket = daily::status_bucket(self.now, self.settings.status_report_interval_hours);
+        if bucket == self.state.last_btc_status_report_bucket {
+            return None;
+        }
+        let v = self.values();
+        let b = Budgets::compute(&v);
+        let holdings = self.runtime.keys().filter(|s| self.state.position(s).is_holding).cloned().collect();
+        let report = StatusReport {
+            total_equity: v.total(),
+            trend_equity: v.trend,
+            trend_daily_pnl: daily::daily_pnl(&self.state, v.total(), v.trend).1,
+            btc_price: self.price(BTC_SYMBOL).unwrap_or(0.0),
+            regime_on: self.btc.regime_on == Some(true),
+            ahr999: self.btc.ahr999,
+            zscore: self.btc.zscore,
+            sell_trigger: self.btc.sell_trigger,
+            btc_target_ratio: b.btc_target_ratio,
+            holdings,
+        };
+        Some((bucket, Event::StatusReport(report)))
+    }
+
+    pub fn status_delivered(&mut self, bucket: String) {
+        self.state.last_btc_status_report_bucket = bucket;
+    }
+
+    /// Closing snapshot and the final save; returns the post-trade equity.
+    pub fn finish(&mut self) -> EquityReport {
+        self.state.last_balance_snapshot = self.balance_snapshot();
+        self.save("cycle_complete");
+        self.equity()
+    }
+
+    /// Selected candidate symbols, in rank order.
+    pub fn candidate_symbols(&self) -> Vec<String> {
+        self.candidates.iter().map(|c| c.symbol.clone()).collect()
+    }
+}
+
+fn sell_reason_of(intent: &Intent) -> SellReason {
+    match intent.reason.as_str() {
+        "missing_indicators" => SellReason::MissingIndicators,
+        "below_sma60" => SellReason::BelowSma60,
+        "atr_stop" => {
+            SellReason::AtrStop { stop_price: intent.detail.get("stop_price").and_then(Value::as_f64).unwrap_or(0.0) }
+        }
+        "daily_circuit_breaker" => SellReason::DailyCircuitBreaker,
+        _ => SellReason::RotatedOut,
+    }
+}

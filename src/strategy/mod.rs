@@ -1,0 +1,44 @@
+//! The trading strategy as pure code: allocation, rotation, BTC DCA, the
+//! Earn buffer, the daily circuit breaker, and [`cycle::Cycle`], which
+//! sequences them over a working copy of balances and state. Nothing here
+//! performs IO or reads the clock.
+
+pub mod allocation;
+pub mod cycle;
+pub mod daily;
+pub mod dca;
+pub mod earn;
+pub mod rotation;
+
+use rust_decimal::Decimal;
+
+/// The settings the planner needs (resolved from env by `config.rs`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct StrategySettings {
+    /// `STRATEGY_ARTIFACT_ALLOW_NEW_ENTRIES_ON_DEGRADED`.
+    pub allow_new_entries_on_degraded: bool,
+    /// `BTC_STATUS_REPORT_INTERVAL_HOURS`, 1..=24.
+    pub status_report_interval_hours: u32,
+    /// Kill switch (`TRADECYCLE_PAUSE` or the state's `trading_paused`):
+    /// sells and risk reduction run, nothing adds risk.
+    pub paused: bool,
+    /// `MAX_NOTIONAL_PER_ORDER_USDT`: buys are shrunk to fit.
+    pub max_notional_per_order: Option<Decimal>,
+    /// `MAX_ORDERS_PER_RUN`: orders beyond it are skipped (sells are planned first).
+    pub max_orders_per_run: Option<usize>,
+    /// Pool size used when degraded without a locked pool.
+    pub pool_size: usize,
+}
+
+impl Default for StrategySettings {
+    fn default() -> Self {
+        StrategySettings {
+            allow_new_entries_on_degraded: false,
+            status_report_interval_hours: 24,
+            paused: false,
+            max_notional_per_order: None,
+            max_orders_per_run: None,
+            pool_size: 5,
+        }
+    }
+}
