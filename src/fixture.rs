@@ -159,7 +159,7 @@ impl FixtureSet {
                 if d <= Decimal::ZERO {
                     return Err(err(&bal_path, format!("{field} must be a positive price, got {v}")));
                 }
-                prices.insert(symbol.clone(), d);
+                prices.insert(symbol.clone(), d.normalize());
             }
         }
         let mut rules = BTreeMap::new();

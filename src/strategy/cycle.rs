@@ -1162,3 +1162,219 @@ fn sell_reason_of(intent: &Intent) -> SellReason {
         _ => SellReason::RotatedOut,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::intent::Commission;
+    use crate::domain::pool::{SourceKind, UpstreamPayload};
+    use crate::domain::rules::LotRule;
+    use chrono::TimeZone;
+
+    fn universe() -> Universe {
+        [("ETHUSDT", "ETH"), ("SOLUSDT", "SOL")].iter().map(|(s, b)| (s.to_string(), b.to_string())).collect()
+    }
+
+    fn ind(sma: (f64, f64, f64), roc: (f64, f64, f64), vol: f64, atr: f64) -> Indicators {
+        Indicators {
+            sma20: Some(sma.0),
+            sma60: Some(sma.1),
+            sma200: Some(sma.2),
+            roc20: Some(roc.0),
+            roc60: Some(roc.1),
+            roc120: Some(roc.2),
+            vol20: Some(vol),
+            atr14: Some(atr),
+            ..Default::default()
+        }
+    }
+
+    fn inputs(usdt_free: Decimal, usdt_earn: Decimal) -> CycleInputs {
+        let now = Utc.with_ymd_and_hms(2026, 3, 15, 10, 0, 0).unwrap();
+        let official = universe();
+        let payload = UpstreamPayload {
+            as_of_date: "2026-03-01".into(),
+            version: "2026-03-01-core_major".into(),
+            mode: "core_major".into(),
+            symbols: official.clone(),
+            source_project: "test".into(),
+        };
+        let resolution = PoolResolution {
+            source_kind: SourceKind::FreshUpstream,
+            source_label: "test".into(),
+            is_fresh: true,
+            messages: vec![],
+            errors: vec![],
+            loaded_at: now,
+            payload,
+        };
+        let mut balances = BTreeMap::new();
+        balances.insert(USDT.to_string(), AssetBalance { free: usdt_free, locked: Decimal::ZERO, earn: usdt_earn });
+        balances.insert("BNB".to_string(), AssetBalance { free: dec!(1), ..Default::default() });
+        let prices: BTreeMap<String, Decimal> =
+            [("ETHUSDT", dec!(3200)), ("SOLUSDT", dec!(180)), ("BTCUSDT", dec!(80000)), ("BNBUSDT", dec!(600))]
+                .into_iter()
+                .map(|(s, p)| (s.to_string(), p))
+                .collect();
+        let step = |s: Decimal| SymbolRules {
+            lot: Some(LotRule { min_qty: Decimal::ZERO, max_qty: Decimal::ZERO, step_size: s }),
+            min_notional: Some(dec!(5)),
+            ..Default::default()
+        };
+        let rules = [("ETHUSDT", step(dec!(0.0001))), ("SOLUSDT", step(dec!(0.001))), ("BTCUSDT", step(dec!(0.00001)))]
+            .into_iter()
+            .map(|(s, r)| (s.to_string(), r))
+            .collect();
+        let indicators = [
+            ("ETHUSDT", ind((3050.0, 2900.0, 2600.0), (0.12, 0.22, 0.35), 0.035, 95.0)),
+            ("SOLUSDT", ind((170.0, 160.0, 140.0), (0.09, 0.2, 0.4), 0.045, 7.0)),
+        ]
+        .into_iter()
+        .map(|(s, i)| (s.to_string(), i))
+        .collect();
+        CycleInputs {
+            now,
+            settings: StrategySettings::default(),
+            state: StateDoc::normalize(&json!({}), &official),
+            official,
+            resolution,
+            balances,
+            prices,
+            rules,
+            earn_products: [(USDT.to_string(), "USDT001".to_string())].into_iter().collect(),
+            btc: BtcSnapshot {
+                zscore: Some(1.0),
+                sell_trigger: Some(2.5),
+                ahr999: Some(0.7),
+                btc_roc20: Some(0.04),
+                btc_roc60: Some(0.08),
+                btc_roc120: Some(0.12),
+                regime_on: Some(true),
+                ..Default::default()
+            },
+            indicators,
+        }
+    }
+
+    #[test]
+    fn real_fill_with_commissions_updates_book_state_and_base() {
+        let mut c = Cycle::new(inputs(dec!(2000), Decimal::ZERO)).unwrap();
+        assert_eq!(c.open_day(), DayPlan::Trade);
+        assert!(c.plan_trend_sells().is_empty());
+        let buys = c.plan_trend_buys();
+        let eth = buys[0].clone();
+        assert_eq!(eth.symbol(), "ETHUSDT");
+        let fill = Fill {
+            executed_qty: dec!(0.3),
+            quote_qty: dec!(963),
+            commissions: vec![
+                Commission { asset: "ETH".into(), amount: dec!(0.0003) },
+                Commission { asset: "BNB".into(), amount: dec!(0.001) },
+            ],
+            estimated: false,
+        };
+        let base_before = c.state.daily_trend_equity_base;
+        assert_eq!(c.drain_effects(), vec![Effect::Save("daily_reset".into())]);
+        c.apply(eth, Outcome::Filled(fill));
+        assert_eq!(c.bal(USDT).free, dec!(1037));
+        assert_eq!(c.bal("ETH").free, dec!(0.2997));
+        assert_eq!(c.bal("BNB").free, dec!(0.999));
+        let pos = c.state.position("ETHUSDT");
+        assert!(pos.is_holding);
+        assert_eq!(pos.entry_price, 3210.0, "entry is the real average fill price");
+        assert_eq!(c.state.daily_trend_equity_base, base_before + 963.0);
+        assert_eq!(c.intents[0].status, IntentStatus::Filled);
+        let effects = c.drain_effects();
+        assert_eq!(effects[0], Effect::Save("trend_buy:ETHUSDT".into()));
+        assert!(matches!(effects[1], Effect::Notify(Event::TrendBuy { .. })));
+    }
+
+    #[test]
+    fn rejected_buy_changes_nothing_and_alerts() {
+        let mut c = Cycle::new(inputs(dec!(2000), Decimal::ZERO)).unwrap();
+        c.open_day();
+        let eth = c.plan_trend_buys().remove(0);
+        c.drain_effects();
+        c.apply(eth, Outcome::Rejected("-2010 insufficient balance".into()));
+        assert_eq!(c.bal(USDT).free, dec!(2000));
+        assert!(!c.state.position("ETHUSDT").is_holding);
+        assert_eq!(c.intents[0].error.as_deref(), Some("-2010 insufficient balance"));
+        assert!(matches!(&c.drain_effects()[..], [Effect::Notify(Event::TrendBuyFailed { .. })]));
+    }
+
+    #[test]
+    fn unresolved_order_stops_further_buys_and_the_earn_buffer() {
+        let mut c = Cycle::new(inputs(dec!(5000), Decimal::ZERO)).unwrap();
+        c.open_day();
+        let eth = c.plan_trend_buys().remove(0);
+        c.apply(eth, Outcome::Unresolved("HTTP 503".into()));
+        assert!(c.plan_dca_buy().is_none());
+        assert!(c.plan_earn_buffer().is_none());
+        let gates: Vec<&str> = c.gates.iter().map(|g| g.gate.as_str()).collect();
+        assert_eq!(gates, ["unresolved_order_pending", "unresolved_order_pending"]);
+        assert!(
+            c.drain_effects()
+                .iter()
+                .any(|e| matches!(e, Effect::Notify(Event::OrderUnresolved { client_order_id, .. })
+                if client_order_id == "tc-26031510-tb-ETHUSDT"))
+        );
+    }
+
+    #[test]
+    fn buy_short_of_spot_usdt_is_funded_from_earn_or_skipped() {
+        let mut c = Cycle::new(inputs(dec!(100), dec!(1900))).unwrap();
+        c.open_day();
+        let eth = c.plan_trend_buys().remove(0);
+        let redeem = c.funding_for(&eth).expect("redeem planned");
+        assert_eq!(redeem.kind, IntentKind::EarnRedeem);
+        let need = eth.requirement().unwrap().1;
+        assert_eq!(redeem.amount, Some(((need - dec!(100)) * dec!(1.001)).round_dp(8).normalize()));
+        assert!(c.check_funded(&eth).is_err());
+        c.apply(redeem, Outcome::EarnDone);
+        assert!(c.check_funded(&eth).is_ok());
+
+        // Without Earn to draw from, the order is skipped with the shortfall.
+        let c = Cycle::new(inputs(dec!(100), Decimal::ZERO)).unwrap();
+        let sol = Intent::order(c.now, IntentKind::TrendBuy, "SOLUSDT", "SOL", dec!(1), dec!(180), "x");
+        assert!(c.funding_for(&sol).is_none());
+        assert_eq!(c.check_funded(&sol).unwrap_err(), "insufficient free USDT: need 180, spot has 100");
+    }
+
+    #[test]
+    fn dust_holding_is_marked_flat_instead_of_failing_every_hour() {
+        let mut i = inputs(dec!(1000), Decimal::ZERO);
+        i.balances.insert("SOL".into(), AssetBalance { free: dec!(0.01), ..Default::default() });
+        i.state.set_position("SOLUSDT", TrendPosition::holding(170.0));
+        i.btc.regime_on = Some(false);
+        let mut c = Cycle::new(i).unwrap();
+        c.open_day();
+        assert!(c.plan_trend_sells().is_empty());
+        assert!(!c.state.position("SOLUSDT").is_holding);
+        assert!(c.gates.iter().any(|g| g.gate == "trend_sell_dust" && g.symbol.as_deref() == Some("SOLUSDT")));
+    }
+
+    #[test]
+    fn locked_funds_are_never_sold() {
+        let mut i = inputs(dec!(1000), Decimal::ZERO);
+        i.balances.insert("ETH".into(), AssetBalance { free: dec!(0.5), locked: dec!(0.25), earn: dec!(0.1) });
+        i.state.set_position("ETHUSDT", TrendPosition::holding(3000.0));
+        i.btc.regime_on = Some(false);
+        let mut c = Cycle::new(i).unwrap();
+        c.open_day();
+        let sells = c.plan_trend_sells();
+        assert_eq!(sells[0].quantity, Some(dec!(0.6)), "free 0.5 + Earn 0.1, not the locked 0.25");
+        let redeem = c.funding_for(&sells[0]);
+        assert!(redeem.is_none(), "no ETH Earn product known: nothing to redeem with");
+    }
+
+    #[test]
+    fn unpriced_holding_refuses_to_plan() {
+        let mut i = inputs(dec!(1000), Decimal::ZERO);
+        i.balances.insert("SOL".into(), AssetBalance { free: dec!(3), ..Default::default() });
+        i.prices.remove("SOLUSDT");
+        assert_eq!(
+            Cycle::new(i).err().unwrap(),
+            "no usable price for held SOLUSDT; refusing to trade on an incomplete valuation"
+        );
+    }
+}
