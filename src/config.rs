@@ -118,15 +118,11 @@ pub struct Settings {
     pub lang: Lang,
 }
 
-/// Reads one variable: trimmed, empty treated as unset, aliases honoured.
-fn get<'a>(env: &'a Env, name: &str) -> Option<(&'static str, &'a str)> {
-    let lookup = |n: &str| env.get(n).map(|v| v.trim()).filter(|v| !v.is_empty());
-    let primary = VARIABLES.iter().map(|v| v.name).find(|n| *n == name).unwrap_or("?");
-    if let Some(v) = lookup(name) {
-        return Some((primary, v));
-    }
-    let alias = ALIASES.iter().find(|(n, _)| *n == name)?.1;
-    lookup(alias).map(|v| (alias, v))
+/// Reads one variable (trimmed, empty treated as unset), falling back to its
+/// old alias; returns the name actually read with the value.
+fn get<'a>(env: &'a Env, name: &'a str) -> Option<(&'a str, &'a str)> {
+    let lookup = |n: &'a str| env.get(n).map(|v| v.trim()).filter(|v| !v.is_empty()).map(|v| (n, v));
+    lookup(name).or_else(|| ALIASES.iter().find(|(n, _)| *n == name).and_then(|(_, alias)| lookup(alias)))
 }
 
 fn int(env: &Env, name: &str, default: i64) -> Result<i64, ConfigError> {
@@ -164,7 +160,7 @@ fn positive_decimal(env: &Env, name: &str) -> Result<Option<Decimal>, ConfigErro
 
 /// Names the variable that was actually read (the alias if that was it).
 fn display(name: &str, var: &str) -> String {
-    if var == "?" || var == name { name.to_string() } else { format!("{var} (alias of {name})") }
+    if var == name { name.to_string() } else { format!("{var} (alias of {name})") }
 }
 
 impl Settings {

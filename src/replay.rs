@@ -40,6 +40,12 @@ pub struct ReplayOptions<'a> {
 
 pub async fn replay(opts: ReplayOptions<'_>) -> Result<Report, ReplayError> {
     let fixtures = FixtureSet::load(opts.fixtures)?;
+    replay_loaded(fixtures, opts).await
+}
+
+/// Replays an already loaded fixture set: no IO at all (the benchmark's
+/// "pure cycle").
+pub async fn replay_loaded(fixtures: FixtureSet, opts: ReplayOptions<'_>) -> Result<Report, ReplayError> {
     let cfg = fixtures.config.clone();
     let mut env = opts.env;
     env.extend(cfg.env.clone());

@@ -12,9 +12,17 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The reference program's own fixture set (read in place from ../shared).
+/// The shared material (`../shared`, or `TRADECYCLE_SHARED` when the
+/// checkout lives elsewhere).
+pub fn shared() -> PathBuf {
+    std::env::var_os("TRADECYCLE_SHARED").map(PathBuf::from).unwrap_or_else(|| root().join("../shared"))
+}
+
+/// The reference program's own fixture set (read in place, never copied).
 pub fn reference_fixtures() -> PathBuf {
-    root().join("../shared/reference/fixtures/default")
+    let dir = shared().join("reference/fixtures/default");
+    assert!(dir.is_dir(), "{} not found: set TRADECYCLE_SHARED to the shared folder", dir.display());
+    dir
 }
 
 pub struct Run {

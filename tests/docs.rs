@@ -1,0 +1,24 @@
+//! The documentation keeps up with the code: every variable the program
+//! reads is in the README's table with its default.
+
+use tradecycle::config::VARIABLES;
+
+#[test]
+fn readme_lists_every_variable_with_its_default() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for v in VARIABLES {
+        let default = if v.default == "unset" { "unset".to_string() } else { format!("`{}`", v.default) };
+        let row = format!("| `{}` | {} |", v.name, default);
+        assert!(readme.contains(&row), "README.md lacks the row starting {row:?}");
+    }
+}
+
+#[test]
+fn ci_runs_the_readme_test_command() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();
+    let ci = std::fs::read_to_string(format!("{root}/.ci/run")).unwrap();
+    assert!(readme.contains("\n    scripts/test.sh\n"));
+    assert!(ci.lines().any(|l| l.trim() == "scripts/test.sh"));
+    assert!(std::fs::read_to_string(format!("{root}/scripts/test.sh")).unwrap().contains("--locked"));
+}
