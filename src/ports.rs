@@ -1,13 +1,20 @@
 //! The shell's boundaries: what the cycle needs from the exchange, the
-//! state store, the notifier and the clock. Adapters live in `exchange/`,
-//! `store/` and `notify/`; tests may substitute their own.
+//! state store, the upstream pool source, the notifier and the clock.
+//! Adapters live in `exchange/`, `store/` and `notify/`; tests may
+//! substitute their own.
 
 #![allow(async_fn_in_trait)]
 
+use std::time::Duration;
+
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::domain::intent::{Commission, Side};
 use crate::domain::snapshot::MarketData;
+use crate::upstream::ladder::FetchOutcome;
 
 /// What one cycle reads from the exchange, fetched together so an adapter
 /// can fan the requests out concurrently.
@@ -17,7 +24,8 @@ pub struct MarketRequest {
     pub assets: Vec<String>,
     /// Symbols whose average price and trading rules are needed.
     pub symbols: Vec<String>,
-    /// Trend symbols whose daily klines are needed (the official pool).
+    /// Trend symbols whose daily klines are needed (the official pool);
+    /// BTCUSDT's longer series is always fetched as well.
     pub kline_symbols: Vec<String>,
 }
 
@@ -36,19 +44,125 @@ pub enum PortError {
     /// Credentials are missing, wrong or lack a permission.
     #[error("authentication failed: {0}")]
     Auth(String),
+    /// A compare-and-set write lost: someone else changed the document.
+    #[error("conflict: {0}")]
+    Conflict(String),
+}
+
+/// A MARKET order: by base `quantity`, or (buys only) by `quote_order_qty`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderRequest {
+    pub symbol: String,
+    pub side: Side,
+    pub quantity: Option<Decimal>,
+    pub quote_order_qty: Option<Decimal>,
+    /// Sent as `newClientOrderId`; the lookup key after an ambiguous answer.
+    pub client_order_id: String,
+}
+
+/// Binance order status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum OrderStatus {
+    New,
+    PendingNew,
+    PartiallyFilled,
+    Filled,
+    Canceled,
+    PendingCancel,
+    Rejected,
+    Expired,
+    ExpiredInMatch,
+}
+
+impl OrderStatus {
+    /// No further fills can happen.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            OrderStatus::Filled
+                | OrderStatus::Canceled
+                | OrderStatus::Rejected
+                | OrderStatus::Expired
+                | OrderStatus::ExpiredInMatch
+        )
+    }
+}
+
+/// The exchange's record of an order (the FULL response, or a query).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderReport {
+    pub symbol: String,
+    pub client_order_id: String,
+    pub order_id: i64,
+    pub status: OrderStatus,
+    pub executed_qty: Decimal,
+    pub cummulative_quote_qty: Decimal,
+    /// From the FULL response's `fills`; empty when learnt from a query.
+    pub commissions: Vec<Commission>,
+}
+
+/// `GET /sapi/v1/account/apiRestrictions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiRestrictions {
+    pub enable_reading: bool,
+    pub enable_spot_and_margin_trading: bool,
+    pub enable_withdrawals: bool,
+    pub ip_restrict: bool,
 }
 
 pub trait Exchange {
     async fn market_data(&self, req: &MarketRequest) -> Result<MarketData, PortError>;
+    /// Sends a MARKET order once. Never retried by the adapter.
+    async fn place_order(&self, order: &OrderRequest) -> Result<OrderReport, PortError>;
+    /// Looks an order up by its client order id; `None` when the exchange
+    /// does not know it (-2013).
+    async fn query_order(&self, symbol: &str, client_order_id: &str) -> Result<Option<OrderReport>, PortError>;
+    /// Simple Earn flexible subscribe (`autoSubscribe=false`). Never retried.
+    async fn earn_subscribe(&self, product_id: &str, amount: Decimal) -> Result<(), PortError>;
+    /// Simple Earn flexible redeem to spot. Never retried.
+    async fn earn_redeem(&self, product_id: &str, amount: Decimal) -> Result<(), PortError>;
+    /// Spot free balance of one asset (to see a redeem arrive).
+    async fn spot_free(&self, asset: &str) -> Result<Decimal, PortError>;
+    async fn api_restrictions(&self) -> Result<ApiRestrictions, PortError>;
+}
+
+/// Outcome of trying to take the run lease.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LeaseOutcome {
+    Acquired,
+    /// Someone else holds an unexpired lease.
+    Held {
+        owner: String,
+        expires_at: DateTime<Utc>,
+    },
 }
 
 pub trait StateStore {
     /// The raw state document; `None` when it does not exist yet.
     async fn load(&self) -> Result<Option<Value>, PortError>;
+    /// Writes the whole document, compare-and-set against what this store
+    /// last loaded or saved: a concurrent writer is `PortError::Conflict`.
     async fn save(&self, doc: &Value) -> Result<(), PortError>;
+    /// Takes the run lease (no two cycles of one account at once); an
+    /// expired lease may be taken over.
+    async fn acquire_lease(&self, owner: &str, now: DateTime<Utc>, ttl: Duration) -> Result<LeaseOutcome, PortError>;
+    /// Releases the lease if `owner` still holds it.
+    async fn release_lease(&self, owner: &str) -> Result<(), PortError>;
+    /// Writes this service's heartbeat record (status, time, run id, last error).
+    async fn write_heartbeat(&self, service: &str, record: &Value) -> Result<(), PortError>;
+    async fn read_heartbeat(&self, service: &str) -> Result<Option<Value>, PortError>;
+}
+
+/// The fresh-upstream rung of the pool ladder (Firestore document or a file).
+pub trait UpstreamSource {
+    /// e.g. `firestore:strategy/CRYPTO_LIVE_POOL_ROTATION_LIVE_POOL`.
+    fn label(&self) -> String;
+    async fn fetch(&self) -> FetchOutcome;
 }
 
 pub trait Notifier {
+    /// Delivers one message; rate limits are honoured inside the adapter.
     async fn send(&self, text: &str) -> Result<(), PortError>;
 }
 

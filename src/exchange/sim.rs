@@ -1,27 +1,62 @@
-//! An in-process exchange seeded from a fixture set: serves the fixture's
-//! balances, prices, rules and injected indicators. Replay reads it; it
-//! never contacts the network.
+//! An in-process exchange seeded from a fixture set. Replay only reads it;
+//! paper mode also trades on it: MARKET orders fill at the fixture's
+//! average price with a 0.1% fee taken from what is received, balances
+//! move, Earn subscribes and redeems settle at once. It never touches the
+//! network.
 
-use crate::domain::snapshot::{MarketData, Series};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use rust_decimal::Decimal;
+use rust_decimal_macros::dec;
+
+use crate::domain::intent::{Commission, Side};
+use crate::domain::snapshot::{AssetBalance, MarketData, Series};
 use crate::fixture::FixtureSet;
-use crate::ports::{Exchange, MarketRequest, PortError};
+use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderRequest, OrderStatus, PortError};
+
+/// Taker fee charged on paper fills.
+pub const PAPER_FEE: Decimal = dec!(0.001);
 
 pub struct SimExchange {
     fixtures: FixtureSet,
+    book: Mutex<Book>,
+}
+
+struct Book {
+    balances: BTreeMap<String, AssetBalance>,
+    orders: BTreeMap<String, OrderReport>,
+    next_order_id: i64,
 }
 
 impl SimExchange {
     pub fn new(fixtures: FixtureSet) -> Self {
-        SimExchange { fixtures }
+        let balances = fixtures.balances.clone();
+        SimExchange { fixtures, book: Mutex::new(Book { balances, orders: BTreeMap::new(), next_order_id: 1 }) }
+    }
+
+    /// Balances after whatever was traded (paper mode persists these).
+    pub fn balances(&self) -> BTreeMap<String, AssetBalance> {
+        self.book.lock().map(|b| b.balances.clone()).unwrap_or_default()
+    }
+
+    fn with_book<T>(&self, f: impl FnOnce(&mut Book) -> Result<T, PortError>) -> Result<T, PortError> {
+        let mut book = self.book.lock().map_err(|_| PortError::Retryable("simulated exchange lock poisoned".into()))?;
+        f(&mut book)
+    }
+
+    fn base_of(symbol: &str) -> Result<&str, PortError> {
+        symbol.strip_suffix("USDT").ok_or_else(|| PortError::Definitive(format!("-1121 invalid symbol {symbol}")))
     }
 }
 
 impl Exchange for SimExchange {
     async fn market_data(&self, req: &MarketRequest) -> Result<MarketData, PortError> {
         let f = &self.fixtures;
+        let balances = self.balances();
         let pick = |keys: &[String]| keys.iter().filter_map(|k| f.prices.get(k).map(|p| (k.clone(), *p))).collect();
         Ok(MarketData {
-            balances: req.assets.iter().map(|a| (a.clone(), f.balances.get(a).copied().unwrap_or_default())).collect(),
+            balances: req.assets.iter().map(|a| (a.clone(), balances.get(a).copied().unwrap_or_default())).collect(),
             prices: pick(&req.symbols),
             rules: req.symbols.iter().filter_map(|s| f.rules.get(s).map(|r| (s.clone(), r.clone()))).collect(),
             earn_products: f.earn_products.clone(),
@@ -33,6 +68,116 @@ impl Exchange for SimExchange {
                     .filter_map(|s| f.indicators.get(s).map(|i| (s.clone(), i.clone())))
                     .collect(),
             },
+        })
+    }
+
+    async fn place_order(&self, order: &OrderRequest) -> Result<OrderReport, PortError> {
+        let price = *self
+            .fixtures
+            .prices
+            .get(&order.symbol)
+            .ok_or_else(|| PortError::Definitive(format!("-1121 invalid symbol {}", order.symbol)))?;
+        let rules = self.fixtures.rules.get(&order.symbol).cloned().unwrap_or_default();
+        let base = Self::base_of(&order.symbol)?.to_string();
+        let (qty, quote) = match (order.quantity, order.quote_order_qty) {
+            (Some(q), None) => {
+                if rules.fit_market_qty(q, price).ok() != Some(q) {
+                    return Err(PortError::Definitive(format!(
+                        "-1013 Filter failure: quantity {q} does not fit {}",
+                        order.symbol
+                    )));
+                }
+                (q, (q * price).round_dp(8))
+            }
+            (None, Some(quote)) if order.side == Side::Buy => {
+                rules.check_notional(quote).map_err(|e| PortError::Definitive(format!("-1013 Filter failure: {e}")))?;
+                (((quote / price) / rules.market_step()).floor() * rules.market_step(), quote)
+            }
+            _ => return Err(PortError::Definitive("-1102 send either quantity or quoteOrderQty".into())),
+        };
+        self.with_book(|book| {
+            if book.orders.contains_key(&order.client_order_id) {
+                // Binance refuses a reused id only while the first order is open;
+                // the simulator is stricter so tests notice any duplicate.
+                return Err(PortError::Definitive("-2010 Duplicate order sent.".into()));
+            }
+            let (spend_asset, spend) = match order.side {
+                Side::Buy => ("USDT".to_string(), quote),
+                Side::Sell => (base.clone(), qty),
+            };
+            let have = book.balances.get(&spend_asset).map(|b| b.free).unwrap_or_default();
+            if have < spend {
+                return Err(PortError::Definitive(format!(
+                    "-2010 Account has insufficient balance for requested action ({spend_asset}: need {spend}, free {have})"
+                )));
+            }
+            let (got_asset, got) = match order.side {
+                Side::Buy => (base.clone(), qty),
+                Side::Sell => ("USDT".to_string(), quote),
+            };
+            let fee = (got * PAPER_FEE).round_dp(8);
+            book.balances.entry(spend_asset).or_default().free -= spend;
+            book.balances.entry(got_asset.clone()).or_default().free += got - fee;
+            let report = OrderReport {
+                symbol: order.symbol.clone(),
+                client_order_id: order.client_order_id.clone(),
+                order_id: book.next_order_id,
+                status: OrderStatus::Filled,
+                executed_qty: qty,
+                cummulative_quote_qty: quote,
+                commissions: vec![Commission { asset: got_asset, amount: fee }],
+            };
+            book.next_order_id += 1;
+            book.orders.insert(order.client_order_id.clone(), report.clone());
+            Ok(report)
+        })
+    }
+
+    async fn query_order(&self, _symbol: &str, client_order_id: &str) -> Result<Option<OrderReport>, PortError> {
+        self.with_book(|book| Ok(book.orders.get(client_order_id).cloned()))
+    }
+
+    async fn earn_subscribe(&self, _product_id: &str, amount: Decimal) -> Result<(), PortError> {
+        self.with_book(|book| {
+            let b = book.balances.entry("USDT".into()).or_default();
+            if b.free < amount {
+                return Err(PortError::Definitive(format!("insufficient USDT to subscribe {amount}")));
+            }
+            b.free -= amount;
+            b.earn += amount;
+            Ok(())
+        })
+    }
+
+    async fn earn_redeem(&self, product_id: &str, amount: Decimal) -> Result<(), PortError> {
+        let asset = self
+            .fixtures
+            .earn_products
+            .iter()
+            .find(|(_, id)| id.as_str() == product_id)
+            .map(|(a, _)| a.clone())
+            .ok_or_else(|| PortError::Definitive(format!("unknown Earn product {product_id}")))?;
+        self.with_book(|book| {
+            let b = book.balances.entry(asset).or_default();
+            if b.earn < amount {
+                return Err(PortError::Definitive(format!("cannot redeem {amount}: only {} in Earn", b.earn)));
+            }
+            b.earn -= amount;
+            b.free += amount;
+            Ok(())
+        })
+    }
+
+    async fn spot_free(&self, asset: &str) -> Result<Decimal, PortError> {
+        self.with_book(|book| Ok(book.balances.get(asset).map(|b| b.free).unwrap_or_default()))
+    }
+
+    async fn api_restrictions(&self) -> Result<ApiRestrictions, PortError> {
+        Ok(ApiRestrictions {
+            enable_reading: true,
+            enable_spot_and_margin_trading: true,
+            enable_withdrawals: false,
+            ip_restrict: false,
         })
     }
 }

@@ -1,37 +1,108 @@
-//! A state store held in memory: replay's store and a test double.
+//! A state store held in memory: replay's store and a test double. It
+//! implements the same compare-and-set and lease rules as the real stores.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use crate::ports::{PortError, StateStore};
+use crate::ports::{LeaseOutcome, PortError, StateStore};
+
+#[derive(Default)]
+struct Inner {
+    doc: Option<Value>,
+    /// Bumped on every write; saves must match what was last seen.
+    version: u64,
+    seen: u64,
+    writes: Vec<Value>,
+    lease: Option<(String, DateTime<Utc>)>,
+    heartbeats: Vec<(String, Value)>,
+}
 
 #[derive(Default)]
 pub struct MemoryStore {
-    doc: Mutex<Option<Value>>,
-    writes: Mutex<Vec<Value>>,
+    inner: Mutex<Inner>,
 }
 
 impl MemoryStore {
     /// A store whose document is `doc` (`None` or JSON null: missing).
     pub fn new(doc: Option<Value>) -> Self {
-        MemoryStore { doc: Mutex::new(doc.filter(|d| !d.is_null())), writes: Mutex::new(Vec::new()) }
+        MemoryStore { inner: Mutex::new(Inner { doc: doc.filter(|d| !d.is_null()), ..Default::default() }) }
     }
 
     /// Every document saved, in order.
     pub fn writes(&self) -> Vec<Value> {
-        self.writes.lock().map(|w| w.clone()).unwrap_or_default()
+        self.inner.lock().map(|i| i.writes.clone()).unwrap_or_default()
+    }
+
+    /// Simulates another writer changing the document behind our back.
+    pub fn external_write(&self, doc: Value) {
+        if let Ok(mut i) = self.inner.lock() {
+            i.doc = Some(doc);
+            i.version += 1;
+        }
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T, PortError>) -> Result<T, PortError> {
+        let mut inner = self.inner.lock().map_err(|_| PortError::Retryable("memory store lock poisoned".into()))?;
+        f(&mut inner)
     }
 }
 
 impl StateStore for MemoryStore {
     async fn load(&self) -> Result<Option<Value>, PortError> {
-        Ok(self.doc.lock().map_err(|_| PortError::Retryable("store lock poisoned".into()))?.clone())
+        self.with(|i| {
+            i.seen = i.version;
+            Ok(i.doc.clone())
+        })
     }
 
     async fn save(&self, doc: &Value) -> Result<(), PortError> {
-        *self.doc.lock().map_err(|_| PortError::Retryable("store lock poisoned".into()))? = Some(doc.clone());
-        self.writes.lock().map_err(|_| PortError::Retryable("store lock poisoned".into()))?.push(doc.clone());
-        Ok(())
+        self.with(|i| {
+            if i.seen != i.version {
+                return Err(PortError::Conflict("the state document changed since it was loaded".into()));
+            }
+            i.version += 1;
+            i.seen = i.version;
+            i.doc = Some(doc.clone());
+            i.writes.push(doc.clone());
+            Ok(())
+        })
+    }
+
+    async fn acquire_lease(&self, owner: &str, now: DateTime<Utc>, ttl: Duration) -> Result<LeaseOutcome, PortError> {
+        self.with(|i| {
+            if let Some((holder, expires_at)) = &i.lease
+                && holder != owner
+                && *expires_at > now
+            {
+                return Ok(LeaseOutcome::Held { owner: holder.clone(), expires_at: *expires_at });
+            }
+            let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
+            i.lease = Some((owner.to_string(), now + ttl));
+            Ok(LeaseOutcome::Acquired)
+        })
+    }
+
+    async fn release_lease(&self, owner: &str) -> Result<(), PortError> {
+        self.with(|i| {
+            if i.lease.as_ref().is_some_and(|(holder, _)| holder == owner) {
+                i.lease = None;
+            }
+            Ok(())
+        })
+    }
+
+    async fn write_heartbeat(&self, service: &str, record: &Value) -> Result<(), PortError> {
+        self.with(|i| {
+            i.heartbeats.retain(|(s, _)| s != service);
+            i.heartbeats.push((service.to_string(), record.clone()));
+            Ok(())
+        })
+    }
+
+    async fn read_heartbeat(&self, service: &str) -> Result<Option<Value>, PortError> {
+        self.with(|i| Ok(i.heartbeats.iter().find(|(s, _)| s == service).map(|(_, v)| v.clone())))
     }
 }

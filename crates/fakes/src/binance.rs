@@ -1,0 +1,1 @@
+//! Fake binance server (to be written).

@@ -1,0 +1,1 @@
+//! Fake telegram server (to be written).
