@@ -12,6 +12,7 @@ pub mod indicators;
 pub mod notify;
 pub mod ports;
 pub mod replay;
+pub mod secret;
 pub mod store;
 pub mod strategy;
 pub mod upstream;
