@@ -4,23 +4,26 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::config::Settings;
 use crate::domain::intent::Intent;
 use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{
-    DeliveryStatus, Mode, NotificationRecord, PoolReport, Report, StateWrite, Status, WriteStatus,
+    DeliveryStatus, Mode, NotificationRecord, PoolReport, Reconciliation, Report, StateWrite, Status, WriteStatus,
 };
 use crate::domain::snapshot::{BtcSnapshot, Indicators, MarketData, Series};
-use crate::domain::state::StateDoc;
+use crate::domain::state::{PendingOrder, StateDoc};
 use crate::indicators;
 use crate::notify::event::Event;
 use crate::notify::messages;
-use crate::ports::{Exchange, MarketRequest, Notifier, StateStore};
+use crate::ports::{Exchange, LeaseOutcome, MarketRequest, Notifier, PortError, StateStore};
 use crate::strategy::cycle::{BNB_SYMBOL, BTC_SYMBOL, Cycle, CycleInputs, DayPlan, Effect, Outcome, USDT};
+use crate::strategy::reconcile::{self, Settlement};
 use crate::upstream::ladder::{self, FetchOutcome, FreshSource, LadderInputs, LocalCandidate};
 
 /// Where the trend pool comes from this run.
@@ -32,18 +35,39 @@ pub enum PoolInput {
     Ladder { fresh: Option<FreshSource>, local_root: PathBuf },
 }
 
-/// Performs an intent for real. Replay and dry-run never get here.
+/// Performs intents for real (paper or live). Replay and dry-run never get here.
+#[allow(async_fn_in_trait)]
 pub trait Executor {
-    #[allow(async_fn_in_trait)]
-    async fn perform(&mut self, state: &StateDoc, intent: &Intent) -> Outcome;
+    async fn perform(&mut self, intent: &Intent) -> Outcome;
+    /// After an Earn redeem: waits (bounded) until spot shows `need` of
+    /// `asset`; returns the spot free balance last seen, if any.
+    async fn await_funds(&mut self, asset: &str, need: Decimal) -> Option<Decimal>;
 }
 
 /// The executor of modes that suppress every side effect.
 pub struct Suppress;
 
 impl Executor for Suppress {
-    async fn perform(&mut self, _: &StateDoc, _: &Intent) -> Outcome {
+    async fn perform(&mut self, _: &Intent) -> Outcome {
         Outcome::Suppressed
+    }
+
+    async fn await_funds(&mut self, _: &str, _: Decimal) -> Option<Decimal> {
+        None
+    }
+}
+
+/// How hard a state save is tried before the run gives up on it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SavePolicy {
+    pub attempts: u32,
+    /// First retry delay; doubles per attempt.
+    pub backoff: Duration,
+}
+
+impl Default for SavePolicy {
+    fn default() -> Self {
+        SavePolicy { attempts: 4, backoff: Duration::from_millis(500) }
     }
 }
 
@@ -57,7 +81,15 @@ pub struct CycleRun<'a, E, S, N, X> {
     pub notifier: &'a N,
     pub executor: X,
     pub pool: PoolInput,
+    /// Take the run lease for this long (paper and live); `None` skips it.
+    pub lease_ttl: Option<Duration>,
+    pub save_policy: SavePolicy,
+    /// Where a state that could not be saved is written for recovery.
+    pub artifacts_dir: Option<PathBuf>,
 }
+
+/// Why a cycle stopped early: status, stage, message.
+type Stop = (Status, &'static str, String);
 
 impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N, X> {
     /// Runs one cycle and returns its report. Never panics on bad data:
@@ -65,8 +97,16 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
     pub async fn run(mut self) -> Report {
         let mut report =
             Report::new(&self.run_id, self.mode, &self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        if let Err(stop) = self.cycle(&mut report).await {
-            let (status, stage, message) = stop;
+        let leased = match self.take_lease().await {
+            Ok(leased) => leased,
+            Err((status, stage, message)) => {
+                // Someone else is running this account: touch nothing, alert nobody twice.
+                report.fail(status, stage, message);
+                return report;
+            }
+        };
+        let mut final_state = None;
+        if let Err((status, stage, message)) = self.cycle(&mut report, &mut final_state).await {
             report.fail(status, stage, message.clone());
             let event = match (status, stage) {
                 (Status::Aborted, "state_load") => Event::StateLoadFailed { error: message },
@@ -75,6 +115,14 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
             };
             self.deliver(&mut report, event).await;
         }
+        if report.state_writes.iter().any(|w| w.status == WriteStatus::Failed)
+            && let Some(state) = &final_state
+        {
+            self.write_recovery(&mut report, state).await;
+        }
+        if leased && let Err(e) = self.store.release_lease(&self.run_id).await {
+            report.warnings.push(format!("could not release the run lease: {e}; it expires on its own"));
+        }
         report
     }
 
@@ -82,20 +130,41 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
         self.mode.suppresses_side_effects()
     }
 
-    async fn cycle(&mut self, report: &mut Report) -> Result<(), (Status, &'static str, String)> {
+    async fn take_lease(&self) -> Result<bool, Stop> {
+        let Some(ttl) = self.lease_ttl.filter(|_| !self.suppress()) else { return Ok(false) };
+        match self.store.acquire_lease(&self.run_id, self.now, ttl).await {
+            Ok(LeaseOutcome::Acquired) => Ok(true),
+            Ok(LeaseOutcome::Held { owner, expires_at }) => Err((
+                Status::Aborted,
+                "lease",
+                format!(
+                    "another cycle ({owner}) holds the run lease until {}; not trading",
+                    expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+            )),
+            Err(e) => Err((Status::Aborted, "state_load", format!("could not take the run lease: {e}"))),
+        }
+    }
+
+    async fn cycle(&mut self, report: &mut Report, final_state: &mut Option<StateDoc>) -> Result<(), Stop> {
         // 2. State: unreadable state aborts before anything else.
         let raw_state = match self.store.load().await {
             Ok(doc) => doc.unwrap_or(Value::Object(Default::default())),
             Err(e) => return Err((Status::Aborted, "state_load", format!("could not load the state document: {e}"))),
         };
 
-        // 4. Pool resolution, recorded in state before any trading.
+        // 4. Pool resolution.
         let resolution = self.resolve_pool(&raw_state).map_err(|e| (Status::Error, "pool", e))?;
         report.pool = Some(PoolReport::from(&resolution));
         let official: Universe = resolution.payload.symbols.clone();
         let mut state = StateDoc::normalize(&raw_state, &official);
+
+        // 3. Settle what an earlier run left pending, before planning anything.
+        self.reconcile(report, &mut state).await?;
+
         state.record_pool(&resolution);
         self.save_state(report, &state, "trend_pool_metadata_refresh").await;
+        *final_state = Some(state.clone());
 
         // 5. Market snapshot.
         let runtime = state.runtime_universe(&official);
@@ -173,6 +242,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
         // 8. Persist and report.
         let equity = cycle.finish();
         self.flush(report, &mut cycle).await;
+        *final_state = Some(cycle.state.clone());
         report.execution_pool = cycle.execution_pool.clone();
         report.selected_candidates = cycle.candidate_symbols();
         report.equity = Some(equity);
@@ -181,6 +251,40 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
         report.warnings.append(&mut cycle.warnings);
         report.log_lines = std::mem::take(&mut cycle.log_lines);
         report.state_after = Some(cycle.state.to_value());
+        Ok(())
+    }
+
+    /// Looks every pending order up on the exchange and settles it; an
+    /// order that cannot be looked up stops the cycle (planning on a guess
+    /// could place it twice).
+    async fn reconcile(&self, report: &mut Report, state: &mut StateDoc) -> Result<(), Stop> {
+        let pending: Vec<PendingOrder> = state.pending_orders.values().cloned().collect();
+        for order in pending {
+            let found = self.exchange.query_order(&order.symbol, &order.client_order_id).await.map_err(|e| {
+                (
+                    Status::Aborted,
+                    "reconcile",
+                    format!("could not look up pending order {} on the exchange: {e}", order.client_order_id),
+                )
+            })?;
+            let outcome = reconcile::settle(state, &order, found.as_ref(), self.now);
+            let (kind, detail) = match &outcome {
+                Settlement::Settled { executed_qty, quote_qty } => {
+                    ("settled", format!("executed {} for {} USDT", executed_qty.normalize(), quote_qty.normalize()))
+                }
+                Settlement::Dropped(why) => ("dropped", why.clone()),
+                Settlement::Kept(why) => ("kept", why.clone()),
+            };
+            report.reconciled.push(Reconciliation {
+                client_order_id: order.client_order_id.clone(),
+                symbol: order.symbol.clone(),
+                outcome: kind.to_string(),
+                detail,
+            });
+        }
+        if !report.reconciled.is_empty() {
+            self.save_state(report, state, "reconcile_pending_orders").await;
+        }
         Ok(())
     }
 
@@ -207,31 +311,58 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
         }
     }
 
-    /// Executes one intent, redeeming from Earn first when spot is short.
+    /// Executes one intent: redeems from Earn first when spot is short,
+    /// writes an order ahead to the ledger, sends it, applies the outcome.
     async fn execute(&mut self, report: &mut Report, cycle: &mut Cycle, intent: Intent) {
         if let Some(redeem) = cycle.funding_for(&intent) {
-            let outcome = self.perform(&cycle.state, &redeem).await;
+            let (asset, need) = intent.requirement().unwrap_or_default();
+            let outcome = self.perform(report, cycle, &redeem).await;
+            let redeemed = matches!(outcome, Outcome::EarnDone);
             cycle.apply(redeem, outcome);
+            if redeemed && let Some(free) = self.executor.await_funds(&asset, need).await {
+                // Redeems can take a while to reach spot; trust what spot shows.
+                cycle.set_spot_free(&asset, free);
+            }
         }
         match cycle.check_funded(&intent) {
             Err(why) => cycle.apply(intent, Outcome::Skipped(why)),
             Ok(()) => {
-                let outcome = self.perform(&cycle.state, &intent).await;
+                let outcome = self.perform(report, cycle, &intent).await;
                 cycle.apply(intent, outcome);
             }
         }
         self.flush(report, cycle).await;
     }
 
-    async fn perform(&mut self, state: &StateDoc, intent: &Intent) -> Outcome {
-        if self.suppress() { Outcome::Suppressed } else { self.executor.perform(state, intent).await }
+    /// Sends one intent, or records it as suppressed. An order is first
+    /// written ahead to the state's pending ledger; if that save fails, or an
+    /// order with the same client id is still pending, it is not sent.
+    async fn perform(&mut self, report: &mut Report, cycle: &mut Cycle, intent: &Intent) -> Outcome {
+        if self.suppress() {
+            return Outcome::Suppressed;
+        }
+        if let Some(id) = intent.client_order_id.as_deref() {
+            if cycle.state.pending_orders.contains_key(id) {
+                return Outcome::Skipped(format!(
+                    "order {id} is still pending from an earlier attempt; not sent again"
+                ));
+            }
+            cycle.write_ahead(intent, &self.run_id);
+            if !self.save_state(report, &cycle.state, &format!("write_ahead:{id}")).await {
+                cycle.state.pending_orders.shift_remove(id);
+                return Outcome::Skipped("the write-ahead save failed; order not sent".into());
+            }
+        }
+        self.executor.perform(intent).await
     }
 
     /// Performs the saves and notifications the cycle queued, in order.
     async fn flush(&mut self, report: &mut Report, cycle: &mut Cycle) {
         for effect in cycle.drain_effects() {
             match effect {
-                Effect::Save(reason) => self.save_state(report, &cycle.state, &reason).await,
+                Effect::Save(reason) => {
+                    self.save_state(report, &cycle.state, &reason).await;
+                }
                 Effect::Notify(event) => {
                     self.deliver(report, event).await;
                 }
@@ -239,19 +370,57 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
         }
     }
 
-    async fn save_state(&self, report: &mut Report, state: &StateDoc, reason: &str) {
-        let status = if self.suppress() {
-            WriteStatus::Suppressed
-        } else {
-            match self.store.save(&state.to_value()).await {
-                Ok(()) => WriteStatus::Written,
-                Err(e) => {
-                    report.fail(Status::Error, "state_save", format!("saving state ({reason}) failed: {e}"));
-                    WriteStatus::Failed
+    /// Saves the state (retrying transient failures with backoff; a
+    /// concurrent writer is never overwritten). Returns whether it was saved.
+    async fn save_state(&self, report: &mut Report, state: &StateDoc, reason: &str) -> bool {
+        if self.suppress() {
+            report.state_writes.push(StateWrite { reason: reason.to_string(), status: WriteStatus::Suppressed });
+            return true;
+        }
+        let doc = state.to_value();
+        let mut delay = self.save_policy.backoff;
+        let mut attempt = 1;
+        let result = loop {
+            match self.store.save(&doc).await {
+                Err(PortError::Retryable(e)) if attempt < self.save_policy.attempts => {
+                    tracing::warn!("state save ({reason}) failed, retrying in {delay:?}: {e}");
+                    tokio::time::sleep(delay).await;
+                    delay *= 2;
+                    attempt += 1;
                 }
+                other => break other,
+            }
+        };
+        let status = match result {
+            Ok(()) => WriteStatus::Written,
+            Err(e) => {
+                report.fail(
+                    Status::Error,
+                    "state_save",
+                    format!("saving state ({reason}) failed after {attempt} attempt(s): {e}"),
+                );
+                WriteStatus::Failed
             }
         };
         report.state_writes.push(StateWrite { reason: reason.to_string(), status });
+        status == WriteStatus::Written
+    }
+
+    /// Writes the state that could not be saved to
+    /// `artifacts/state-recovery-<run_id>.json` and alerts.
+    async fn write_recovery(&mut self, report: &mut Report, state: &StateDoc) {
+        let Some(dir) = self.artifacts_dir.clone() else { return };
+        let path = dir.join(format!("state-recovery-{}.json", self.run_id));
+        let text = serde_json::to_string_pretty(&state.to_value()).unwrap_or_default();
+        let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, text + "\n"));
+        let shown = path.display().to_string();
+        match written {
+            Ok(()) => report.recovery_file = Some(shown.clone()),
+            Err(e) => report.warnings.push(format!("could not write the recovery file {shown}: {e}")),
+        }
+        let error =
+            report.errors.iter().find(|e| e.stage == "state_save").map(|e| e.message.clone()).unwrap_or_default();
+        self.deliver(report, Event::StateSaveFailed { error, path: shown }).await;
     }
 
     /// Renders and sends one notification; failures are warnings only

@@ -73,7 +73,7 @@ fn emit(report: &Report, output: Option<&Path>, format: Format) -> u8 {
     for e in &report.errors {
         eprintln!("error [{}]: {}", e.stage, e.message);
     }
-    report.status.exit_code()
+    report.exit_code()
 }
 
 fn write_file(path: &Path, text: &str) -> std::io::Result<()> {

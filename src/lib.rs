@@ -7,6 +7,7 @@ pub mod commands;
 pub mod config;
 pub mod domain;
 pub mod exchange;
+pub mod execute;
 pub mod fixture;
 pub mod indicators;
 pub mod notify;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::app::{CycleRun, PoolInput, Suppress};
+use crate::app::{CycleRun, PoolInput, SavePolicy, Suppress};
 use crate::config::{ConfigError, Env, Settings};
 use crate::domain::report::{Mode, Report};
 use crate::exchange::sim::SimExchange;
@@ -82,6 +82,9 @@ pub async fn replay_loaded(fixtures: FixtureSet, opts: ReplayOptions<'_>) -> Res
         notifier: &LogNotifier,
         executor: Suppress,
         pool,
+        lease_ttl: None,
+        save_policy: SavePolicy::default(),
+        artifacts_dir: None,
     };
     Ok(run.run().await)
 }

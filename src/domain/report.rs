@@ -135,6 +135,16 @@ pub struct StateWrite {
     pub status: WriteStatus,
 }
 
+/// What became of an order an earlier run left pending.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reconciliation {
+    pub client_order_id: String,
+    pub symbol: String,
+    /// `settled`, `dropped` or `kept`.
+    pub outcome: String,
+    pub detail: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorRecord {
     pub stage: String,
@@ -154,11 +164,16 @@ pub struct Report {
     pub selected_candidates: Vec<String>,
     pub equity: Option<EquityReport>,
     pub circuit_breaker_triggered: bool,
+    /// Pending orders of earlier runs settled before planning.
+    pub reconciled: Vec<Reconciliation>,
     pub intents: Vec<Intent>,
     pub gates: Vec<Gate>,
     pub notifications: Vec<NotificationRecord>,
     pub state_writes: Vec<StateWrite>,
     pub state_after: Option<Value>,
+    /// Where the state went when it could not be saved.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_file: Option<String>,
     pub errors: Vec<ErrorRecord>,
     pub warnings: Vec<String>,
     pub log_lines: Vec<String>,
@@ -177,11 +192,13 @@ impl Report {
             selected_candidates: Vec::new(),
             equity: None,
             circuit_breaker_triggered: false,
+            reconciled: Vec::new(),
             intents: Vec::new(),
             gates: Vec::new(),
             notifications: Vec::new(),
             state_writes: Vec::new(),
             state_after: None,
+            recovery_file: None,
             errors: Vec::new(),
             warnings: Vec::new(),
             log_lines: Vec::new(),
@@ -194,6 +211,15 @@ impl Report {
             self.status = status;
         }
         self.errors.push(ErrorRecord { stage: stage.to_string(), message: message.into() });
+    }
+
+    /// Process exit code: 0 ok, 1 error, 3 aborted before trading, 4 when
+    /// another cycle holds the run lease.
+    pub fn exit_code(&self) -> u8 {
+        if self.status == Status::Aborted && self.errors.first().is_some_and(|e| e.stage == "lease") {
+            return 4;
+        }
+        self.status.exit_code()
     }
 
     pub fn intents_with(&self, status: IntentStatus) -> impl Iterator<Item = &Intent> {

@@ -28,7 +28,7 @@ use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{EquityReport, Gate};
 use crate::domain::rules::{QtyReject, SymbolRules};
 use crate::domain::snapshot::{AssetBalance, BtcSnapshot, Indicators};
-use crate::domain::state::{StateDoc, TrendPosition};
+use crate::domain::state::{PendingOrder, StateDoc, TrendPosition};
 use crate::notify::event::{Event, SellReason, StatusReport};
 
 pub const USDT: &str = "USDT";
@@ -180,6 +180,13 @@ impl Cycle {
             }
         }
         let usdt_total = balances.get(USDT).map(AssetBalance::total).unwrap_or_default();
+        // Orders left unresolved by an earlier run block new risk until the
+        // exchange says what became of them.
+        let unresolved = !state.pending_orders.is_empty();
+        for id in state.pending_orders.keys() {
+            warnings
+                .push(format!("order {id} from an earlier run is still unresolved: no buys or Earn moves this cycle"));
+        }
         let mut cycle = Cycle {
             now,
             today_utc: now.format("%Y-%m-%d").to_string(),
@@ -203,7 +210,7 @@ impl Cycle {
             pnl: (0.0, 0.0),
             sold_this_cycle: BTreeSet::new(),
             orders_planned: 0,
-            unresolved: false,
+            unresolved,
             breaker_triggered: false,
             intents: Vec::new(),
             gates: Vec::new(),
@@ -387,8 +394,37 @@ impl Cycle {
         self.bal_mut(asset).free = free;
     }
 
+    /// Records an order in the pending ledger before it is sent (design.md
+    /// §3.2): the shell saves the state with it, and sends only if that save
+    /// succeeded. [`Cycle::apply`] settles the entry.
+    pub fn write_ahead(&mut self, intent: &Intent, run_id: &str) {
+        let Some(id) = intent.client_order_id.clone() else { return };
+        let entry = PendingOrder {
+            client_order_id: id.clone(),
+            kind: intent.kind,
+            symbol: intent.symbol().to_string(),
+            side: intent.kind.side().unwrap_or(Side::Buy),
+            quantity: intent.quantity,
+            quote_amount: intent.amount,
+            price: intent.price.unwrap_or_default(),
+            run_id: run_id.to_string(),
+            created_at: self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            status: "pending".to_string(),
+        };
+        self.state.pending_orders.insert(id, entry);
+    }
+
     /// Applies the outcome of an intent produced by this cycle and records it.
     pub fn apply(&mut self, mut intent: Intent, outcome: Outcome) {
+        if let Some(id) = &intent.client_order_id {
+            if matches!(outcome, Outcome::Unresolved(_)) {
+                if let Some(p) = self.state.pending_orders.get_mut(id) {
+                    p.status = "unresolved".to_string();
+                }
+            } else {
+                self.state.pending_orders.shift_remove(id);
+            }
+        }
         match outcome {
             Outcome::Suppressed => {
                 intent.status = IntentStatus::Suppressed;
@@ -419,6 +455,10 @@ impl Cycle {
             Outcome::Unresolved(why) => {
                 intent.status = IntentStatus::Unresolved;
                 self.unresolved = true;
+                if let Some(id) = &intent.client_order_id {
+                    // Persist the ledger entry's new status right away.
+                    self.save(format!("unresolved:{id}"));
+                }
                 if intent.kind.is_order() {
                     self.notify(Event::OrderUnresolved {
                         symbol: intent.symbol().to_string(),

@@ -8,6 +8,7 @@ pub mod cycle;
 pub mod daily;
 pub mod dca;
 pub mod earn;
+pub mod reconcile;
 pub mod rotation;
 
 use rust_decimal::Decimal;

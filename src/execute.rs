@@ -1,0 +1,176 @@
+//! Sending intents to a real (or paper) exchange and classifying what
+//! happened (design.md §3.2): an order POST is sent exactly once; a definitive
+//! refusal is `Rejected`; an ambiguous answer (5xx, timeout, -1006/-1007) is
+//! resolved by looking the order up by its client order id with bounded
+//! backoff, and what stays unknown is `Unresolved` — reported, alerted and
+//! reconciled first by the next run, never re-sent blindly.
+
+use std::time::Duration;
+
+use rust_decimal::Decimal;
+
+use crate::app::Executor;
+use crate::domain::intent::{Fill, Intent, IntentKind};
+use crate::ports::{Exchange, OrderReport, OrderRequest, PortError};
+use crate::strategy::cycle::Outcome;
+
+/// Timing of the bounded waits; tests shrink them.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ExecutionPolicy {
+    /// Lookups by client order id after an ambiguous answer.
+    pub query_attempts: u32,
+    /// First delay between lookups; doubles each time, capped at 8 s.
+    pub query_backoff: Duration,
+    /// Polls of the spot balance after an Earn redeem.
+    pub redeem_polls: u32,
+    pub redeem_poll_interval: Duration,
+}
+
+impl Default for ExecutionPolicy {
+    fn default() -> Self {
+        // About 30 s of lookups and 20 s of waiting for a redeem: Binance's
+        // query path can lag a just-placed order for a moment.
+        ExecutionPolicy {
+            query_attempts: 5,
+            query_backoff: Duration::from_secs(1),
+            redeem_polls: 10,
+            redeem_poll_interval: Duration::from_secs(2),
+        }
+    }
+}
+
+pub struct ExchangeExecutor<'a, E> {
+    exchange: &'a E,
+    policy: ExecutionPolicy,
+}
+
+impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
+    pub fn new(exchange: &'a E, policy: ExecutionPolicy) -> Self {
+        ExchangeExecutor { exchange, policy }
+    }
+
+    async fn order(&self, intent: &Intent) -> Outcome {
+        let Some(client_order_id) = intent.client_order_id.clone() else {
+            return Outcome::Skipped("order without a client order id".into());
+        };
+        let req = OrderRequest {
+            symbol: intent.symbol().to_string(),
+            side: intent.kind.side().unwrap_or(crate::domain::intent::Side::Buy),
+            quantity: intent.quantity,
+            quote_order_qty: if intent.quantity.is_none() { intent.amount } else { None },
+            client_order_id,
+        };
+        match self.exchange.place_order(&req).await {
+            Ok(report) => outcome_of(report),
+            Err(PortError::Ambiguous(why)) => self.resolve(&req, why).await,
+            // The adapter only reports these when the order cannot have executed.
+            Err(
+                e @ (PortError::Definitive(_) | PortError::Auth(_) | PortError::Retryable(_) | PortError::Conflict(_)),
+            ) => Outcome::Rejected(e.to_string()),
+        }
+    }
+
+    /// Looks an ambiguous order up until the exchange gives a final answer.
+    async fn resolve(&self, req: &OrderRequest, why: String) -> Outcome {
+        let mut delay = self.policy.query_backoff;
+        let mut last = String::from("not found");
+        for _ in 0..self.policy.query_attempts {
+            tokio::time::sleep(delay).await;
+            delay = (delay * 2).min(Duration::from_secs(8));
+            match self.exchange.query_order(&req.symbol, &req.client_order_id).await {
+                Ok(Some(report)) if report.status.is_final() => return outcome_of(report),
+                Ok(Some(report)) => last = format!("still {:?}", report.status),
+                Ok(None) => last = "not found".into(),
+                Err(e) => last = e.to_string(),
+            }
+        }
+        Outcome::Unresolved(format!(
+            "{why}; after {} lookups by client order id the order is {last}",
+            self.policy.query_attempts
+        ))
+    }
+}
+
+/// An order report as an outcome: whatever executed counts, even when a
+/// thin book expired the rest of a market order.
+fn outcome_of(report: OrderReport) -> Outcome {
+    if report.executed_qty > Decimal::ZERO {
+        Outcome::Filled(Fill {
+            executed_qty: report.executed_qty,
+            quote_qty: report.cummulative_quote_qty,
+            commissions: report.commissions,
+            estimated: false,
+        })
+    } else if report.status.is_final() {
+        Outcome::Rejected(format!("order ended {:?} without a fill", report.status))
+    } else {
+        Outcome::Unresolved(format!("order is {:?} with nothing executed", report.status))
+    }
+}
+
+impl<E: Exchange> Executor for ExchangeExecutor<'_, E> {
+    async fn perform(&mut self, intent: &Intent) -> Outcome {
+        let earn = |r: Result<(), PortError>| match r {
+            Ok(()) => Outcome::EarnDone,
+            Err(PortError::Ambiguous(why)) => Outcome::Unresolved(why),
+            Err(e) => Outcome::Rejected(e.to_string()),
+        };
+        let product = intent.product_id.as_deref().unwrap_or("");
+        let amount = intent.amount.unwrap_or_default();
+        match intent.kind {
+            IntentKind::EarnSubscribe => earn(self.exchange.earn_subscribe(product, amount).await),
+            IntentKind::EarnRedeem => earn(self.exchange.earn_redeem(product, amount).await),
+            _ => self.order(intent).await,
+        }
+    }
+
+    async fn await_funds(&mut self, asset: &str, need: Decimal) -> Option<Decimal> {
+        let mut seen = None;
+        for attempt in 0..self.policy.redeem_polls.max(1) {
+            if attempt > 0 {
+                tokio::time::sleep(self.policy.redeem_poll_interval).await;
+            }
+            if let Ok(free) = self.exchange.spot_free(asset).await {
+                seen = Some(free);
+                if free >= need {
+                    break;
+                }
+            }
+        }
+        seen
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::OrderStatus;
+    use rust_decimal_macros::dec;
+
+    fn report(status: OrderStatus, qty: Decimal) -> OrderReport {
+        OrderReport {
+            symbol: "ETHUSDT".into(),
+            client_order_id: "id".into(),
+            order_id: 1,
+            status,
+            executed_qty: qty,
+            cummulative_quote_qty: qty * dec!(3000),
+            commissions: vec![],
+        }
+    }
+
+    #[test]
+    fn partial_fill_counts_and_empty_final_orders_are_rejections() {
+        assert!(
+            matches!(outcome_of(report(OrderStatus::Filled, dec!(1))), Outcome::Filled(f) if f.quote_qty == dec!(3000))
+        );
+        assert!(
+            matches!(outcome_of(report(OrderStatus::Expired, dec!(0.4))), Outcome::Filled(f) if f.executed_qty == dec!(0.4))
+        );
+        assert_eq!(
+            outcome_of(report(OrderStatus::Rejected, dec!(0))),
+            Outcome::Rejected("order ended Rejected without a fill".into())
+        );
+        assert!(matches!(outcome_of(report(OrderStatus::New, dec!(0))), Outcome::Unresolved(_)));
+    }
+}

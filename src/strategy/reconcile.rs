@@ -1,0 +1,211 @@
+//! Settling orders an earlier run wrote ahead but did not finish (design.md
+//! §1 step 3): each pending entry is looked up on the exchange by its client
+//! order id before anything is planned, so a crash between sending and
+//! saving never leads to the same order twice.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+
+use crate::domain::intent::{IntentKind, Side};
+use crate::domain::pool::infer_base_asset;
+use crate::domain::state::{PendingOrder, StateDoc, TrendPosition};
+use crate::ports::OrderReport;
+
+/// What became of one pending order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settlement {
+    /// It executed: the state now reflects the fill.
+    Settled { executed_qty: Decimal, quote_qty: Decimal },
+    /// It never executed (unknown to the exchange, or ended without a fill).
+    Dropped(String),
+    /// Still open or unknowable: it stays in the ledger and blocks new risk.
+    Kept(String),
+}
+
+fn f(d: Decimal) -> f64 {
+    d.to_f64().unwrap_or(0.0)
+}
+
+/// Applies the exchange's record of `order` (`None`: the exchange does not
+/// know it) to `state`, removing or keeping the ledger entry.
+pub fn settle(
+    state: &mut StateDoc,
+    order: &PendingOrder,
+    report: Option<&OrderReport>,
+    now: DateTime<Utc>,
+) -> Settlement {
+    let id = &order.client_order_id;
+    let Some(report) = report else {
+        state.pending_orders.shift_remove(id);
+        return Settlement::Dropped("the exchange has no order with this client id: it was never placed".into());
+    };
+    if !report.status.is_final() {
+        return Settlement::Kept(format!("order is still {:?} on the exchange", report.status));
+    }
+    state.pending_orders.shift_remove(id);
+    if report.executed_qty <= Decimal::ZERO {
+        return Settlement::Dropped(format!("order ended {:?} without a fill", report.status));
+    }
+    let (qty, quote) = (report.executed_qty, report.cummulative_quote_qty);
+    let price = f(quote) / f(qty);
+    // The day the order was planned: the duplicate guards are per UTC day.
+    let day = DateTime::parse_from_rfc3339(&order.created_at).map(|t| t.with_timezone(&Utc)).unwrap_or(now);
+    let day_id = day.format("%Y%m%d").to_string();
+    let same_day = day.date_naive() == now.date_naive();
+    let symbol = order.symbol.as_str();
+    match order.kind {
+        IntentKind::TrendBuy => {
+            state.set_position(symbol, TrendPosition::holding(price));
+            state.record_action(symbol, "buy", &day_id);
+            if same_day {
+                state.daily_trend_equity_base += f(quote);
+            }
+        }
+        IntentKind::TrendSell | IntentKind::BreakerSell => {
+            state.set_position(symbol, TrendPosition::default());
+            if order.kind == IntentKind::TrendSell {
+                state.record_action(symbol, "sell", &day_id);
+            }
+            if same_day {
+                state.daily_trend_equity_base = (state.daily_trend_equity_base - f(quote)).max(0.0);
+            }
+        }
+        IntentKind::DcaBuy => {
+            let btc = &mut state.btc;
+            let held = btc.holding_qty.max(0.0);
+            btc.avg_cost = (btc.avg_cost * held + f(quote)) / (held + f(qty));
+            btc.holding_qty = held + f(qty);
+            state.dca_last_buy_date = day_id;
+        }
+        IntentKind::DcaSell => {
+            state.btc.holding_qty = (state.btc.holding_qty - f(qty)).max(0.0);
+            state.dca_last_sell_date = day_id;
+        }
+        IntentKind::FuelBuy | IntentKind::EarnSubscribe | IntentKind::EarnRedeem => {}
+    }
+    // The closing snapshot of the crashed run predates this fill; move it so
+    // the trade is not mistaken for a deposit or withdrawal.
+    let base = infer_base_asset(symbol);
+    let (base_delta, usdt_delta) = match order.side {
+        Side::Buy => (f(qty), -f(quote)),
+        Side::Sell => (-f(qty), f(quote)),
+    };
+    if !state.last_balance_snapshot.is_empty() {
+        *state.last_balance_snapshot.entry(base).or_insert(0.0) += base_delta;
+        *state.last_balance_snapshot.entry("USDT".to_string()).or_insert(0.0) += usdt_delta;
+    }
+    Settlement::Settled { executed_qty: qty, quote_qty: quote }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::OrderStatus;
+    use chrono::TimeZone;
+    use rust_decimal_macros::dec;
+
+    fn pending(kind: IntentKind, symbol: &str, side: Side) -> PendingOrder {
+        PendingOrder {
+            client_order_id: format!("tc-26031510-{}-{symbol}", kind.code()),
+            kind,
+            symbol: symbol.into(),
+            side,
+            quantity: Some(dec!(0.5)),
+            quote_amount: None,
+            price: dec!(3200),
+            run_id: "r1".into(),
+            created_at: "2026-03-15T10:00:05Z".into(),
+            status: "pending".into(),
+        }
+    }
+
+    fn report(status: OrderStatus, qty: Decimal, quote: Decimal) -> OrderReport {
+        OrderReport {
+            symbol: "ETHUSDT".into(),
+            client_order_id: "x".into(),
+            order_id: 7,
+            status,
+            executed_qty: qty,
+            cummulative_quote_qty: quote,
+            commissions: vec![],
+        }
+    }
+
+    fn state_with(p: &PendingOrder) -> StateDoc {
+        let mut s = StateDoc::default();
+        s.positions.insert("ETHUSDT".into(), TrendPosition::default());
+        s.pending_orders.insert(p.client_order_id.clone(), p.clone());
+        s.last_balance_snapshot.insert("USDT".into(), 2000.0);
+        s.last_balance_snapshot.insert("ETH".into(), 0.0);
+        s
+    }
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 3, 15, 11, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn filled_buy_is_settled_into_the_position() {
+        let p = pending(IntentKind::TrendBuy, "ETHUSDT", Side::Buy);
+        let mut s = state_with(&p);
+        let got = settle(&mut s, &p, Some(&report(OrderStatus::Filled, dec!(0.5), dec!(1605))), now());
+        assert_eq!(got, Settlement::Settled { executed_qty: dec!(0.5), quote_qty: dec!(1605) });
+        assert!(s.pending_orders.is_empty());
+        assert_eq!(s.positions["ETHUSDT"], TrendPosition::holding(3210.0));
+        assert!(s.acted_today("ETHUSDT", "buy", "20260315"));
+        assert_eq!(s.daily_trend_equity_base, 1605.0);
+        assert_eq!(s.last_balance_snapshot["USDT"], 395.0);
+        assert_eq!(s.last_balance_snapshot["ETH"], 0.5);
+    }
+
+    #[test]
+    fn unknown_order_is_dropped_and_open_order_kept() {
+        let p = pending(IntentKind::TrendBuy, "ETHUSDT", Side::Buy);
+        let mut s = state_with(&p);
+        assert!(matches!(settle(&mut s, &p, None, now()), Settlement::Dropped(_)));
+        assert!(s.pending_orders.is_empty());
+        assert!(!s.positions["ETHUSDT"].is_holding);
+
+        let mut s = state_with(&p);
+        assert!(matches!(
+            settle(&mut s, &p, Some(&report(OrderStatus::New, dec!(0), dec!(0))), now()),
+            Settlement::Kept(_)
+        ));
+        assert_eq!(s.pending_orders.len(), 1);
+        let expired = report(OrderStatus::Expired, dec!(0), dec!(0));
+        assert_eq!(
+            settle(&mut s, &p, Some(&expired), now()),
+            Settlement::Dropped("order ended Expired without a fill".into())
+        );
+    }
+
+    #[test]
+    fn dca_buy_and_trim_set_their_daily_guards() {
+        let p = pending(IntentKind::DcaBuy, "BTCUSDT", Side::Buy);
+        let mut s = state_with(&p);
+        settle(&mut s, &p, Some(&report(OrderStatus::Filled, dec!(0.001), dec!(80))), now());
+        assert_eq!(s.dca_last_buy_date, "20260315");
+        assert_eq!(s.btc.holding_qty, 0.001);
+        assert_eq!(s.btc.avg_cost, 80000.0);
+        let p = pending(IntentKind::DcaSell, "BTCUSDT", Side::Sell);
+        s.pending_orders.insert(p.client_order_id.clone(), p.clone());
+        settle(&mut s, &p, Some(&report(OrderStatus::Filled, dec!(0.0004), dec!(32))), now());
+        assert_eq!(s.dca_last_sell_date, "20260315");
+        assert!((s.btc.holding_qty - 0.0006).abs() < 1e-12);
+    }
+
+    #[test]
+    fn partially_filled_then_expired_market_order_settles_what_executed() {
+        let p = pending(IntentKind::TrendSell, "ETHUSDT", Side::Sell);
+        let mut s = state_with(&p);
+        s.positions.insert("ETHUSDT".into(), TrendPosition::holding(3000.0));
+        let r = report(OrderStatus::Expired, dec!(0.2), dec!(640));
+        assert_eq!(
+            settle(&mut s, &p, Some(&r), now()),
+            Settlement::Settled { executed_qty: dec!(0.2), quote_qty: dec!(640) }
+        );
+        assert!(!s.positions["ETHUSDT"].is_holding);
+        assert!(s.acted_today("ETHUSDT", "sell", "20260315"));
+    }
+}

@@ -1,0 +1,352 @@
+//! The shell's execution path (write-ahead ledger, outcome classification,
+//! reconciliation on the next run) driven through `CycleRun` with the
+//! simulated exchange and the in-memory store. The same behaviours are
+//! tested against the fake Binance server over HTTP in tests/live_*.rs.
+
+mod common;
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use common::*;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use tradecycle::app::{CycleRun, PoolInput, SavePolicy};
+use tradecycle::config::{Env, Settings};
+use tradecycle::domain::report::{Mode, Report};
+use tradecycle::domain::snapshot::MarketData;
+use tradecycle::exchange::sim::SimExchange;
+use tradecycle::execute::{ExchangeExecutor, ExecutionPolicy};
+use tradecycle::fixture::FixtureSet;
+use tradecycle::notify::log::LogNotifier;
+use tradecycle::ports::{
+    ApiRestrictions, Exchange, LeaseOutcome, MarketRequest, OrderReport, OrderRequest, PortError, StateStore,
+};
+use tradecycle::store::memory::MemoryStore;
+
+/// Fault to inject on the next order whose client id contains `needle`.
+#[derive(Clone, Copy, PartialEq)]
+enum Fault {
+    /// Execute, then answer as if the connection died.
+    ExecuteThenAmbiguous,
+    /// Answer ambiguously without executing.
+    AmbiguousNotExecuted,
+}
+
+/// The simulated exchange with scripted order faults, counting POSTs.
+struct Faulty {
+    sim: SimExchange,
+    fault: Mutex<Option<(String, Fault)>>,
+    posts: AtomicUsize,
+    ids: Mutex<Vec<String>>,
+}
+
+impl Faulty {
+    fn new(sim: SimExchange) -> Self {
+        Faulty { sim, fault: Mutex::new(None), posts: AtomicUsize::new(0), ids: Mutex::new(Vec::new()) }
+    }
+    fn inject(&self, needle: &str, fault: Fault) {
+        *self.fault.lock().unwrap() = Some((needle.to_string(), fault));
+    }
+}
+
+impl Exchange for Faulty {
+    async fn market_data(&self, req: &MarketRequest) -> Result<MarketData, PortError> {
+        self.sim.market_data(req).await
+    }
+    async fn place_order(&self, order: &OrderRequest) -> Result<OrderReport, PortError> {
+        self.posts.fetch_add(1, Ordering::SeqCst);
+        self.ids.lock().unwrap().push(order.client_order_id.clone());
+        let fault = {
+            let mut f = self.fault.lock().unwrap();
+            match f.as_ref() {
+                Some((needle, kind)) if order.client_order_id.contains(needle.as_str()) => {
+                    let kind = *kind;
+                    *f = None;
+                    Some(kind)
+                }
+                _ => None,
+            }
+        };
+        match fault {
+            Some(Fault::ExecuteThenAmbiguous) => {
+                self.sim.place_order(order).await?;
+                Err(PortError::Ambiguous("HTTP 500 after sending".into()))
+            }
+            Some(Fault::AmbiguousNotExecuted) => Err(PortError::Ambiguous("-1007 timeout waiting for backend".into())),
+            None => self.sim.place_order(order).await,
+        }
+    }
+    async fn query_order(&self, symbol: &str, id: &str) -> Result<Option<OrderReport>, PortError> {
+        self.sim.query_order(symbol, id).await
+    }
+    async fn earn_subscribe(&self, p: &str, a: Decimal) -> Result<(), PortError> {
+        self.sim.earn_subscribe(p, a).await
+    }
+    async fn earn_redeem(&self, p: &str, a: Decimal) -> Result<(), PortError> {
+        self.sim.earn_redeem(p, a).await
+    }
+    async fn spot_free(&self, asset: &str) -> Result<Decimal, PortError> {
+        self.sim.spot_free(asset).await
+    }
+    async fn api_restrictions(&self) -> Result<ApiRestrictions, PortError> {
+        self.sim.api_restrictions().await
+    }
+}
+
+/// A store whose saves fail (transiently) from the n-th save on.
+struct FlakyStore {
+    inner: MemoryStore,
+    fail_from: usize,
+    saves: AtomicUsize,
+}
+
+impl StateStore for FlakyStore {
+    async fn load(&self) -> Result<Option<Value>, PortError> {
+        self.inner.load().await
+    }
+    async fn save(&self, doc: &Value) -> Result<(), PortError> {
+        if self.saves.fetch_add(1, Ordering::SeqCst) + 1 >= self.fail_from {
+            return Err(PortError::Retryable("store unavailable".into()));
+        }
+        self.inner.save(doc).await
+    }
+    async fn acquire_lease(
+        &self,
+        o: &str,
+        n: chrono::DateTime<chrono::Utc>,
+        t: Duration,
+    ) -> Result<LeaseOutcome, PortError> {
+        self.inner.acquire_lease(o, n, t).await
+    }
+    async fn release_lease(&self, o: &str) -> Result<(), PortError> {
+        self.inner.release_lease(o).await
+    }
+    async fn write_heartbeat(&self, s: &str, r: &Value) -> Result<(), PortError> {
+        self.inner.write_heartbeat(s, r).await
+    }
+    async fn read_heartbeat(&self, s: &str) -> Result<Option<Value>, PortError> {
+        self.inner.read_heartbeat(s).await
+    }
+}
+
+fn fast() -> ExecutionPolicy {
+    ExecutionPolicy {
+        query_attempts: 3,
+        query_backoff: Duration::from_millis(1),
+        redeem_polls: 2,
+        redeem_poll_interval: Duration::from_millis(1),
+    }
+}
+
+fn fixtures() -> FixtureSet {
+    FixtureSet::load(&root().join("fixtures/cycle_replay")).unwrap()
+}
+
+async fn run_once<S: StateStore>(
+    exchange: &Faulty,
+    store: &S,
+    run_id: &str,
+    artifacts: Option<&std::path::Path>,
+) -> Report {
+    let f = fixtures();
+    let settings = Settings::from_env(&Env::new()).unwrap();
+    CycleRun {
+        mode: Mode::Paper,
+        now: f.config.now_utc.unwrap(),
+        run_id: run_id.to_string(),
+        settings: &settings,
+        exchange,
+        store,
+        notifier: &LogNotifier,
+        executor: ExchangeExecutor::new(exchange, fast()),
+        pool: PoolInput::Injected(f.pool_input.clone()),
+        lease_ttl: Some(Duration::from_secs(900)),
+        save_policy: SavePolicy { attempts: 2, backoff: Duration::from_millis(1) },
+        artifacts_dir: artifacts.map(|p| p.to_path_buf()),
+    }
+    .run()
+    .await
+}
+
+fn rt() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
+}
+
+fn statuses(r: &Report) -> Vec<(String, String)> {
+    let v = serde_json::to_value(&r.intents).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["kind"].as_str().unwrap().to_string(), i["status"].as_str().unwrap().to_string()))
+        .collect()
+}
+
+#[test]
+fn ledger_entries_are_written_ahead_and_cleared_after_fills() {
+    rt().block_on(async {
+        let exchange = Faulty::new(SimExchange::new(fixtures()));
+        let store = MemoryStore::new(Some(fixtures().initial_state));
+        let r = run_once(&exchange, &store, "run-1", None).await;
+        assert_eq!(r.exit_code(), 0, "{:?}", r.errors);
+        let writes: Vec<String> = r.state_writes.iter().map(|w| w.reason.clone()).collect();
+        let eth = writes.iter().position(|w| w == "write_ahead:tc-26031500-tb-ETHUSDT").expect("written ahead");
+        assert_eq!(writes[eth + 1], "trend_buy:ETHUSDT");
+        // Between write-ahead and fill the stored document holds the entry.
+        let ahead = &store.writes()[eth];
+        assert_eq!(ahead["pending_orders"]["tc-26031500-tb-ETHUSDT"]["status"], "pending");
+        assert_eq!(ahead["pending_orders"]["tc-26031500-tb-ETHUSDT"]["quantity"], "0.6116");
+        let last = store.writes().last().unwrap().clone();
+        assert_eq!(last["pending_orders"], json!({}));
+        assert!(statuses(&r).iter().all(|(_, s)| s == "filled"), "{:?}", statuses(&r));
+        // Real fills: the paper exchange took a 0.1% fee in ETH.
+        assert_eq!(last["ETHUSDT"]["is_holding"], true);
+        assert_eq!(exchange.posts.load(Ordering::SeqCst), 4, "fuel, ETH, SOL, BTC");
+    });
+}
+
+#[test]
+fn order_filled_but_answered_ambiguously_is_found_by_client_id_once() {
+    rt().block_on(async {
+        let exchange = Faulty::new(SimExchange::new(fixtures()));
+        exchange.inject("tb-ETHUSDT", Fault::ExecuteThenAmbiguous);
+        let store = MemoryStore::new(Some(fixtures().initial_state));
+        let r = run_once(&exchange, &store, "run-1", None).await;
+        let eth = r.intents.iter().find(|i| i.symbol() == "ETHUSDT").unwrap();
+        assert_eq!(serde_json::to_value(eth.status).unwrap(), "filled");
+        assert_eq!(eth.fill.as_ref().unwrap().executed_qty, Decimal::new(6116, 4));
+        assert_eq!(exchange.posts.load(Ordering::SeqCst), 4, "exactly one POST per order");
+        assert_eq!(r.exit_code(), 0);
+    });
+}
+
+#[test]
+fn unknown_outcome_is_kept_pending_and_dropped_by_the_next_run_without_a_duplicate() {
+    rt().block_on(async {
+        let exchange = Faulty::new(SimExchange::new(fixtures()));
+        exchange.inject("tb-ETHUSDT", Fault::AmbiguousNotExecuted);
+        let store = MemoryStore::new(Some(fixtures().initial_state));
+        let r = run_once(&exchange, &store, "run-1", None).await;
+        let got = statuses(&r);
+        assert_eq!(got[1], ("trend_buy".into(), "unresolved".into()));
+        // Nothing else adds risk while an order is unknown; sells would still run.
+        assert!(!got.iter().any(|(k, _)| k == "dca_buy" || k.starts_with("earn_subscribe")), "{got:?}");
+        assert!(r.notifications.iter().any(|n| n.event == "order_unresolved"));
+        let saved = store.writes().last().unwrap().clone();
+        assert_eq!(saved["pending_orders"]["tc-26031500-tb-ETHUSDT"]["status"], "unresolved");
+
+        // Next run, same slot: the order is unknown to the exchange, so it is
+        // dropped, and only then may the cycle plan it again.
+        let r2 = run_once(&exchange, &store, "run-2", None).await;
+        assert_eq!(r2.reconciled.len(), 1);
+        assert_eq!(r2.reconciled[0].outcome, "dropped");
+        let ids = exchange.ids.lock().unwrap().clone();
+        let eth: Vec<&String> = ids.iter().filter(|id| id.ends_with("tb-ETHUSDT")).collect();
+        assert_eq!(eth.len(), 2, "sent once by run 1 (never executed) and once by run 2: {ids:?}");
+        let r2_eth = r2.intents.iter().find(|i| i.symbol() == "ETHUSDT").unwrap();
+        assert_eq!(serde_json::to_value(r2_eth.status).unwrap(), "filled");
+        assert_eq!(r2.state_after.as_ref().unwrap()["pending_orders"], json!({}));
+    });
+}
+
+#[test]
+fn crash_after_send_is_settled_by_the_next_run() {
+    rt().block_on(async {
+        // Run 1's ETH order executed but the run died before saving: model it
+        // as an ambiguous answer whose lookups all fail, leaving the entry pending.
+        let exchange = Faulty::new(SimExchange::new(fixtures()));
+        let store = MemoryStore::new(Some(fixtures().initial_state));
+        let mut doc = fixtures().initial_state;
+        exchange
+            .sim
+            .place_order(&OrderRequest {
+                symbol: "ETHUSDT".into(),
+                side: tradecycle::domain::intent::Side::Buy,
+                quantity: Some(Decimal::new(6116, 4)),
+                quote_order_qty: None,
+                client_order_id: "tc-26031500-tb-ETHUSDT".into(),
+            })
+            .await
+            .unwrap();
+        doc["pending_orders"] = json!({"tc-26031500-tb-ETHUSDT": {
+            "client_order_id": "tc-26031500-tb-ETHUSDT", "kind": "trend_buy", "symbol": "ETHUSDT", "side": "BUY",
+            "quantity": "0.6116", "price": "3200", "run_id": "run-1", "created_at": "2026-03-15T00:00:02Z", "status": "pending"}});
+        store.external_write(doc);
+        let posts_before = exchange.posts.load(Ordering::SeqCst);
+        let r = run_once(&exchange, &store, "run-2", None).await;
+        assert_eq!(r.reconciled[0].outcome, "settled", "{:?}", r.reconciled);
+        let after = r.state_after.as_ref().unwrap();
+        assert_eq!(after["ETHUSDT"]["is_holding"], true);
+        assert_eq!(after["trend_action_history"]["ETHUSDT"]["action"], "buy");
+        let eth_buys = r.intents.iter().filter(|i| i.symbol() == "ETHUSDT").count();
+        assert_eq!(eth_buys, 0, "ETH is held now: not bought again");
+        assert!(exchange.posts.load(Ordering::SeqCst) > posts_before, "the rest of the plan still trades");
+    });
+}
+
+#[test]
+fn failed_write_ahead_means_the_order_is_not_sent_and_state_goes_to_a_recovery_file() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let exchange = Faulty::new(SimExchange::new(fixtures()));
+        // Save 1: pool metadata, save 2: fuel write-ahead, save 3: fuel fill; then the store dies.
+        let store = FlakyStore {
+            inner: MemoryStore::new(Some(fixtures().initial_state)),
+            fail_from: 4,
+            saves: AtomicUsize::new(0),
+        };
+        let r = run_once(&exchange, &store, "run-x", Some(dir.path())).await;
+        assert_eq!(r.exit_code(), 1);
+        assert_eq!(exchange.posts.load(Ordering::SeqCst), 1, "only the fuel order, saved ahead, was sent");
+        let skipped: Vec<_> = r
+            .intents
+            .iter()
+            .filter(|i| i.error.as_deref() == Some("the write-ahead save failed; order not sent"))
+            .collect();
+        assert!(!skipped.is_empty());
+        assert!(r.errors.iter().any(|e| e.stage == "state_save"));
+        let path = dir.path().join("state-recovery-run-x.json");
+        assert_eq!(r.recovery_file.as_deref(), Some(path.to_str().unwrap()));
+        let recovered: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        assert_eq!(recovered["pending_orders"], json!({}), "no order was left half-sent");
+        assert!(r.notifications.iter().any(|n| n.event == "state_save_failed"));
+    });
+}
+
+#[test]
+fn a_second_concurrent_run_is_refused_by_the_lease() {
+    rt().block_on(async {
+        let exchange = Faulty::new(SimExchange::new(fixtures()));
+        let store = MemoryStore::new(Some(fixtures().initial_state));
+        let now = fixtures().config.now_utc.unwrap();
+        assert_eq!(
+            store.acquire_lease("other-run", now, Duration::from_secs(600)).await.unwrap(),
+            LeaseOutcome::Acquired
+        );
+        let r = run_once(&exchange, &store, "run-2", None).await;
+        assert_eq!(r.exit_code(), 4);
+        assert!(
+            r.errors[0].message.starts_with("another cycle (other-run) holds the run lease until"),
+            "{}",
+            r.errors[0].message
+        );
+        assert_eq!(exchange.posts.load(Ordering::SeqCst), 0);
+        assert!(store.writes().is_empty(), "touching nothing");
+    });
+}
+
+#[test]
+fn the_same_slot_run_twice_places_no_order_twice() {
+    rt().block_on(async {
+        let exchange = Faulty::new(SimExchange::new(fixtures()));
+        let store = MemoryStore::new(Some(fixtures().initial_state));
+        let first = run_once(&exchange, &store, "run-1", None).await;
+        assert_eq!(first.exit_code(), 0);
+        let posts = exchange.posts.load(Ordering::SeqCst);
+        let second = run_once(&exchange, &store, "run-1b", None).await;
+        assert_eq!(second.exit_code(), 0, "{:?}", second.errors);
+        assert_eq!(exchange.posts.load(Ordering::SeqCst), posts, "{:?}", statuses(&second));
+        assert!(second.intents.iter().all(|i| !i.kind.is_order()));
+    });
+}
