@@ -11,6 +11,7 @@ pub mod execute;
 pub mod fixture;
 pub mod indicators;
 pub mod notify;
+pub mod paper;
 pub mod ports;
 pub mod replay;
 pub mod secret;

@@ -20,6 +20,7 @@ pub const PAPER_FEE: Decimal = dec!(0.001);
 
 pub struct SimExchange {
     fixtures: FixtureSet,
+    prices: BTreeMap<String, Decimal>,
     book: Mutex<Book>,
 }
 
@@ -31,8 +32,18 @@ struct Book {
 
 impl SimExchange {
     pub fn new(fixtures: FixtureSet) -> Self {
-        let balances = fixtures.balances.clone();
-        SimExchange { fixtures, book: Mutex::new(Book { balances, orders: BTreeMap::new(), next_order_id: 1 }) }
+        let (balances, prices) = (fixtures.balances.clone(), fixtures.prices.clone());
+        Self::with_account(fixtures, balances, prices)
+    }
+
+    /// A fixture set's rules and indicators with another account's balances
+    /// and prices (paper mode carries those from run to run).
+    pub fn with_account(
+        fixtures: FixtureSet,
+        balances: BTreeMap<String, AssetBalance>,
+        prices: BTreeMap<String, Decimal>,
+    ) -> Self {
+        SimExchange { fixtures, prices, book: Mutex::new(Book { balances, orders: BTreeMap::new(), next_order_id: 1 }) }
     }
 
     /// Balances after whatever was traded (paper mode persists these).
@@ -54,7 +65,7 @@ impl Exchange for SimExchange {
     async fn market_data(&self, req: &MarketRequest) -> Result<MarketData, PortError> {
         let f = &self.fixtures;
         let balances = self.balances();
-        let pick = |keys: &[String]| keys.iter().filter_map(|k| f.prices.get(k).map(|p| (k.clone(), *p))).collect();
+        let pick = |keys: &[String]| keys.iter().filter_map(|k| self.prices.get(k).map(|p| (k.clone(), *p))).collect();
         Ok(MarketData {
             balances: req.assets.iter().map(|a| (a.clone(), balances.get(a).copied().unwrap_or_default())).collect(),
             prices: pick(&req.symbols),
@@ -73,7 +84,6 @@ impl Exchange for SimExchange {
 
     async fn place_order(&self, order: &OrderRequest) -> Result<OrderReport, PortError> {
         let price = *self
-            .fixtures
             .prices
             .get(&order.symbol)
             .ok_or_else(|| PortError::Definitive(format!("-1121 invalid symbol {}", order.symbol)))?;
