@@ -12,7 +12,7 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::snapshot::AssetBalance;
+use crate::domain::snapshot::{AssetBalance, Kline};
 use crate::fixture::FixtureSet;
 
 /// Largest hourly price move of the walk (±1.5%).
@@ -92,10 +92,52 @@ pub fn walk_step(symbol: &str, step: u64) -> Decimal {
     unit * MAX_STEP
 }
 
+/// Daily klines for `days` days ending at `end` whose last close is
+/// `price`: a gentle uptrend (0.2%/day) with deterministic noise, so the
+/// live indicator code has a realistic series to work on in paper mode.
+pub fn synthetic_klines(symbol: &str, price: f64, days: usize, end: DateTime<Utc>) -> Vec<Kline> {
+    let mut closes = vec![price; days];
+    for i in (1..days).rev() {
+        let noise = walk_step(symbol, i as u64).to_string().parse::<f64>().unwrap_or(0.0) * 2.0;
+        closes[i - 1] = closes[i] / (1.0 + 0.002 + noise);
+    }
+    let day_ms = 86_400_000_i64;
+    let last_open = end.timestamp_millis() / day_ms * day_ms;
+    closes
+        .iter()
+        .enumerate()
+        .map(|(i, &close)| {
+            let open = if i == 0 { close } else { closes[i - 1] };
+            Kline {
+                open_time: last_open - (days - 1 - i) as i64 * day_ms,
+                open,
+                high: open.max(close) * 1.01,
+                low: open.min(close) * 0.99,
+                close,
+                volume: 1.0e8 / close,
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn synthetic_series_ends_at_the_price_and_feeds_the_indicators() {
+        let end = Utc.with_ymd_and_hms(2026, 3, 15, 0, 0, 0).unwrap();
+        let k = synthetic_klines("BTCUSDT", 80_000.0, 700, end);
+        assert_eq!(k.len(), 700);
+        assert_eq!(k.last().unwrap().close, 80_000.0);
+        assert_eq!(k.last().unwrap().open_time, end.timestamp_millis());
+        assert!(k.windows(2).all(|w| w[1].open_time - w[0].open_time == 86_400_000));
+        assert!(k.iter().all(|r| r.low <= r.open.min(r.close) && r.high >= r.open.max(r.close)));
+        let btc = crate::indicators::btc_snapshot(&k, 80_000.0).unwrap();
+        assert_eq!(btc.regime_on, Some(true), "the uptrend keeps the regime on: {btc:?}");
+        assert!(crate::indicators::daily_indicators(&synthetic_klines("ETHUSDT", 3200.0, 420, end)).is_some());
+    }
 
     #[test]
     fn walk_is_deterministic_and_bounded() {

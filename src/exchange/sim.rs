@@ -7,12 +7,16 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
 use rust_decimal_macros::dec;
 
 use crate::domain::intent::{Commission, Side};
 use crate::domain::snapshot::{AssetBalance, MarketData, Series};
 use crate::fixture::FixtureSet;
+use crate::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
+use crate::paper::synthetic_klines;
 use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderRequest, OrderStatus, PortError};
 
 /// Taker fee charged on paper fills.
@@ -21,6 +25,9 @@ pub const PAPER_FEE: Decimal = dec!(0.001);
 pub struct SimExchange {
     fixtures: FixtureSet,
     prices: BTreeMap<String, Decimal>,
+    /// Serve synthetic daily klines ending at this time instead of the
+    /// fixture's injected indicators.
+    synthetic_until: Option<DateTime<Utc>>,
     book: Mutex<Book>,
 }
 
@@ -43,7 +50,41 @@ impl SimExchange {
         balances: BTreeMap<String, AssetBalance>,
         prices: BTreeMap<String, Decimal>,
     ) -> Self {
-        SimExchange { fixtures, prices, book: Mutex::new(Book { balances, orders: BTreeMap::new(), next_order_id: 1 }) }
+        SimExchange {
+            fixtures,
+            prices,
+            synthetic_until: None,
+            book: Mutex::new(Book { balances, orders: BTreeMap::new(), next_order_id: 1 }),
+        }
+    }
+
+    /// Serves synthetic klines (see [`crate::paper::synthetic_klines`]) ending
+    /// at `end`, so the indicator code runs as it does live.
+    pub fn with_synthetic_klines(mut self, end: DateTime<Utc>) -> Self {
+        self.synthetic_until = Some(end);
+        self
+    }
+
+    fn series(&self, req: &MarketRequest) -> Series {
+        let f = &self.fixtures;
+        let Some(end) = self.synthetic_until else {
+            return Series::Injected {
+                btc: f.btc.clone(),
+                indicators: req
+                    .kline_symbols
+                    .iter()
+                    .filter_map(|s| f.indicators.get(s).map(|i| (s.clone(), i.clone())))
+                    .collect(),
+            };
+        };
+        let klines = |symbol: &str, days: u32| {
+            let price = self.prices.get(symbol).and_then(|p| p.to_f64()).unwrap_or(0.0);
+            synthetic_klines(symbol, price, days as usize, end)
+        };
+        Series::Klines {
+            btc: klines("BTCUSDT", BTC_LOOKBACK_DAYS),
+            symbols: req.kline_symbols.iter().map(|s| (s.clone(), klines(s, TREND_LOOKBACK_DAYS))).collect(),
+        }
     }
 
     /// Balances after whatever was traded (paper mode persists these).
@@ -71,14 +112,7 @@ impl Exchange for SimExchange {
             prices: pick(&req.symbols),
             rules: req.symbols.iter().filter_map(|s| f.rules.get(s).map(|r| (s.clone(), r.clone()))).collect(),
             earn_products: f.earn_products.clone(),
-            series: Series::Injected {
-                btc: f.btc.clone(),
-                indicators: req
-                    .kline_symbols
-                    .iter()
-                    .filter_map(|s| f.indicators.get(s).map(|i| (s.clone(), i.clone())))
-                    .collect(),
-            },
+            series: self.series(req),
         })
     }
 
