@@ -1417,4 +1417,47 @@ mod tests {
             "no usable price for held SOLUSDT; refusing to trade on an incomplete valuation"
         );
     }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// Whatever the balances and prices, no planned sell exceeds what
+            /// can be sold (free + Earn, never locked) and no buy spends more
+            /// than the cash it was given.
+            #[test]
+            fn orders_never_exceed_balances(
+                eth_free in 0u64..5_000_000, eth_locked in 0u64..5_000_000, eth_earn in 0u64..5_000_000,
+                sol_free in 0u64..50_000_000, usdt in 0u64..100_000_000, price_scale in 1u32..2000,
+                regime in any::<bool>(),
+            ) {
+                let mut i = inputs(Decimal::new(usdt as i64, 2), Decimal::ZERO);
+                i.balances.insert("ETH".into(), AssetBalance {
+                    free: Decimal::new(eth_free as i64, 6),
+                    locked: Decimal::new(eth_locked as i64, 6),
+                    earn: Decimal::new(eth_earn as i64, 6),
+                });
+                i.balances.insert("SOL".into(), AssetBalance { free: Decimal::new(sol_free as i64, 6), ..Default::default() });
+                i.prices.insert("ETHUSDT".into(), Decimal::new(price_scale as i64 * 10, 0));
+                i.state.set_position("ETHUSDT", TrendPosition::holding(3000.0));
+                i.state.set_position("SOLUSDT", TrendPosition::holding(150.0));
+                i.btc.regime_on = Some(regime);
+                let Ok(mut c) = Cycle::new(i) else { return Ok(()) };
+                c.open_day();
+                for sell in c.plan_trend_sells() {
+                    let b = c.bal(&sell.asset);
+                    prop_assert!(sell.quantity.unwrap() <= b.free + b.earn, "{sell:?} vs {b:?}");
+                    c.apply(sell, Outcome::Suppressed);
+                }
+                let cash = c.bal(USDT).total();
+                let mut spent = Decimal::ZERO;
+                for buy in c.plan_trend_buys() {
+                    spent += buy.requirement().unwrap().1;
+                    c.apply(buy, Outcome::Suppressed);
+                }
+                prop_assert!(spent <= cash, "spent {spent} of {cash}");
+            }
+        }
+    }
 }
