@@ -19,9 +19,13 @@ use crate::domain::state::StateDoc;
 use crate::indicators;
 use crate::notify::event::Event;
 use crate::notify::messages;
-use crate::ports::{Exchange, MarketRequest, Notifier, StateStore};
+use crate::ports::{Exchange, MarketRequest, Notifier, PortError, StateStore};
 use crate::strategy::cycle::{BNB_SYMBOL, BTC_SYMBOL, Cycle, CycleInputs, DayPlan, Effect, Outcome, USDT};
 use crate::upstream::ladder::{self, FetchOutcome, FreshSource, LadderInputs, LocalCandidate};
+
+/// Up to this many notifications of one cycle go out as separate messages;
+/// more are coalesced, so a burst cannot trip Telegram's flood control.
+pub const MAX_SEPARATE_MESSAGES: usize = 3;
 
 /// Where the trend pool comes from this run.
 pub enum PoolInput {
@@ -65,7 +69,9 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
     pub async fn run(mut self) -> Report {
         let mut report =
             Report::new(&self.run_id, self.mode, &self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        if let Err(stop) = self.cycle(&mut report).await {
+        // Notifications wait here until the end of the cycle (see `deliver`).
+        let mut outbox: Vec<Event> = Vec::new();
+        if let Err(stop) = self.cycle(&mut report, &mut outbox).await {
             let (status, stage, message) = stop;
             report.fail(status, stage, message.clone());
             let event = match (status, stage) {
@@ -73,8 +79,11 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
                 (Status::Aborted, _) => Event::ApiError { error: message },
                 _ => Event::SystemCrash { error: message },
             };
-            self.deliver(&mut report, event).await;
+            outbox.push(event);
         }
+        // An abort or error part-way leaves its notifications (and the alert)
+        // here; after a normal cycle only what the final save raised, if anything.
+        self.deliver(&mut report, std::mem::take(&mut outbox)).await;
         report
     }
 
@@ -82,7 +91,11 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
         self.mode.suppresses_side_effects()
     }
 
-    async fn cycle(&mut self, report: &mut Report) -> Result<(), (Status, &'static str, String)> {
+    async fn cycle(
+        &mut self,
+        report: &mut Report,
+        outbox: &mut Vec<Event>,
+    ) -> Result<(), (Status, &'static str, String)> {
         // 2. State: unreadable state aborts before anything else.
         let raw_state = match self.store.load().await {
             Ok(doc) => doc.unwrap_or(Value::Object(Default::default())),
@@ -130,49 +143,56 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
 
         // 6-7. Plan and execute, step by step.
         if let Some(fuel) = cycle.plan_fuel() {
-            self.execute(report, &mut cycle, fuel).await;
+            self.execute(report, outbox, &mut cycle, fuel).await;
         }
         let day = cycle.open_day();
-        self.flush(report, &mut cycle).await;
+        self.flush(report, outbox, &mut cycle).await;
         match day {
             DayPlan::Latched => {}
             DayPlan::Breaker => {
                 for sell in cycle.plan_breaker_sells() {
-                    self.execute(report, &mut cycle, sell).await;
+                    self.execute(report, outbox, &mut cycle, sell).await;
                 }
                 cycle.latch_breaker();
                 report.circuit_breaker_triggered = true;
             }
             DayPlan::Trade => {
                 for sell in cycle.plan_trend_sells() {
-                    self.execute(report, &mut cycle, sell).await;
+                    self.execute(report, outbox, &mut cycle, sell).await;
                 }
                 for buy in cycle.plan_trend_buys() {
-                    self.execute(report, &mut cycle, buy).await;
+                    self.execute(report, outbox, &mut cycle, buy).await;
                 }
                 cycle.log_holdings();
             }
         }
-        self.flush(report, &mut cycle).await;
+        self.flush(report, outbox, &mut cycle).await;
         if let Some(buy) = cycle.plan_dca_buy() {
-            self.execute(report, &mut cycle, buy).await;
+            self.execute(report, outbox, &mut cycle, buy).await;
         }
         if let Some(trim) = cycle.plan_dca_trim() {
-            self.execute(report, &mut cycle, trim).await;
+            self.execute(report, outbox, &mut cycle, trim).await;
         }
         if let Some(buffer) = cycle.plan_earn_buffer() {
-            self.execute(report, &mut cycle, buffer).await;
-        }
-        if let Some((bucket, event)) = cycle.status_report() {
-            // The bucket only advances once the report really went out.
-            if self.deliver(report, event).await == DeliveryStatus::Sent {
-                cycle.status_delivered(bucket);
-            }
+            self.execute(report, outbox, &mut cycle, buffer).await;
         }
 
-        // 8. Persist and report.
+        // 8. Notify, then persist and report. The cycle's messages go out
+        // together before the final save, because the status report's bucket
+        // advances only if the message carrying it was sent, and that save
+        // is what persists it.
+        let status_bucket = cycle.status_report().map(|(bucket, event)| {
+            outbox.push(event);
+            bucket
+        });
+        let delivered = self.deliver(report, std::mem::take(outbox)).await;
+        if let Some(bucket) = status_bucket
+            && delivered.last() == Some(&DeliveryStatus::Sent)
+        {
+            cycle.status_delivered(bucket);
+        }
         let equity = cycle.finish();
-        self.flush(report, &mut cycle).await;
+        self.flush(report, outbox, &mut cycle).await;
         report.execution_pool = cycle.execution_pool.clone();
         report.selected_candidates = cycle.candidate_symbols();
         report.equity = Some(equity);
@@ -208,7 +228,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
     }
 
     /// Executes one intent, redeeming from Earn first when spot is short.
-    async fn execute(&mut self, report: &mut Report, cycle: &mut Cycle, intent: Intent) {
+    async fn execute(&mut self, report: &mut Report, outbox: &mut Vec<Event>, cycle: &mut Cycle, intent: Intent) {
         if let Some(redeem) = cycle.funding_for(&intent) {
             let outcome = self.perform(&cycle.state, &redeem).await;
             cycle.apply(redeem, outcome);
@@ -220,21 +240,20 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
                 cycle.apply(intent, outcome);
             }
         }
-        self.flush(report, cycle).await;
+        self.flush(report, outbox, cycle).await;
     }
 
     async fn perform(&mut self, state: &StateDoc, intent: &Intent) -> Outcome {
         if self.suppress() { Outcome::Suppressed } else { self.executor.perform(state, intent).await }
     }
 
-    /// Performs the saves and notifications the cycle queued, in order.
-    async fn flush(&mut self, report: &mut Report, cycle: &mut Cycle) {
+    /// Performs the saves the cycle queued, in order, and moves its
+    /// notifications to the outbox.
+    async fn flush(&mut self, report: &mut Report, outbox: &mut Vec<Event>, cycle: &mut Cycle) {
         for effect in cycle.drain_effects() {
             match effect {
                 Effect::Save(reason) => self.save_state(report, &cycle.state, &reason).await,
-                Effect::Notify(event) => {
-                    self.deliver(report, event).await;
-                }
+                Effect::Notify(event) => outbox.push(event),
             }
         }
     }
@@ -254,25 +273,53 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
         report.state_writes.push(StateWrite { reason: reason.to_string(), status });
     }
 
-    /// Renders and sends one notification; failures are warnings only
-    /// (design.md §3.12).
-    async fn deliver(&self, report: &mut Report, event: Event) -> DeliveryStatus {
+    /// Sends the queued notifications: one message each when there are at
+    /// most [`MAX_SEPARATE_MESSAGES`], otherwise coalesced into as few
+    /// messages as fit. Each event's record gets the status of the message
+    /// that carried it; a failure is a warning, never a change of outcome
+    /// (design.md §3.12). Returns each event's status, in order.
+    async fn deliver(&self, report: &mut Report, events: Vec<Event>) -> Vec<DeliveryStatus> {
         let lang = self.settings.lang;
         let name = messages::strategy_display_name(lang);
-        let text = messages::render(&event, lang, name);
-        let (status, error) = if self.suppress() {
-            (DeliveryStatus::Suppressed, None)
-        } else {
-            match self.notifier.send(&messages::render_full(&event, lang, name)).await {
-                Ok(()) => (DeliveryStatus::Sent, None),
-                Err(e) => {
-                    report.warnings.push(format!("notification {} not delivered: {e}", event.name()));
-                    (DeliveryStatus::Failed, Some(e.to_string()))
-                }
+        let bodies: Vec<String> = events.iter().map(|e| messages::render(e, lang, name)).collect();
+        let mut outcomes: Vec<(DeliveryStatus, Option<String>)> =
+            vec![(DeliveryStatus::Suppressed, None); events.len()];
+        if !self.suppress() && !events.is_empty() {
+            let batches: Vec<(usize, String)> = if events.len() <= MAX_SEPARATE_MESSAGES {
+                bodies.iter().map(|b| (1, b.clone())).collect()
+            } else {
+                messages::coalesce_batches(&bodies, lang)
+            };
+            let mut first = 0usize;
+            // After an outage, a rate limit or a refused token the next
+            // message would fail the same way, each after a full timeout.
+            let mut gave_up: Option<String> = None;
+            for (count, body) in batches {
+                let outcome = match &gave_up {
+                    Some(why) => (DeliveryStatus::Failed, Some(why.clone())),
+                    None => match self.notifier.send(&format!("{}:\n{body}", messages::prefix(lang))).await {
+                        Ok(()) => (DeliveryStatus::Sent, None),
+                        Err(e) => {
+                            if matches!(e, PortError::Retryable(_) | PortError::Auth(_)) {
+                                gave_up = Some(format!("not attempted after an earlier message failed: {e}"));
+                            }
+                            (DeliveryStatus::Failed, Some(e.to_string()))
+                        }
+                    },
+                };
+                outcomes[first..first + count].fill(outcome);
+                first += count;
             }
-        };
-        report.notifications.push(NotificationRecord { event: event.name().to_string(), status, text, error });
-        status
+        }
+        let mut statuses = Vec::with_capacity(events.len());
+        for ((event, text), (status, error)) in events.iter().zip(bodies).zip(outcomes) {
+            if let Some(e) = &error {
+                report.warnings.push(format!("notification {} not delivered: {e}", event.name()));
+            }
+            report.notifications.push(NotificationRecord { event: event.name().to_string(), status, text, error });
+            statuses.push(status);
+        }
+        statuses
     }
 }
 
