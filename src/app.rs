@@ -492,12 +492,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
             if let Some(e) = &error {
                 self.report.warnings.push(format!("notification {} not delivered: {e}", event.name()));
             }
-            self.report.notifications.push(NotificationRecord {
-                event: event.name().to_string(),
-                status,
-                text,
-                error,
-            });
+            self.report.notifications.push(NotificationRecord { event: event.name().to_string(), status, text, error });
             statuses.push(status);
         }
         statuses

@@ -7,11 +7,10 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tradecycle::app::{CycleRun, Executor, PoolInput};
+use tradecycle::app::{CycleRun, Executor, PoolInput, SavePolicy};
 use tradecycle::config::Settings;
 use tradecycle::domain::intent::{Intent, IntentStatus};
 use tradecycle::domain::report::{DeliveryStatus, Mode, Report, Status};
-use tradecycle::domain::state::StateDoc;
 use tradecycle::exchange::sim::SimExchange;
 use tradecycle::fixture::FixtureSet;
 use tradecycle::notify::messages;
@@ -139,7 +138,7 @@ async fn get_me_returns_the_username() {
 struct FillAtPlannedPrice;
 
 impl Executor for FillAtPlannedPrice {
-    async fn perform(&mut self, _: &StateDoc, intent: &Intent) -> Outcome {
+    async fn perform(&mut self, intent: &Intent) -> Outcome {
         if !intent.kind.is_order() {
             return Outcome::EarnDone;
         }
@@ -150,6 +149,10 @@ impl Executor for FillAtPlannedPrice {
             }
             None => Outcome::Rejected("no price to fill at".into()),
         }
+    }
+
+    async fn await_funds(&mut self, _: &str, _: rust_decimal::Decimal) -> Option<rust_decimal::Decimal> {
+        None
     }
 }
 
@@ -178,6 +181,9 @@ async fn paper_cycle<N: Notifier, S: StateStore>(name: &str, notifier: &N, store
                 notifier,
                 executor: FillAtPlannedPrice,
                 pool,
+                lease_ttl: None,
+                save_policy: SavePolicy::default(),
+                artifacts_dir: None,
             }
             .run()
             .await
@@ -193,6 +199,9 @@ async fn paper_cycle<N: Notifier, S: StateStore>(name: &str, notifier: &N, store
                 notifier,
                 executor: FillAtPlannedPrice,
                 pool,
+                lease_ttl: None,
+                save_policy: SavePolicy::default(),
+                artifacts_dir: None,
             }
             .run()
             .await
