@@ -613,6 +613,7 @@ async fn timeout_on_order_is_ambiguous() {
     let started = Instant::now();
     let err = client.place_order(&buy("tc-26010112-tb-ETHUSDT")).await.unwrap_err();
     assert!(matches!(err, PortError::Ambiguous(_)), "{err}");
+    eprintln!("{err}");
     assert!(err.to_string().contains("timed out"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(3));
     assert_eq!(fake.seen(Method::POST, "/api/v3/order").len(), 1);
@@ -756,7 +757,17 @@ async fn unknown_symbol_is_left_out_of_the_snapshot() {
 
 #[tokio::test]
 async fn ping_time_and_weight() {
-    let (fake, client) = start(Fake::new()).await;
+    let fake = Fake::new();
+    fake.push(
+        Method::GET,
+        "/sapi/v1/account/apiRestrictions",
+        Scripted::Reply {
+            status: 200,
+            headers: vec![("x-sapi-used-ip-weight-1m", "151".into())],
+            body: json!({"enableReading": true}).to_string(),
+        },
+    );
+    let (fake, client) = start(fake).await;
     client.ping().await.unwrap();
     let skew = client.server_time_skew_ms().await.unwrap();
     assert!(skew.abs() < 1000, "{skew}");
@@ -764,7 +775,10 @@ async fn ping_time_and_weight() {
     assert_eq!(stats.requests_sent, 2);
     assert_eq!(stats.used_weight_1m, 10, "from X-MBX-USED-WEIGHT-1M");
     assert_eq!(stats.max_used_weight_1m, 10);
-    assert_eq!(fake.total_seen(), 2);
+    assert!(client.api_restrictions().await.unwrap().enable_reading);
+    let stats = client.stats();
+    assert_eq!((stats.sapi_used_ip_weight_1m, stats.max_sapi_used_ip_weight_1m), (151, 151));
+    assert_eq!(fake.total_seen(), 3);
 }
 
 #[tokio::test]
@@ -795,6 +809,7 @@ async fn secrets_never_appear_in_errors() {
     errors.push(offline.market_data(&request(&["ETHUSDT"])).await.unwrap_err());
 
     for err in &errors {
+        eprintln!("{err}");
         let text = format!("{err} {err:?}");
         assert_clean(&text);
     }
@@ -802,4 +817,94 @@ async fn secrets_never_appear_in_errors() {
     assert!(errors[0].to_string().contains("key=***"), "{}", errors[0]);
     assert!(matches!(errors[3], PortError::Retryable(_)), "refused connection sent nothing: {}", errors[3]);
     assert!(format!("{:?}", config(closed_addr)).contains("Secret(***)"));
+}
+
+/// A bare HTTP/1.1 server that can read a request and then hang up
+/// without answering, as a reset connection looks to the client.
+/// `answer(method, path, nth)` gives the JSON body, or `None` to hang up.
+async fn raw_server(answer: fn(&str, &str, usize) -> Option<String>) -> (Arc<Mutex<Vec<String>>>, SocketAddr) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let log = Arc::new(Mutex::new(Vec::<String>::new()));
+    let seen = log.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else { return };
+            let mut head = Vec::new();
+            let mut buf = [0u8; 4096];
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match socket.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let text = String::from_utf8_lossy(&head).to_string();
+            let mut line = text.lines().next().unwrap_or("").split(' ');
+            let method = line.next().unwrap_or("").to_string();
+            let path = line.next().unwrap_or("").split('?').next().unwrap_or("").to_string();
+            let nth = {
+                let mut log = seen.lock().unwrap();
+                log.push(format!("{method} {path}"));
+                log.iter().filter(|l| **l == format!("{method} {path}")).count()
+            };
+            match answer(&method, &path, nth) {
+                Some(body) => {
+                    let response = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = socket.write_all(response.as_bytes()).await;
+                }
+                None => drop(socket),
+            }
+        }
+    });
+    (log, addr)
+}
+
+#[tokio::test]
+async fn connection_lost_after_sending_is_ambiguous_for_orders_and_retried_for_reads() {
+    let (log, addr) = raw_server(|method, path, nth| match (method, path, nth) {
+        ("GET", "/api/v3/time", _) => Some(json!({"serverTime": now_ms()}).to_string()),
+        ("GET", "/api/v3/account", 1) | ("POST", "/api/v3/order", _) => None,
+        ("GET", "/api/v3/account", _) => {
+            Some(json!({"balances": [{"asset": "USDT", "free": "12.5", "locked": "0"}]}).to_string())
+        }
+        _ => None,
+    })
+    .await;
+    let client = BinanceClient::new(config(addr)).unwrap();
+    let err = client.place_order(&buy("tc-26010112-tb-ETHUSDT")).await.unwrap_err();
+    eprintln!("{err}");
+    assert!(matches!(err, PortError::Ambiguous(_)), "the order may have arrived: {err}");
+    assert_clean(&err.to_string());
+    assert_eq!(client.spot_free("USDT").await.unwrap(), dec!(12.5), "a read is simply sent again");
+    let log = log.lock().unwrap().clone();
+    assert_eq!(log.iter().filter(|l| *l == "POST /api/v3/order").count(), 1, "{log:?}");
+    assert_eq!(log.iter().filter(|l| *l == "GET /api/v3/account").count(), 2, "{log:?}");
+}
+
+#[tokio::test]
+async fn long_retry_after_fails_fast_and_holds_later_requests() {
+    let fake = Fake::new();
+    fake.push(
+        Method::GET,
+        "/api/v3/account",
+        Scripted::Reply {
+            status: 429,
+            headers: vec![("retry-after", "120".into())],
+            body: json!({"code": -1003, "msg": "Too much request weight used."}).to_string(),
+        },
+    );
+    let (fake, client) = start(fake).await;
+    let started = Instant::now();
+    let err = client.spot_free("USDT").await.unwrap_err();
+    assert!(matches!(err, PortError::Retryable(_)), "{err}");
+    assert!(err.to_string().contains("retry after 120 s"), "{err}");
+    let before = fake.total_seen();
+    let held = client.place_order(&buy("tc-f")).await.unwrap_err();
+    assert!(matches!(held, PortError::Retryable(_)), "not sent, so not ambiguous: {held}");
+    assert_eq!(fake.total_seen(), before, "nothing is sent during a long pause");
+    assert!(started.elapsed() < Duration::from_secs(5), "no two-minute sleep inside a cycle");
 }

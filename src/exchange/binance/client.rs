@@ -197,7 +197,7 @@ impl Transport {
         let wire_query = query.render();
         let mut retries = 0usize;
         loop {
-            match self.attempt_decoded(&Method::GET, path, &what, &wire_query, false).await {
+            match self.attempt_decoded(&Method::GET, path, &what, || wire_query.clone(), false).await {
                 Ok(done) => return Ok(done),
                 Err(failure) => self.pause_before_retry(false, failure, &mut retries, &what).await?,
             }
@@ -218,9 +218,14 @@ impl Transport {
         let mut retries = 0usize;
         let mut resynced = false;
         loop {
-            let sync = self.offset().await?;
-            let wire_query = self.signed_query(query, now_ms() + sync.offset_ms);
-            let failure = match self.attempt_decoded::<T>(&method, path, &what, &wire_query, true).await {
+            let sync = self
+                .offset()
+                .await
+                .map_err(|f| Failure { detail: format!("{what}: not sent, no server time: {}", f.detail), ..f })?;
+            // Signed only once a permit is held and any pause is over, so
+            // the timestamp is fresh when it leaves.
+            let sign_now = || self.signed_query(query, now_ms() + sync.offset_ms);
+            let failure = match self.attempt_decoded::<T>(&method, path, &what, sign_now, true).await {
                 Ok((value, _)) => return Ok(value),
                 Err(f) => f,
             };
@@ -265,7 +270,7 @@ impl Transport {
         method: &Method,
         path: &str,
         what: &str,
-        wire_query: &str,
+        wire_query: impl FnOnce() -> String,
         signed: bool,
     ) -> Result<(T, Answer), Failure> {
         let write = *method != Method::GET;
@@ -292,28 +297,44 @@ impl Transport {
         text
     }
 
-    /// One request on the wire. Never retries; returns the body of a 2xx.
-    async fn attempt(
-        &self,
-        method: &Method,
-        path: &str,
-        what: &str,
-        wire_query: &str,
-        signed: bool,
-        write: bool,
-    ) -> Result<Answer, Failure> {
+    /// Waits out a rate-limit pause, or refuses to send at all during a ban
+    /// or a pause longer than a cycle should wait.
+    async fn gate(&self, what: &str) -> Result<(), Failure> {
         if let Some(detail) = self.banned.lock().ok().and_then(|b| b.clone()) {
             return Err(Failure::new(Outcome::Banned, format!("{what}: not sent, the IP is banned: {detail}")));
         }
         let pause = self.paused_until.lock().ok().and_then(|p| *p);
         if let Some(until) = pause {
-            tokio::time::sleep_until(until.into()).await;
+            let left = until.saturating_duration_since(Instant::now());
+            if left > MAX_RETRY_AFTER {
+                let detail = format!("{what}: not sent, rate limited for another {} s", left.as_secs());
+                return Err(Failure::new(Outcome::RateLimited, detail));
+            }
+            tokio::time::sleep(left).await;
         }
+        Ok(())
+    }
+
+    /// One request on the wire. Never retries; returns the body of a 2xx.
+    /// `wire_query` is called at the last moment, once a permit is held.
+    async fn attempt(
+        &self,
+        method: &Method,
+        path: &str,
+        what: &str,
+        wire_query: impl FnOnce() -> String,
+        signed: bool,
+        write: bool,
+    ) -> Result<Answer, Failure> {
+        self.gate(what).await?;
         let _permit = self
             .permits
             .acquire()
             .await
             .map_err(|_| Failure::new(Outcome::Transient, format!("{what}: client is shutting down")))?;
+        // A pause may have started while this request queued for a permit.
+        self.gate(what).await?;
+        let wire_query = wire_query();
         let url = if wire_query.is_empty() {
             format!("{}{path}", self.base_url)
         } else {
@@ -420,4 +441,49 @@ fn describe(err: reqwest::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn weight_keeps_last_and_max_and_warns_once() {
+        let (last, max, warned) = (AtomicU64::new(0), AtomicU64::new(0), AtomicBool::new(false));
+        record_weight(&last, &max, &warned, 120, API_WEIGHT_LIMIT, "X-MBX-USED-WEIGHT-1M");
+        record_weight(&last, &max, &warned, 40, API_WEIGHT_LIMIT, "X-MBX-USED-WEIGHT-1M");
+        assert_eq!((last.load(Ordering::Relaxed), max.load(Ordering::Relaxed)), (40, 120));
+        assert!(!warned.load(Ordering::Relaxed));
+        record_weight(&last, &max, &warned, 4801, API_WEIGHT_LIMIT, "X-MBX-USED-WEIGHT-1M");
+        assert!(warned.load(Ordering::Relaxed), "above 80% of 6000");
+    }
+
+    #[test]
+    fn signed_query_appends_window_timestamp_and_signature() {
+        let mut config = BinanceConfig::new(
+            Secret::new("key"),
+            Secret::new("NhqPtmdSJYdKjVHjA7PZj4Mge3R5YNiP1e3UZjInClVN65XAbvqqM6A7H5fATj0j"),
+        );
+        config.base_url = "http://127.0.0.1:9".into();
+        let t = Transport::new(config).unwrap();
+        let query = Query::new()
+            .with("symbol", "LTCBTC")
+            .with("side", "BUY")
+            .with("type", "LIMIT")
+            .with("timeInForce", "GTC")
+            .with("quantity", "1")
+            .with("price", "0.1");
+        assert_eq!(
+            t.signed_query(&query, 1499827319559),
+            "symbol=LTCBTC&side=BUY&type=LIMIT&timeInForce=GTC&quantity=1&price=0.1&recvWindow=5000\
+             &timestamp=1499827319559&signature=c8db56825ae71d6d79447849e617115f4a920fa2acdcab2b053c4b2838bd6b71"
+        );
+        assert!(
+            Transport::new(BinanceConfig {
+                base_url: "api.binance.com".into(),
+                ..BinanceConfig::new(Secret::default(), Secret::default())
+            })
+            .is_err()
+        );
+    }
 }
