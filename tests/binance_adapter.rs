@@ -908,3 +908,17 @@ async fn long_retry_after_fails_fast_and_holds_later_requests() {
     assert_eq!(fake.total_seen(), before, "nothing is sent during a long pause");
     assert!(started.elapsed() < Duration::from_secs(5), "no two-minute sleep inside a cycle");
 }
+
+#[tokio::test]
+async fn unreadable_success_is_ambiguous_for_orders() {
+    let fake = Fake::new();
+    let garbled = Scripted::Reply { status: 200, headers: vec![], body: "<html>proxy says hi</html>".into() };
+    fake.push(Method::POST, "/api/v3/order", garbled.clone());
+    fake.push(Method::GET, "/api/v3/account", garbled);
+    let (fake, client) = start(fake).await;
+    let err = client.place_order(&buy("tc-g")).await.unwrap_err();
+    assert!(matches!(err, PortError::Ambiguous(_)), "HTTP 200: it ran, details lost: {err}");
+    assert_eq!(fake.seen(Method::POST, "/api/v3/order").len(), 1);
+    assert_eq!(client.spot_free("USDT").await.unwrap(), dec!(512.33), "a read is asked again");
+    assert_eq!(fake.seen(Method::GET, "/api/v3/account").len(), 2);
+}

@@ -280,7 +280,8 @@ impl Transport {
             Err(e) => {
                 // A 2xx to a write means it ran; only the details are lost.
                 let outcome = if write { Outcome::Unknown } else { Outcome::Transient };
-                Err(Failure::new(outcome, format!("{what}: unexpected response: {e}")))
+                let reason = classify::sanitize(&e.to_string(), &self.secrets());
+                Err(Failure::new(outcome, format!("{what}: unexpected response: {reason}")))
             }
         }
     }
@@ -364,7 +365,7 @@ impl Transport {
         let received_ms = now_ms();
         tracing::debug!(request = %what, status, elapsed_ms = started.elapsed().as_millis() as u64, "binance response");
         let body = match body {
-            Ok(text) => classify::sanitize(&text, &self.secrets()),
+            Ok(text) => text,
             Err(e) if (200..300).contains(&status) => {
                 let reason = classify::sanitize(&describe(e.without_url()), &self.secrets());
                 let outcome = if write { Outcome::Unknown } else { Outcome::Transient };
@@ -375,6 +376,9 @@ impl Transport {
         if (200..300).contains(&status) {
             return Ok(Answer { body, sent_ms, received_ms });
         }
+        // Only error bodies end up in messages; a 2xx body is data and is
+        // left exactly as received.
+        let body = classify::sanitize(&body, &self.secrets());
         let failure = classify::classify_response(write, what, status, &body, retry_after);
         match failure.outcome {
             Outcome::Banned => {

@@ -50,9 +50,11 @@ mod tests {
         assert!(started.elapsed() < Duration::from_millis(300), "{:?}", started.elapsed());
     }
 
+    type Job = Pin<Box<dyn Future<Output = Result<u32, String>>>>;
+
     #[tokio::test]
     async fn stops_at_the_first_error() {
-        let futs: Vec<Pin<Box<dyn Future<Output = Result<u32, String>>>>> = vec![
+        let futs: Vec<Job> = vec![
             Box::pin(async {
                 tokio::time::sleep(Duration::from_secs(30)).await;
                 Ok(1)
