@@ -233,7 +233,13 @@ impl Transport {
                 tracing::warn!(request = %what, "timestamp outside recvWindow (-1021); measuring server time again");
                 resynced = true;
                 self.counters.retries.fetch_add(1, Ordering::Relaxed);
-                self.resync_after(sync.generation).await?;
+                self.resync_after(sync.generation).await.map_err(|f| Failure {
+                    detail: format!(
+                        "{what}: refused with -1021, and the server time could not be read again: {}",
+                        f.detail
+                    ),
+                    ..f
+                })?;
                 continue;
             }
             self.pause_before_retry(write, failure, &mut retries, &what).await?;
