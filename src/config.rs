@@ -93,7 +93,7 @@ pub const VARIABLES: &[Variable] = &[
 
 /// Every variable of every module, for documentation checks.
 pub fn all_variables() -> impl Iterator<Item = &'static Variable> {
-    VARIABLES.iter().chain(crate::notify::telegram_config::VARIABLES)
+    VARIABLES.iter().chain(crate::notify::telegram_config::VARIABLES).chain(crate::exchange::binance::VARIABLES)
 }
 
 /// Older names still accepted; the new name wins when both are set.
