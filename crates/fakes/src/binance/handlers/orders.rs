@@ -36,6 +36,11 @@ fn generated_client_order_id(order_id: i64) -> String {
 
 pub fn new_order(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
     let p = cx.params;
+    // A key without the spot-trading permission is refused before anything
+    // else is looked at.
+    if !st.restrictions.enable_spot_and_margin_trading {
+        return Err(ApiError::rejected_key());
+    }
     let symbol = p.required("symbol")?;
     let side = p.required("side")?;
     let kind = p.required("type")?;
