@@ -11,8 +11,8 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tradecycle_fakes::binance::{
-    ApiRestrictions, AttemptOutcome, DAY_MS, EarnCallKind, EarnProduct, FakeBinance, FakeBinanceConfig, Fault, FaultKind,
-    Kline, SymbolSpec, SyntheticKlines,
+    ApiRestrictions, AttemptOutcome, DAY_MS, EarnCallKind, EarnProduct, FakeBinance, FakeBinanceConfig, Fault,
+    FaultKind, Kline, SymbolSpec, SyntheticKlines,
 };
 
 const ORDER: &str = "/api/v3/order";
@@ -167,15 +167,30 @@ async fn signature_is_accepted_and_rejected() {
     let bad = api.send(api.http.get(&tampered).header("X-MBX-APIKEY", &api.key)).await.unwrap();
     assert_eq!(bad.code(), -1022);
 
-    let unknown_key = api.send(api.http.get(format!("{}/api/v3/account?{}", api.base, api.signed(""))).header("X-MBX-APIKEY", "someone-else")).await.unwrap();
+    let unknown_key = api
+        .send(
+            api.http
+                .get(format!("{}/api/v3/account?{}", api.base, api.signed("")))
+                .header("X-MBX-APIKEY", "someone-else"),
+        )
+        .await
+        .unwrap();
     assert_eq!((unknown_key.status, unknown_key.code()), (401, -2015));
     let no_key = api.send(api.http.get(format!("{}/api/v3/account?{}", api.base, api.signed("")))).await.unwrap();
     assert_eq!((no_key.status, no_key.code()), (401, -2014));
-    let unsigned = api.send(api.http.get(format!("{}/api/v3/account?timestamp={}", api.base, now_ms())).header("X-MBX-APIKEY", &api.key)).await.unwrap();
+    let unsigned = api
+        .send(
+            api.http
+                .get(format!("{}/api/v3/account?timestamp={}", api.base, now_ms()))
+                .header("X-MBX-APIKEY", &api.key),
+        )
+        .await
+        .unwrap();
     assert_eq!(unsigned.code(), -1102);
 
     // Uppercase hex is accepted ("The signature is not case sensitive").
-    let upper = format!("{}/api/v3/account?{payload}&signature={}", api.base, sign(&api.secret, &payload).to_uppercase());
+    let upper =
+        format!("{}/api/v3/account?{payload}&signature={}", api.base, sign(&api.secret, &payload).to_uppercase());
     assert_eq!(api.send(api.http.get(&upper).header("X-MBX-APIKEY", &api.key)).await.unwrap().status, 200);
 
     // A POST signed over query + body (rest-api.md example 3).
@@ -196,7 +211,11 @@ async fn signature_is_accepted_and_rejected() {
     assert_eq!(fake.orders().len(), 1);
     // Auth failures on orders are logged as rejected attempts.
     let bad_order = api
-        .send(api.http.post(format!("{}{ORDER}?{query}&quantity=0.001&timestamp={}&signature=00", api.base, now_ms())).header("X-MBX-APIKEY", &api.key))
+        .send(
+            api.http
+                .post(format!("{}{ORDER}?{query}&quantity=0.001&timestamp={}&signature=00", api.base, now_ms()))
+                .header("X-MBX-APIKEY", &api.key),
+        )
         .await
         .unwrap();
     assert_eq!(bad_order.code(), -1022);
@@ -252,21 +271,36 @@ async fn exchange_info_has_binance_shape() {
     let info = one.json();
     assert_eq!(info["timezone"], "UTC");
     assert!(info["serverTime"].as_i64().unwrap() > 0);
-    assert_eq!(info["rateLimits"][0], json!({"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000}));
+    assert_eq!(
+        info["rateLimits"][0],
+        json!({"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000})
+    );
     let btc = &info["symbols"][0];
-    assert_eq!((btc["symbol"].as_str(), btc["baseAsset"].as_str(), btc["quoteAsset"].as_str()), (Some("BTCUSDT"), Some("BTC"), Some("USDT")));
+    assert_eq!(
+        (btc["symbol"].as_str(), btc["baseAsset"].as_str(), btc["quoteAsset"].as_str()),
+        (Some("BTCUSDT"), Some("BTC"), Some("USDT"))
+    );
     assert_eq!(btc["quoteOrderQtyMarketAllowed"], true);
     let filters = btc["filters"].as_array().unwrap();
     let kinds: Vec<&str> = filters.iter().map(|f| f["filterType"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["PRICE_FILTER", "LOT_SIZE", "MARKET_LOT_SIZE", "NOTIONAL"]);
-    assert_eq!(filters[1], json!({"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000", "stepSize": "0.00001000"}));
+    assert_eq!(
+        filters[1],
+        json!({"filterType": "LOT_SIZE", "minQty": "0.00001000", "maxQty": "9000.00000000", "stepSize": "0.00001000"})
+    );
     assert_eq!(filters[3]["minNotional"], "5.00000000");
     assert_eq!(filters[3]["applyMinToMarket"], true);
 
     let many = api.get("/api/v3/exchangeInfo", "symbols=%5B%22ETHUSDT%22,%22RAWUSDT%22%5D").await.json();
     let symbols = many["symbols"].as_array().unwrap();
     assert_eq!(symbols.len(), 2);
-    assert!(symbols[0]["filters"].as_array().unwrap().iter().any(|f| f["filterType"] == "MIN_NOTIONAL" && f["minNotional"] == "10.00000000"));
+    assert!(
+        symbols[0]["filters"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["filterType"] == "MIN_NOTIONAL" && f["minNotional"] == "10.00000000")
+    );
     assert_eq!(symbols[1], raw);
     assert_eq!(api.get("/api/v3/exchangeInfo", "").await.json()["symbols"].as_array().unwrap().len(), 3);
 
@@ -307,7 +341,10 @@ async fn account_lists_earn_holdings_as_ld_assets() {
 #[tokio::test]
 async fn klines_page_like_binance() {
     let fake = btc_fake();
-    let series = fake.set_synthetic_klines("BTCUSDT", &SyntheticKlines::new(1500, dec!(20000)).trend(0.001).volatility(0.03).seed(42));
+    let series = fake.set_synthetic_klines(
+        "BTCUSDT",
+        &SyntheticKlines::new(1500, dec!(20000)).trend(0.001).volatility(0.03).seed(42),
+    );
     assert_eq!(series.len(), 1500);
     let today = now_ms() - now_ms().rem_euclid(DAY_MS);
     assert_eq!(series.last().unwrap().open_time, today);
@@ -334,7 +371,8 @@ async fn klines_page_like_binance() {
     let mut collected: Vec<Kline> = Vec::new();
     let mut pages = 0;
     loop {
-        let page = api.get("/api/v3/klines", &format!("symbol=BTCUSDT&interval=1d&startTime={start}&limit=1000")).await.json();
+        let page =
+            api.get("/api/v3/klines", &format!("symbol=BTCUSDT&interval=1d&startTime={start}&limit=1000")).await.json();
         let rows: Vec<Kline> = page.as_array().unwrap().iter().map(|r| Kline::from_row(r).unwrap()).collect();
         pages += 1;
         let Some(last) = rows.last() else { break };
@@ -353,7 +391,13 @@ async fn klines_page_like_binance() {
     let before = api.get("/api/v3/klines", &format!("symbol=BTCUSDT&interval=1d&endTime={end}&limit=3")).await.json();
     let opens: Vec<i64> = before.as_array().unwrap().iter().map(|r| r[0].as_i64().unwrap()).collect();
     assert_eq!(opens, [series[997].open_time, series[998].open_time, series[999].open_time]);
-    let range = api.get("/api/v3/klines", &format!("symbol=BTCUSDT&interval=1d&startTime={}&endTime={end}", series[990].open_time + 1)).await.json();
+    let range = api
+        .get(
+            "/api/v3/klines",
+            &format!("symbol=BTCUSDT&interval=1d&startTime={}&endTime={end}", series[990].open_time + 1),
+        )
+        .await
+        .json();
     assert_eq!(range.as_array().unwrap().len(), 9);
 
     assert_eq!(api.get("/api/v3/klines", "symbol=BTCUSDT&interval=1h").await.code(), -1120);
@@ -361,9 +405,29 @@ async fn klines_page_like_binance() {
     assert_eq!(api.get("/api/v3/klines", "symbol=NOPE&interval=1d").await.code(), -1121);
 
     // Raw rows are accepted as Binance sends them.
-    fake.set_klines_raw("ETHUSDT", &json!([[86400000, "1.5", "2", "1", "1.75", "10", 172799999, "17", 5, "4", "6", "0"]])).unwrap();
+    fake.set_klines_raw(
+        "ETHUSDT",
+        &json!([[86400000, "1.5", "2", "1", "1.75", "10", 172799999, "17", 5, "4", "6", "0"]]),
+    )
+    .unwrap();
     let eth = api.get("/api/v3/klines", "symbol=ETHUSDT&interval=1d").await.json();
-    assert_eq!(eth, json!([[86400000, "1.50000000", "2.00000000", "1.00000000", "1.75000000", "10.00000000", 172799999, "17.00000000", 5, "4.00000000", "6.00000000", "0"]]));
+    assert_eq!(
+        eth,
+        json!([[
+            86400000,
+            "1.50000000",
+            "2.00000000",
+            "1.00000000",
+            "1.75000000",
+            "10.00000000",
+            172799999,
+            "17.00000000",
+            5,
+            "4.00000000",
+            "6.00000000",
+            "0"
+        ]])
+    );
     assert!(fake.set_klines_raw("ETHUSDT", &json!([["x"]])).is_err());
 }
 
@@ -381,7 +445,10 @@ async fn market_buy_by_quantity_moves_balances_and_charges_the_fee_in_base() {
     assert_eq!(o["orderListId"], -1);
     assert_eq!(dec_of(&o["executedQty"]), dec!(0.01));
     assert_eq!(dec_of(&o["cummulativeQuoteQty"]), dec!(500));
-    assert_eq!(o["fills"], json!([{"price": "50000.00000000", "qty": "0.01000000", "commission": "0.00001000", "commissionAsset": "BTC", "tradeId": 1}]));
+    assert_eq!(
+        o["fills"],
+        json!([{"price": "50000.00000000", "qty": "0.01000000", "commission": "0.00001000", "commissionAsset": "BTC", "tradeId": 1}])
+    );
     assert!(answer.header("X-MBX-ORDER-COUNT-10S").is_some() && answer.header("X-MBX-ORDER-COUNT-1D").is_some());
     assert_eq!(fake.balance("USDT").free, dec!(500));
     assert_eq!(fake.balance("BTC").free, dec!(0.00999));
@@ -454,14 +521,22 @@ async fn dust_and_off_step_quantities_are_filter_failures() {
             .market_lot(dec!(0), dec!(2), dec!(0)),
     );
     fake.set_price("ETHUSDT", dec!(2000));
-    assert_eq!(api.order("symbol=ETHUSDT&side=BUY&type=MARKET&quantity=0.004").await.msg(), "Filter failure: MIN_NOTIONAL");
-    assert_eq!(api.order("symbol=ETHUSDT&side=SELL&type=MARKET&quantity=3").await.msg(), "Filter failure: MARKET_LOT_SIZE");
+    assert_eq!(
+        api.order("symbol=ETHUSDT&side=BUY&type=MARKET&quantity=0.004").await.msg(),
+        "Filter failure: MIN_NOTIONAL"
+    );
+    assert_eq!(
+        api.order("symbol=ETHUSDT&side=SELL&type=MARKET&quantity=3").await.msg(),
+        "Filter failure: MARKET_LOT_SIZE"
+    );
 
     assert!(fake.orders().is_empty());
     assert_eq!(fake.balance("USDT").free, dec!(1000));
     let attempts = fake.order_attempts();
     assert_eq!(attempts.len(), 5);
-    assert!(matches!(&attempts[0].outcome, AttemptOutcome::Rejected(e) if e.code == -1013 && e.msg == "Filter failure: NOTIONAL"));
+    assert!(
+        matches!(&attempts[0].outcome, AttemptOutcome::Rejected(e) if e.code == -1013 && e.msg == "Filter failure: NOTIONAL")
+    );
     assert_eq!(attempts[0].quantity.as_deref(), Some("0.0001"));
 }
 
@@ -470,7 +545,10 @@ async fn bad_parameters_get_binance_codes() {
     let fake = btc_fake();
     let api = Api::new(&fake);
     let precise = api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.000000001").await;
-    assert_eq!((precise.status, precise.code(), precise.msg()), (400, -1111, "Parameter 'quantity' has too much precision.".into()));
+    assert_eq!(
+        (precise.status, precise.code(), precise.msg()),
+        (400, -1111, "Parameter 'quantity' has too much precision.".into())
+    );
     assert_eq!(api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quoteOrderQty=10.123456789").await.code(), -1111);
     assert_eq!(api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=1e-3").await.code(), -1100);
     assert_eq!(api.order("symbol=BTCUSDT&side=BUY&type=MARKET").await.code(), -1102);
@@ -479,7 +557,12 @@ async fn bad_parameters_get_binance_codes() {
     assert_eq!(api.order("symbol=BTCUSDT&side=BUY&type=LIMIT&quantity=0.001").await.code(), -1020);
     assert_eq!(api.order("symbol=NOPE&side=BUY&type=MARKET&quantity=0.001").await.code(), -1121);
     let long_id = "x".repeat(37);
-    assert_eq!(api.order(&format!("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId={long_id}")).await.code(), -1100);
+    assert_eq!(
+        api.order(&format!("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId={long_id}"))
+            .await
+            .code(),
+        -1100
+    );
     assert!(fake.orders().is_empty());
 }
 
@@ -488,7 +571,10 @@ async fn insufficient_balance_is_2010() {
     let fake = btc_fake();
     let api = Api::new(&fake);
     let buy = api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.03").await;
-    assert_eq!((buy.status, buy.code(), buy.msg()), (400, -2010, "Account has insufficient balance for requested action.".into()));
+    assert_eq!(
+        (buy.status, buy.code(), buy.msg()),
+        (400, -2010, "Account has insufficient balance for requested action.".into())
+    );
     assert_eq!(api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quoteOrderQty=1000.01").await.code(), -2010);
     // Locked funds are not sellable.
     fake.set_balance("BTC", dec!(0.001), dec!(1));
@@ -545,12 +631,19 @@ async fn order_queries_and_unknown_orders() {
     let ids: Vec<&str> = all.as_array().unwrap().iter().map(|o| o["clientOrderId"].as_str().unwrap()).collect();
     assert_eq!(ids, ["a-1", "b-0", "b-1", "b-2"]);
     let recent = api.get_signed("/api/v3/allOrders", "symbol=BTCUSDT&limit=2").await.json();
-    assert_eq!(recent.as_array().unwrap().iter().map(|o| o["clientOrderId"].as_str().unwrap()).collect::<Vec<_>>(), ["b-1", "b-2"]);
-    let since = api.get_signed("/api/v3/allOrders", &format!("symbol=BTCUSDT&startTime={}&limit=1", now_ms() - 60_000)).await.json();
+    assert_eq!(
+        recent.as_array().unwrap().iter().map(|o| o["clientOrderId"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["b-1", "b-2"]
+    );
+    let since = api
+        .get_signed("/api/v3/allOrders", &format!("symbol=BTCUSDT&startTime={}&limit=1", now_ms() - 60_000))
+        .await
+        .json();
     assert_eq!(since[0]["clientOrderId"], "a-1");
     let from_id = api.get_signed("/api/v3/allOrders", &format!("symbol=BTCUSDT&orderId={}", id + 2)).await.json();
     assert_eq!(from_id.as_array().unwrap().len(), 2);
-    let too_wide = api.get_signed("/api/v3/allOrders", &format!("symbol=BTCUSDT&startTime=0&endTime={}", now_ms())).await;
+    let too_wide =
+        api.get_signed("/api/v3/allOrders", &format!("symbol=BTCUSDT&startTime=0&endTime={}", now_ms())).await;
     assert_eq!(too_wide.code(), -1127);
 }
 
@@ -558,7 +651,9 @@ async fn order_queries_and_unknown_orders() {
 async fn thin_books_fill_partly_or_refuse_quote_orders() {
     let fake = btc_fake();
     fake.add_symbol(
-        SymbolSpec::new("BTCUSDT", "BTC", "USDT").with_step_and_min_notional(dec!(0.00001), dec!(5)).book_depth(dec!(0.004)),
+        SymbolSpec::new("BTCUSDT", "BTC", "USDT")
+            .with_step_and_min_notional(dec!(0.00001), dec!(5))
+            .book_depth(dec!(0.004)),
     );
     let api = Api::new(&fake);
     let partial = api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.01").await.json();
@@ -567,9 +662,16 @@ async fn thin_books_fill_partly_or_refuse_quote_orders() {
     assert_eq!(dec_of(&partial["origQty"]), dec!(0.01));
     assert_eq!(fake.balance("USDT").free, dec!(800));
 
-    fake.add_symbol(SymbolSpec::new("BTCUSDT", "BTC", "USDT").with_step_and_min_notional(dec!(0.001), dec!(5)).book_depth(dec!(0.0005)));
+    fake.add_symbol(
+        SymbolSpec::new("BTCUSDT", "BTC", "USDT")
+            .with_step_and_min_notional(dec!(0.001), dec!(5))
+            .book_depth(dec!(0.0005)),
+    );
     let thin = api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quoteOrderQty=100").await;
-    assert_eq!((thin.code(), thin.msg()), (-2010, "Order book liquidity is less than LOT_SIZE filter minimum quantity.".into()));
+    assert_eq!(
+        (thin.code(), thin.msg()),
+        (-2010, "Order book liquidity is less than LOT_SIZE filter minimum quantity.".into())
+    );
 }
 
 #[tokio::test]
@@ -598,11 +700,17 @@ async fn fault_1007_with_and_without_execution() {
     fake.inject(Fault::new("POST", ORDER, FaultKind::execute_then_timeout_1007()));
     let unknown = api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=t-1").await;
     assert_eq!((unknown.status, unknown.code()), (408, -1007));
-    assert_eq!(unknown.msg(), "Timeout waiting for response from backend server. Send status unknown; execution status unknown.");
+    assert_eq!(
+        unknown.msg(),
+        "Timeout waiting for response from backend server. Send status unknown; execution status unknown."
+    );
     assert_eq!(fake.orders().len(), 1);
 
     fake.inject(Fault::new("POST", ORDER, FaultKind::timeout_1007()));
-    assert_eq!(api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=t-2").await.code(), -1007);
+    assert_eq!(
+        api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=t-2").await.code(),
+        -1007
+    );
     assert_eq!(fake.orders().len(), 1);
     assert_eq!(api.get_signed(ORDER, "symbol=BTCUSDT&origClientOrderId=t-2").await.code(), -2013);
     assert_eq!(fake.order_attempts()[1].outcome, AttemptOutcome::NotExecuted);
@@ -613,13 +721,18 @@ async fn fault_dropped_connection_after_and_before_execution() {
     let fake = btc_fake();
     let api = Api::new(&fake);
     fake.inject(Fault::new("POST", ORDER, FaultKind::ExecuteThenDrop));
-    let err = api.try_post_signed(ORDER, "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=d-1").await;
+    let err =
+        api.try_post_signed(ORDER, "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=d-1").await;
     assert!(err.is_err(), "the connection is closed without an answer");
     assert_eq!(fake.orders().len(), 1);
     assert_eq!(fake.requests().last().unwrap().status, None);
 
     fake.inject(Fault::new("POST", ORDER, FaultKind::Drop));
-    assert!(api.try_post_signed(ORDER, "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=d-2").await.is_err());
+    assert!(
+        api.try_post_signed(ORDER, "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=d-2")
+            .await
+            .is_err()
+    );
     assert_eq!(fake.orders().len(), 1);
     // The server keeps serving new connections.
     assert_eq!(api.get_signed(ORDER, "symbol=BTCUSDT&origClientOrderId=d-1").await.json()["status"], "FILLED");
@@ -631,7 +744,10 @@ async fn fault_hang_after_execution_outlasts_the_client_timeout() {
     let api = Api::with_timeout(&fake, Duration::from_millis(300));
     fake.inject(Fault::new("POST", ORDER, FaultKind::ExecuteThenHang(Duration::from_secs(5))));
     let started = Instant::now();
-    let err = api.try_post_signed(ORDER, "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=h-1").await.unwrap_err();
+    let err = api
+        .try_post_signed(ORDER, "symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=h-1")
+        .await
+        .unwrap_err();
     assert!(err.is_timeout(), "{err}");
     assert!(started.elapsed() < Duration::from_secs(2));
     assert_eq!(fake.orders().len(), 1);
@@ -690,15 +806,40 @@ async fn fault_errors_match_by_symbol_and_client_order_id() {
     fake.add_symbol(SymbolSpec::new("ETHUSDT", "ETH", "USDT"));
     fake.set_price("ETHUSDT", dec!(2000));
     let api = Api::new(&fake);
-    fake.inject(Fault::new("POST", ORDER, FaultKind::error(503, -1008, "Server is currently overloaded with other requests. Please try again in a few minutes.")).symbol("ETHUSDT"));
-    fake.inject(Fault::new("POST", ORDER, FaultKind::error(400, -2010, "Account has insufficient balance for requested action.")).client_order_id("only-this"));
+    fake.inject(
+        Fault::new(
+            "POST",
+            ORDER,
+            FaultKind::error(
+                503,
+                -1008,
+                "Server is currently overloaded with other requests. Please try again in a few minutes.",
+            ),
+        )
+        .symbol("ETHUSDT"),
+    );
+    fake.inject(
+        Fault::new(
+            "POST",
+            ORDER,
+            FaultKind::error(400, -2010, "Account has insufficient balance for requested action."),
+        )
+        .client_order_id("only-this"),
+    );
     assert_eq!(api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001").await.status, 200);
-    assert_eq!(api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=only-this").await.code(), -2010);
+    assert_eq!(
+        api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=only-this").await.code(),
+        -2010
+    );
     let busy = api.order("symbol=ETHUSDT&side=BUY&type=MARKET&quantity=0.01").await;
     assert_eq!((busy.status, busy.code()), (503, -1008));
     assert!(fake.pending_faults().is_empty());
     assert_eq!(fake.orders().len(), 1);
-    fake.inject(Fault::new("GET", "/api/v3/exchangeInfo", FaultKind::RawReply { status: 502, body: "Bad Gateway".into() }));
+    fake.inject(Fault::new(
+        "GET",
+        "/api/v3/exchangeInfo",
+        FaultKind::RawReply { status: 502, body: "Bad Gateway".into() },
+    ));
     let gateway = api.get("/api/v3/exchangeInfo", "").await;
     assert_eq!((gateway.status, gateway.body.as_str()), (502, "Bad Gateway"));
 }
@@ -728,11 +869,17 @@ async fn earn_subscribe_and_immediate_redeem() {
     let list = list.json();
     assert_eq!(list["total"], 1);
     let row = &list["rows"][0];
-    assert_eq!((row["productId"].as_str(), row["canPurchase"].as_bool(), row["canRedeem"].as_bool()), (Some("USDT001"), Some(true), Some(true)));
+    assert_eq!(
+        (row["productId"].as_str(), row["canPurchase"].as_bool(), row["canRedeem"].as_bool()),
+        (Some("USDT001"), Some(true), Some(true))
+    );
     assert_eq!(row["minPurchaseAmount"], "1.00000000");
     assert_eq!(api.get_signed("/sapi/v1/simple-earn/flexible/list", "asset=BTC").await.json()["rows"], json!([]));
 
-    let sub = api.post_signed("/sapi/v1/simple-earn/flexible/subscribe", "productId=USDT001&amount=300&autoSubscribe=false").await.json();
+    let sub = api
+        .post_signed("/sapi/v1/simple-earn/flexible/subscribe", "productId=USDT001&amount=300&autoSubscribe=false")
+        .await
+        .json();
     assert_eq!(sub["success"], true);
     assert!(sub["purchaseId"].is_i64());
     assert_eq!(fake.balance("USDT").free, dec!(700));
@@ -743,9 +890,14 @@ async fn earn_subscribe_and_immediate_redeem() {
     assert_eq!(pos["rows"][0]["productId"], "USDT001");
     assert_eq!(pos["rows"][0]["autoSubscribe"], false);
     let account = api.get_signed("/api/v3/account", "").await.json();
-    assert!(account["balances"].as_array().unwrap().iter().any(|b| b["asset"] == "LDUSDT" && b["free"] == "300.00000000"));
+    assert!(
+        account["balances"].as_array().unwrap().iter().any(|b| b["asset"] == "LDUSDT" && b["free"] == "300.00000000")
+    );
 
-    let red = api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&amount=120.5&destAccount=SPOT").await.json();
+    let red = api
+        .post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&amount=120.5&destAccount=SPOT")
+        .await
+        .json();
     assert_eq!(red["success"], true);
     assert!(red["redeemId"].is_i64());
     assert_eq!(fake.balance("USDT").free, dec!(820.5));
@@ -757,20 +909,38 @@ async fn earn_subscribe_and_immediate_redeem() {
     assert_eq!(api.get_signed("/sapi/v1/simple-earn/flexible/position", "asset=USDT").await.json()["total"], 0);
 
     // Binance's Earn errors.
-    assert_eq!(api.post_signed("/sapi/v1/simple-earn/flexible/subscribe", "productId=USDT001&amount=0.5").await.code(), -6005);
-    assert_eq!(api.post_signed("/sapi/v1/simple-earn/flexible/subscribe", "productId=USDT001&amount=5000").await.code(), -6012);
-    assert_eq!(api.post_signed("/sapi/v1/simple-earn/flexible/subscribe", "productId=NOPE001&amount=5").await.code(), -6001);
-    assert_eq!(api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&amount=1").await.code(), -6006);
+    assert_eq!(
+        api.post_signed("/sapi/v1/simple-earn/flexible/subscribe", "productId=USDT001&amount=0.5").await.code(),
+        -6005
+    );
+    assert_eq!(
+        api.post_signed("/sapi/v1/simple-earn/flexible/subscribe", "productId=USDT001&amount=5000").await.code(),
+        -6012
+    );
+    assert_eq!(
+        api.post_signed("/sapi/v1/simple-earn/flexible/subscribe", "productId=NOPE001&amount=5").await.code(),
+        -6001
+    );
+    assert_eq!(
+        api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&amount=1").await.code(),
+        -6006
+    );
     assert_eq!(api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001").await.code(), -1102);
     let calls = fake.earn_calls();
     assert_eq!(calls.len(), 8);
-    assert_eq!((calls[0].kind, calls[0].amount, calls[0].auto_subscribe), (EarnCallKind::Subscribe, Some(dec!(300)), Some(false)));
+    assert_eq!(
+        (calls[0].kind, calls[0].amount, calls[0].auto_subscribe),
+        (EarnCallKind::Subscribe, Some(dec!(300)), Some(false))
+    );
     assert!(calls[4].outcome.as_ref().is_err_and(|e| e.code == -6012));
 }
 
 #[tokio::test]
 async fn earn_redeem_credited_after_a_delay() {
-    let fake = FakeBinance::start(FakeBinanceConfig { redeem_credit_delay: Some(Duration::from_millis(400)), ..Default::default() });
+    let fake = FakeBinance::start(FakeBinanceConfig {
+        redeem_credit_delay: Some(Duration::from_millis(400)),
+        ..Default::default()
+    });
     fake.set_earn_position("USDT", "USDT001", dec!(100));
     let api = Api::new(&fake);
     let red = api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&amount=60").await;
@@ -792,9 +962,16 @@ async fn earn_redeem_credited_after_a_delay() {
     // A fault delays one redeem's credit even when credits are immediate.
     let fake = btc_fake();
     fake.set_earn_position("USDT", "USDT001", dec!(100));
-    fake.inject(Fault::new("POST", "/sapi/v1/simple-earn/flexible/redeem", FaultKind::DelayRedeemCredit(Duration::from_millis(300))));
+    fake.inject(Fault::new(
+        "POST",
+        "/sapi/v1/simple-earn/flexible/redeem",
+        FaultKind::DelayRedeemCredit(Duration::from_millis(300)),
+    ));
     let api = Api::new(&fake);
-    assert_eq!(api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&redeemAll=true").await.status, 200);
+    assert_eq!(
+        api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&redeemAll=true").await.status,
+        200
+    );
     assert_eq!(fake.balance("USDT").free, dec!(1000));
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert_eq!(fake.balance("USDT").free, dec!(1100));
@@ -807,9 +984,16 @@ async fn api_restrictions_are_served_and_enforced() {
     let fake = btc_fake();
     let api = Api::new(&fake);
     let r = api.get_signed("/sapi/v1/account/apiRestrictions", "").await.json();
-    assert_eq!((r["enableReading"].as_bool(), r["enableWithdrawals"].as_bool(), r["enableSpotAndMarginTrading"].as_bool()), (Some(true), Some(false), Some(true)));
+    assert_eq!(
+        (r["enableReading"].as_bool(), r["enableWithdrawals"].as_bool(), r["enableSpotAndMarginTrading"].as_bool()),
+        (Some(true), Some(false), Some(true))
+    );
     assert!(r["createTime"].is_i64() && r["ipRestrict"] == false);
-    fake.set_api_restrictions(ApiRestrictions { enable_withdrawals: true, enable_spot_and_margin_trading: false, ..Default::default() });
+    fake.set_api_restrictions(ApiRestrictions {
+        enable_withdrawals: true,
+        enable_spot_and_margin_trading: false,
+        ..Default::default()
+    });
     assert_eq!(api.get_signed("/sapi/v1/account/apiRestrictions", "").await.json()["enableWithdrawals"], true);
     let refused = api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001").await;
     assert_eq!((refused.status, refused.code()), (401, -2015));

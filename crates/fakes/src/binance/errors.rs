@@ -46,12 +46,17 @@ impl ApiError {
     pub fn illegal_decimal(param: &str) -> Self {
         ApiError::bad(
             -1100,
-            format!("Illegal characters found in parameter '{param}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'."),
+            format!(
+                "Illegal characters found in parameter '{param}'; legal range is '^([0-9]{{1,20}})(\\.[0-9]{{1,20}})?$'."
+            ),
         )
     }
 
     pub fn illegal_long(param: &str) -> Self {
-        ApiError::bad(-1100, format!("Illegal characters found in parameter '{param}'; legal range is '^-?[0-9]{{1,20}}$'."))
+        ApiError::bad(
+            -1100,
+            format!("Illegal characters found in parameter '{param}'; legal range is '^-?[0-9]{{1,20}}$'."),
+        )
     }
 
     pub fn precision(param: &str) -> Self {
@@ -112,12 +117,18 @@ impl ApiError {
         ApiError::new(
             418,
             -1003,
-            format!("Way too much request weight used; IP banned until {until_ms}. Please use WebSocket Streams for live updates to avoid bans."),
+            format!(
+                "Way too much request weight used; IP banned until {until_ms}. Please use WebSocket Streams for live updates to avoid bans."
+            ),
         )
     }
 
     pub fn backend_timeout() -> Self {
-        ApiError::new(408, -1007, "Timeout waiting for response from backend server. Send status unknown; execution status unknown.")
+        ApiError::new(
+            408,
+            -1007,
+            "Timeout waiting for response from backend server. Send status unknown; execution status unknown.",
+        )
     }
 
     pub fn unsupported() -> Self {

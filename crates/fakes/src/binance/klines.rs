@@ -186,10 +186,12 @@ impl SyntheticKlines {
             let bottom = open.min(close);
             // Rounded outwards, then clamped: high >= max(open, close) and
             // low <= min(open, close) hold exactly.
-            let high = to_price(top.to_f64().unwrap_or(0.0) * wick_up, dp, RoundingStrategy::ToPositiveInfinity).max(top);
-            let low = to_price(bottom.to_f64().unwrap_or(0.0) * wick_down.max(0.0), dp, RoundingStrategy::ToNegativeInfinity)
-                .min(bottom)
-                .max(tick.min(bottom));
+            let high =
+                to_price(top.to_f64().unwrap_or(0.0) * wick_up, dp, RoundingStrategy::ToPositiveInfinity).max(top);
+            let low =
+                to_price(bottom.to_f64().unwrap_or(0.0) * wick_down.max(0.0), dp, RoundingStrategy::ToNegativeInfinity)
+                    .min(bottom)
+                    .max(tick.min(bottom));
             let volume = to_price(100.0 + rng.unit() * 900.0, 8, RoundingStrategy::MidpointAwayFromZero);
             out.push(Kline::daily(first + DAY_MS * day as i64, open, high, low, close, volume));
             open = close;
@@ -230,17 +232,28 @@ mod tests {
     use super::*;
 
     fn rows(n: i64) -> Vec<Kline> {
-        (0..n).map(|i| Kline::daily(i * DAY_MS, Decimal::ONE, Decimal::ONE, Decimal::ONE, Decimal::ONE, Decimal::ONE)).collect()
+        (0..n)
+            .map(|i| Kline::daily(i * DAY_MS, Decimal::ONE, Decimal::ONE, Decimal::ONE, Decimal::ONE, Decimal::ONE))
+            .collect()
     }
 
     #[test]
     fn selects_like_binance() {
         let r = rows(10);
         assert_eq!(select(&r, None, None, 3).iter().map(|k| k.open_time / DAY_MS).collect::<Vec<_>>(), [7, 8, 9]);
-        assert_eq!(select(&r, Some(2 * DAY_MS), None, 3).iter().map(|k| k.open_time / DAY_MS).collect::<Vec<_>>(), [2, 3, 4]);
+        assert_eq!(
+            select(&r, Some(2 * DAY_MS), None, 3).iter().map(|k| k.open_time / DAY_MS).collect::<Vec<_>>(),
+            [2, 3, 4]
+        );
         // A start inside a day begins with the next candle.
-        assert_eq!(select(&r, Some(2 * DAY_MS + 1), None, 2).iter().map(|k| k.open_time / DAY_MS).collect::<Vec<_>>(), [3, 4]);
-        assert_eq!(select(&r, None, Some(4 * DAY_MS), 2).iter().map(|k| k.open_time / DAY_MS).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(
+            select(&r, Some(2 * DAY_MS + 1), None, 2).iter().map(|k| k.open_time / DAY_MS).collect::<Vec<_>>(),
+            [3, 4]
+        );
+        assert_eq!(
+            select(&r, None, Some(4 * DAY_MS), 2).iter().map(|k| k.open_time / DAY_MS).collect::<Vec<_>>(),
+            [3, 4]
+        );
         assert_eq!(
             select(&r, Some(DAY_MS), Some(3 * DAY_MS), 100).iter().map(|k| k.open_time / DAY_MS).collect::<Vec<_>>(),
             [1, 2, 3]

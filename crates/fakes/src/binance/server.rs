@@ -181,7 +181,8 @@ async fn handle(AxumState(shared): AxumState<Shared>, req: Request) -> Response<
         st.settle_credits(arrived);
         let fault = faults::take(&mut st.faults, &method, &path, &params);
         let weight = route.map_or(0, |r| r.weight);
-        let used = if sapi { st.sapi_weight.add(arrived, 60_000, weight) } else { st.weight.add(arrived, 60_000, weight) };
+        let used =
+            if sapi { st.sapi_weight.add(arrived, 60_000, weight) } else { st.weight.add(arrived, 60_000, weight) };
         st.requests.push(RequestRecord {
             at_ms: arrived,
             method: method.clone(),
@@ -228,7 +229,8 @@ async fn handle(AxumState(shared): AxumState<Shared>, req: Request) -> Response<
         }
         Some(FaultKind::Error(e)) => Some((e.clone(), None)),
         Some(FaultKind::RateLimited { retry_after_secs }) => {
-            let limit = if sapi { lock(&shared).config.sapi_ip_weight_limit } else { lock(&shared).config.weight_limit };
+            let limit =
+                if sapi { lock(&shared).config.sapi_ip_weight_limit } else { lock(&shared).config.weight_limit };
             Some((ApiError::too_much_weight(limit), Some(*retry_after_secs)))
         }
         Some(FaultKind::IpBanned { retry_after_secs }) => {

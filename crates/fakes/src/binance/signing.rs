@@ -109,7 +109,10 @@ pub fn hmac_hex(secret: &str, payload: &str) -> String {
 /// body (no `&` between them), each without its `signature` pair.
 pub fn signature_payload(query: &str, body: &str) -> String {
     let strip = |raw: &str| -> String {
-        raw.split('&').filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("signature")).collect::<Vec<_>>().join("&")
+        raw.split('&')
+            .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("signature"))
+            .collect::<Vec<_>>()
+            .join("&")
     };
     format!("{}{}", strip(query), strip(body))
 }

@@ -206,25 +206,20 @@ impl SymbolSpec {
     pub fn check_market(&self, qty: Decimal, notional: Decimal) -> Result<(), ApiError> {
         for filter in &self.filters {
             let kind = filter.get("filterType").and_then(Value::as_str).unwrap_or("");
-            match kind {
-                "LOT_SIZE" | "MARKET_LOT_SIZE" => {
-                    if !Lot::read(filter).allows(qty) {
-                        return Err(ApiError::filter(kind));
-                    }
-                }
+            let failed = match kind {
+                "LOT_SIZE" | "MARKET_LOT_SIZE" => !Lot::read(filter).allows(qty),
                 "NOTIONAL" => {
                     let min = num(filter, "minNotional");
                     let max = num(filter, "maxNotional");
                     let apply_min = flag(filter, "applyMinToMarket", true);
                     let apply_max = flag(filter, "applyMaxToMarket", false);
-                    if (apply_min && notional < min) || (apply_max && max > Decimal::ZERO && notional > max) {
-                        return Err(ApiError::filter("NOTIONAL"));
-                    }
+                    (apply_min && notional < min) || (apply_max && max > Decimal::ZERO && notional > max)
                 }
-                "MIN_NOTIONAL" if flag(filter, "applyToMarket", true) && notional < num(filter, "minNotional") => {
-                    return Err(ApiError::filter("MIN_NOTIONAL"));
-                }
-                _ => {}
+                "MIN_NOTIONAL" => flag(filter, "applyToMarket", true) && notional < num(filter, "minNotional"),
+                _ => false,
+            };
+            if failed {
+                return Err(ApiError::filter(kind));
             }
         }
         Ok(())
@@ -312,7 +307,8 @@ mod tests {
 
     #[test]
     fn market_step_is_the_coarser_lot_step() {
-        let s = SymbolSpec::new("X", "A", "B").lot(d("0.01"), d("100"), d("0.01")).market_lot(d("0"), d("50"), d("0.1"));
+        let s =
+            SymbolSpec::new("X", "A", "B").lot(d("0.01"), d("100"), d("0.01")).market_lot(d("0"), d("50"), d("0.1"));
         assert_eq!(s.market_step(), d("0.1"));
         let no_step = SymbolSpec::new("X", "A", "B").without_filter("LOT_SIZE").without_filter("MARKET_LOT_SIZE");
         assert_eq!(no_step.market_step(), d("0.00000001"));

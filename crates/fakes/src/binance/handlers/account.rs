@@ -28,7 +28,7 @@ pub fn account(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
     }
     let balances: Vec<Value> = all
         .iter()
-        .filter(|(_, b)| !omit_zero || !(b.free.is_zero() && b.locked.is_zero()))
+        .filter(|(_, b)| !(omit_zero && b.free.is_zero() && b.locked.is_zero()))
         .map(|(asset, b)| json!({"asset": asset, "free": fmt8(b.free), "locked": fmt8(b.locked)}))
         .collect();
     let fee = st.config.taker_fee;

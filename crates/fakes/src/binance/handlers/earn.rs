@@ -202,7 +202,12 @@ pub fn redeem(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
         st.earn_positions.insert(product.product_id.clone(), held - amount);
         let delay = cx.redeem_delay.or(st.config.redeem_credit_delay).map(State::delay_ms).unwrap_or(0);
         let due_ms = cx.now_ms + delay;
-        st.pending_credits.push(PendingCredit { asset: product.asset.clone(), amount, due_ms, to_funding: dest == "FUND" });
+        st.pending_credits.push(PendingCredit {
+            asset: product.asset.clone(),
+            amount,
+            due_ms,
+            to_funding: dest == "FUND",
+        });
         st.settle_credits(cx.now_ms);
         credit = Some((amount, due_ms));
         st.next_earn_id += 1;

@@ -8,7 +8,8 @@ use crate::binance::fmt8;
 use crate::binance::klines::select;
 use crate::binance::state::State;
 
-const INTERVALS: [&str; 16] = ["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"];
+const INTERVALS: [&str; 16] =
+    ["1s", "1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h", "12h", "1d", "3d", "1w", "1M"];
 
 pub fn ping(_: &mut State, _: &Ctx<'_>) -> Result<Reply, ApiError> {
     Ok(Reply::json(json!({})))
@@ -29,9 +30,10 @@ pub fn exchange_info(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
     };
     let symbols: Vec<Value> = match wanted {
         None => st.symbols.values().map(|s| s.entry()).collect(),
-        Some(names) => {
-            names.iter().map(|n| st.symbols.get(n).map(|s| s.entry()).ok_or_else(ApiError::invalid_symbol)).collect::<Result<_, _>>()?
-        }
+        Some(names) => names
+            .iter()
+            .map(|n| st.symbols.get(n).map(|s| s.entry()).ok_or_else(ApiError::invalid_symbol))
+            .collect::<Result<_, _>>()?,
     };
     Ok(Reply::json(json!({
         "timezone": "UTC",
@@ -49,7 +51,9 @@ pub fn exchange_info(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
 
 /// `symbols=["BTCUSDT","ETHUSDT"]` (already percent-decoded).
 fn parse_symbols(raw: &str) -> Result<Vec<String>, ApiError> {
-    let bad = || ApiError::bad(-1100, "Illegal characters found in parameter 'symbols'; legal range is '^[A-Z0-9-_.]{1,20}$'.");
+    let bad = || {
+        ApiError::bad(-1100, "Illegal characters found in parameter 'symbols'; legal range is '^[A-Z0-9-_.]{1,20}$'.")
+    };
     let list: Vec<String> = serde_json::from_str(raw).map_err(|_| bad())?;
     if list.is_empty() || list.iter().any(|s| s.is_empty() || s.len() > 20) {
         return Err(bad());
@@ -62,7 +66,9 @@ pub fn avg_price(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
     if !st.known_symbol(symbol) {
         return Err(ApiError::invalid_symbol());
     }
-    let price = st.reference_price(symbol).ok_or_else(|| ApiError::bad(-2043, "This symbol doesn't have a reference price."))?;
+    let price = st
+        .reference_price(symbol)
+        .ok_or_else(|| ApiError::bad(-2043, "This symbol doesn't have a reference price."))?;
     Ok(Reply::json(json!({"mins": 5, "price": fmt8(price), "closeTime": cx.server_ms})))
 }
 

@@ -132,7 +132,9 @@ pub fn new_order(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
     if let (Some(depth), Some(_)) = (spec.book_depth, quote_qty) {
         let (filter, min) = spec.min_qty();
         if depth < min || depth.is_zero() {
-            return Err(ApiError::rejected(&format!("Order book liquidity is less than {filter} filter minimum quantity.")));
+            return Err(ApiError::rejected(&format!(
+                "Order book liquidity is less than {filter} filter minimum quantity."
+            )));
         }
     }
     spec.check_market(wanted, notional)?;
