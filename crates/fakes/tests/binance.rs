@@ -761,13 +761,21 @@ async fn fault_delay_and_latency_slow_answers_down() {
     let started = Instant::now();
     assert_eq!(api.get("/api/v3/ping", "").await.status, 200);
     assert!(started.elapsed() >= Duration::from_millis(300));
-    fake.set_latency(Duration::from_millis(100));
+    fake.set_latency(Duration::from_millis(200));
     let started = Instant::now();
-    let (a, b, c) = tokio::join!(api.get("/api/v3/ping", ""), api.get("/api/v3/time", ""), api.get("/api/v3/ping", ""));
-    assert!([a.status, b.status, c.status].iter().all(|s| *s == 200));
+    let (a, b, c, d, e) = tokio::join!(
+        api.get("/api/v3/ping", ""),
+        api.get("/api/v3/time", ""),
+        api.get("/api/v3/ping", ""),
+        api.get("/api/v3/time", ""),
+        api.get("/api/v3/ping", ""),
+    );
+    let answers = [a, b, c, d, e];
+    assert!(answers.iter().all(|a| a.status == 200));
     let took = started.elapsed();
-    // Concurrent requests wait their latency side by side.
-    assert!(took >= Duration::from_millis(100) && took < Duration::from_millis(290), "{took:?}");
+    // Concurrent requests wait their latency side by side (one after the
+    // other would take a second).
+    assert!(took >= Duration::from_millis(200) && took < Duration::from_millis(700), "{took:?}");
 }
 
 #[tokio::test]
@@ -938,26 +946,26 @@ async fn earn_subscribe_and_immediate_redeem() {
 #[tokio::test]
 async fn earn_redeem_credited_after_a_delay() {
     let fake = FakeBinance::start(FakeBinanceConfig {
-        redeem_credit_delay: Some(Duration::from_millis(400)),
+        redeem_credit_delay: Some(Duration::from_millis(1500)),
         ..Default::default()
     });
     fake.set_earn_position("USDT", "USDT001", dec!(100));
     let api = Api::new(&fake);
     let red = api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&amount=60").await;
     assert_eq!(red.json()["success"], true);
+    // Earn calls are limited to one per 3 s per endpoint, like Binance.
+    let again = api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&amount=1").await;
+    assert_eq!((again.code(), again.msg()), (-6009, "Request frequency too high".into()));
     // The call succeeded, the position shrank, the money is not there yet.
     assert_eq!(fake.earn_position("USDT001"), dec!(40));
     assert_eq!(fake.balance("USDT").free, dec!(0));
     let spot = api.get_signed("/api/v3/account", "").await.json();
     assert!(spot["balances"].as_array().unwrap().iter().all(|b| b["asset"] != "USDT"));
     assert_eq!(fake.pending_redeem_credits().len(), 1);
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    let (_, _, due_ms) = fake.pending_redeem_credits()[0].clone();
+    tokio::time::sleep(Duration::from_millis((due_ms - now_ms() + 50).max(0) as u64)).await;
     assert_eq!(fake.balance("USDT").free, dec!(60));
     assert!(fake.pending_redeem_credits().is_empty());
-
-    // Earn calls are limited to one per 3 s per endpoint, like Binance.
-    let again = api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&amount=1").await;
-    assert_eq!((again.code(), again.msg()), (-6009, "Request frequency too high".into()));
 
     // A fault delays one redeem's credit even when credits are immediate.
     let fake = btc_fake();
@@ -965,7 +973,7 @@ async fn earn_redeem_credited_after_a_delay() {
     fake.inject(Fault::new(
         "POST",
         "/sapi/v1/simple-earn/flexible/redeem",
-        FaultKind::DelayRedeemCredit(Duration::from_millis(300)),
+        FaultKind::DelayRedeemCredit(Duration::from_millis(1500)),
     ));
     let api = Api::new(&fake);
     assert_eq!(
@@ -973,7 +981,7 @@ async fn earn_redeem_credited_after_a_delay() {
         200
     );
     assert_eq!(fake.balance("USDT").free, dec!(1000));
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(1600)).await;
     assert_eq!(fake.balance("USDT").free, dec!(1100));
     let call = &fake.earn_calls()[0];
     assert_eq!(call.credit.map(|(amount, _)| amount), Some(dec!(100)));
