@@ -14,6 +14,7 @@ pub mod notify;
 pub mod paper;
 pub mod ports;
 pub mod replay;
+pub mod run;
 pub mod secret;
 pub mod store;
 pub mod strategy;
