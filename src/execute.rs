@@ -39,6 +39,19 @@ impl Default for ExecutionPolicy {
     }
 }
 
+impl ExecutionPolicy {
+    /// The default waits multiplied by `TRADECYCLE_WAIT_SCALE` (tests use a
+    /// small scale; operators normally leave it at 1).
+    pub fn scaled(scale: f64) -> Self {
+        let d = ExecutionPolicy::default();
+        ExecutionPolicy {
+            query_backoff: d.query_backoff.mul_f64(scale),
+            redeem_poll_interval: d.redeem_poll_interval.mul_f64(scale),
+            ..d
+        }
+    }
+}
+
 pub struct ExchangeExecutor<'a, E> {
     exchange: &'a E,
     policy: ExecutionPolicy,

@@ -258,11 +258,13 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
     {
         return Ok(report);
     }
+    let scale = wait_scale(&req.env)?;
     let executor = if mode.suppresses_side_effects() {
         AnyExecutor::Suppress(Suppress)
     } else {
-        AnyExecutor::Exchange(ExchangeExecutor::new(&exchange, ExecutionPolicy::default()))
+        AnyExecutor::Exchange(ExchangeExecutor::new(&exchange, ExecutionPolicy::scaled(scale)))
     };
+    let defaults = SavePolicy::default();
     let mut report = CycleRun {
         mode,
         now,
@@ -274,7 +276,7 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
         executor,
         pool,
         lease_ttl: Some(LEASE_TTL),
-        save_policy: SavePolicy::default(),
+        save_policy: SavePolicy { backoff: defaults.backoff.mul_f64(scale), ..defaults },
         artifacts_dir: Some(req.artifacts_dir.clone()),
     }
     .run()
@@ -293,6 +295,17 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
         write_heartbeat(&store, &req.env, &report).await;
     }
     Ok(report)
+}
+
+fn wait_scale(env: &Env) -> Result<f64, RunSetupError> {
+    match env.get("TRADECYCLE_WAIT_SCALE").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(1.0),
+        Some(v) => v
+            .parse::<f64>()
+            .ok()
+            .filter(|s| (0.0..=10.0).contains(s))
+            .ok_or_else(|| setup(format!("TRADECYCLE_WAIT_SCALE: expected a number between 0 and 10, got '{v}'"))),
+    }
 }
 
 /// Refuses to trade live with a key that can withdraw (unless explicitly

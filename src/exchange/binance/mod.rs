@@ -85,6 +85,13 @@ impl BinanceConfig {
             }
             config.base_url = base.trim_end_matches('/').to_string();
         }
+        if let Some(secs) = var("BINANCE_TIMEOUT_SECS") {
+            let parsed = secs.parse::<f64>().ok().filter(|s| *s > 0.0 && *s <= 120.0);
+            let secs = parsed.ok_or_else(|| {
+                ConfigError(format!("BINANCE_TIMEOUT_SECS: expected seconds between 0 and 120, got '{secs}'"))
+            })?;
+            config.timeout = Duration::from_secs_f64(secs);
+        }
         Ok(config)
     }
 }
