@@ -33,6 +33,9 @@ fn live_cycle_trades_on_the_exchange_and_saves_what_it_filled() {
     let run = live.run(&["--live", "--run-id", "live-1"], &[]);
     assert_eq!(run.code, 0, "stderr: {}\nstdout: {}", run.stderr, run.stdout);
     let r = run.json();
+    if std::env::var("SHOW").is_ok() {
+        eprintln!("{}", run.stdout);
+    }
     assert_eq!(r["mode"], "live");
     assert_eq!(r["status"], "ok");
     assert_eq!(r["pool"]["source"], "fresh_upstream");
