@@ -108,10 +108,14 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
 /// thin book expired the rest of a market order.
 fn outcome_of(report: OrderReport) -> Outcome {
     if report.executed_qty > Decimal::ZERO {
+        let mut commissions = report.commissions;
+        for c in &mut commissions {
+            c.amount = c.amount.normalize();
+        }
         Outcome::Filled(Fill {
-            executed_qty: report.executed_qty,
-            quote_qty: report.cummulative_quote_qty,
-            commissions: report.commissions,
+            executed_qty: report.executed_qty.normalize(),
+            quote_qty: report.cummulative_quote_qty.normalize(),
+            commissions,
             estimated: false,
         })
     } else if report.status.is_final() {

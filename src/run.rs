@@ -275,7 +275,7 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
         notifier: &notifier,
         executor,
         pool,
-        lease_ttl: Some(LEASE_TTL),
+        lease_ttl: Some(lease_ttl(&req.env)?),
         save_policy: SavePolicy { backoff: defaults.backoff.mul_f64(scale), ..defaults },
         artifacts_dir: Some(req.artifacts_dir.clone()),
     }
@@ -295,6 +295,15 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
         write_heartbeat(&store, &req.env, &report).await;
     }
     Ok(report)
+}
+
+fn lease_ttl(env: &Env) -> Result<Duration, RunSetupError> {
+    match env.get("TRADECYCLE_LEASE_TTL_SECS").map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        None => Ok(LEASE_TTL),
+        Some(v) => v.parse::<u64>().ok().filter(|s| *s > 0).map(Duration::from_secs).ok_or_else(|| {
+            setup(format!("TRADECYCLE_LEASE_TTL_SECS: expected a positive whole number of seconds, got '{v}'"))
+        }),
+    }
 }
 
 fn wait_scale(env: &Env) -> Result<f64, RunSetupError> {

@@ -62,7 +62,13 @@ fn live_cycle_trades_on_the_exchange_and_saves_what_it_filled() {
     let state = live.state();
     assert_eq!(&state, r["state_after"].as_object().map(|_| &r["state_after"]).unwrap());
     assert_eq!(state["pending_orders"], serde_json::json!({}));
-    for (symbol, _) in r["intents"].as_array().unwrap().iter().filter(|i| i["kind"] == "trend_buy").map(|i| (i["symbol"].as_str().unwrap(), ())) {
+    for (symbol, _) in r["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "trend_buy")
+        .map(|i| (i["symbol"].as_str().unwrap(), ()))
+    {
         assert_eq!(state[symbol]["is_holding"], true, "{symbol}");
     }
     // Real fills: the exchange charged its 0.1% fee in the bought coin.

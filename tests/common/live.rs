@@ -116,6 +116,21 @@ impl Live {
         tradecycle(&all, &pairs)
     }
 
+    /// Starts `tradecycle run <args>` without waiting for it (to kill it).
+    pub fn spawn(&self, args: &[&str], extra: &[(&str, &str)]) -> std::process::Child {
+        let artifacts = self.artifacts();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tradecycle"));
+        cmd.arg("run").args(args).args(["--artifacts", artifacts.to_str().unwrap()]);
+        cmd.current_dir(root()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn")
+    }
+
     /// A copy of the fixture set with the pool dated today (for a paper run
     /// that must see the same fresh pool as the live run).
     pub fn fresh_fixture_copy(&self) -> PathBuf {
@@ -127,7 +142,8 @@ impl Live {
                 std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
             }
         }
-        std::fs::write(copy.join("pool_input_snapshot.json"), fresh_pool(&self.fixtures, self.now).to_string()).unwrap();
+        std::fs::write(copy.join("pool_input_snapshot.json"), fresh_pool(&self.fixtures, self.now).to_string())
+            .unwrap();
         copy
     }
 }
