@@ -63,7 +63,11 @@ impl BinanceConfig {
             api_secret,
             timeout: Duration::from_secs(10),
             recv_window_ms: 5000,
-            max_in_flight: 8,
+            // Binance limits request weight per minute, not concurrency: a
+            // 100-symbol snapshot is ~210 requests and ~450 of the 6000
+            // weight, so letting most of it fly at once keeps the cycle a
+            // few round trips long whatever the pool size.
+            max_in_flight: 128,
             read_retries: 3,
             retry_base: Duration::from_millis(500),
         }
@@ -84,6 +88,11 @@ impl BinanceConfig {
                 return Err(ConfigError(format!("BINANCE_BASE_URL: expected an http(s) URL, got '{base}'")));
             }
             config.base_url = base.trim_end_matches('/').to_string();
+        }
+        if let Some(n) = var("BINANCE_MAX_IN_FLIGHT") {
+            config.max_in_flight = n.parse::<usize>().ok().filter(|n| (1..=512).contains(n)).ok_or_else(|| {
+                ConfigError(format!("BINANCE_MAX_IN_FLIGHT: expected a whole number between 1 and 512, got '{n}'"))
+            })?;
         }
         if let Some(secs) = var("BINANCE_TIMEOUT_SECS") {
             let parsed = secs.parse::<f64>().ok().filter(|s| *s > 0.0 && *s <= 120.0);

@@ -1,0 +1,114 @@
+//! A live dry-run cycle against the fake Binance with 50 ms of latency per
+//! request, for pools of 5, 50 and 100 symbols: wall time, requests and
+//! request weight, with the default concurrency and with one request at a
+//! time (design.md §6).
+//!
+//! Run with `cargo bench --bench live_cycle`. Targets: 5 symbols in under 10
+//! round trips (500 ms); 100 symbols in under 2× the 5-symbol time.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use rust_decimal::Decimal;
+use serde_json::json;
+use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
+use tradecycle::run::{RunRequest, run};
+use tradecycle_fakes::binance::{FakeBinance, FakeBinanceConfig, Kline, SymbolSpec};
+
+const LATENCY: Duration = Duration::from_millis(50);
+
+fn dec(x: f64) -> Decimal {
+    format!("{x:.8}").parse().expect("finite")
+}
+
+fn seed(fake: &FakeBinance, symbols: &[String]) {
+    let now = Utc::now();
+    fake.set_balance("USDT", Decimal::new(10_000, 0), Decimal::ZERO);
+    let all = symbols.iter().cloned().chain(["BTCUSDT".to_string(), "BNBUSDT".to_string()]);
+    for (i, symbol) in all.enumerate() {
+        let base = symbol.trim_end_matches("USDT");
+        let price = 10.0 + i as f64;
+        fake.add_symbol(
+            SymbolSpec::new(&symbol, base, "USDT").with_step_and_min_notional(Decimal::new(1, 3), Decimal::new(5, 0)),
+        );
+        fake.set_price(&symbol, dec(price));
+        let days = if symbol == "BTCUSDT" { BTC_LOOKBACK_DAYS } else { TREND_LOOKBACK_DAYS } as usize;
+        let rows = tradecycle::paper::synthetic_klines(&symbol, price, days, now)
+            .into_iter()
+            .map(|k| Kline::daily(k.open_time, dec(k.open), dec(k.high), dec(k.low), dec(k.close), dec(k.volume)))
+            .collect();
+        fake.set_klines(&symbol, rows);
+    }
+}
+
+struct Sample {
+    wall: Duration,
+    requests: usize,
+    weight: u32,
+}
+
+fn one_cycle(rt: &tokio::runtime::Runtime, pool_size: usize, in_flight: usize) -> Sample {
+    let fake = FakeBinance::start(FakeBinanceConfig { earn_min_interval: None, ..Default::default() });
+    let symbols: Vec<String> = (0..pool_size).map(|i| format!("C{i:03}USDT")).collect();
+    seed(&fake, &symbols);
+    fake.set_latency(LATENCY);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let today = Utc::now().format("%Y-%m-%d").to_string();
+    let pool = json!({"as_of_date": today, "version": format!("{today}-core_major"), "mode": "core_major",
+                      "pool_size": pool_size, "symbols": symbols, "source_project": "bench"});
+    std::fs::write(dir.path().join("upstream.json"), pool.to_string()).expect("write pool");
+    let env: BTreeMap<String, String> = [
+        ("BINANCE_BASE_URL", fake.url()),
+        ("BINANCE_API_KEY", fake.api_key()),
+        ("BINANCE_API_SECRET", fake.api_secret()),
+        ("BINANCE_MAX_IN_FLIGHT", in_flight.to_string()),
+        ("STRATEGY_ARTIFACT_UPSTREAM_FILE", dir.path().join("upstream.json").display().to_string()),
+        ("STRATEGY_ARTIFACT_EXPECTED_SIZE", pool_size.to_string()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v))
+    .collect();
+    let req = RunRequest {
+        live: false,
+        paper: false,
+        fixtures: Default::default(),
+        paper_dir: Default::default(),
+        synthetic_klines: false,
+        store: Some(format!("file:{}", dir.path().join("state.json").display())),
+        allow_withdrawal_key: false,
+        run_id: Some("bench".into()),
+        now: None,
+        artifacts_dir: dir.path().join("artifacts"),
+        env,
+    };
+    let started = Instant::now();
+    let report = rt.block_on(run(req)).expect("run starts");
+    let wall = started.elapsed();
+    assert_eq!(report.exit_code(), 0, "{:?}", report.errors);
+    Sample { wall, requests: fake.requests().len(), weight: fake.used_weight() }
+}
+
+fn main() {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    println!("dry-run cycle against the fake Binance, {} ms per request", LATENCY.as_millis());
+    let mut base = None;
+    for &in_flight in &[128usize, 1] {
+        println!("BINANCE_MAX_IN_FLIGHT={in_flight}");
+        for &pool in &[5usize, 50, 100] {
+            let runs: Vec<Sample> = (0..3).map(|_| one_cycle(&rt, pool, in_flight)).collect();
+            let best = runs.iter().min_by_key(|s| s.wall).expect("runs");
+            let rtt = best.wall.as_secs_f64() / LATENCY.as_secs_f64();
+            if in_flight == 128 && pool == 5 {
+                base = Some(best.wall);
+            }
+            let ratio = base.map(|b| best.wall.as_secs_f64() / b.as_secs_f64()).unwrap_or(1.0);
+            println!(
+                "  {pool:>3} symbols: {:>7.0} ms ({rtt:>5.1} round trips, {ratio:>5.2}x the 5-symbol time), {} requests, weight {}",
+                best.wall.as_secs_f64() * 1000.0,
+                best.requests,
+                best.weight
+            );
+        }
+    }
+}
