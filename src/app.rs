@@ -88,51 +88,69 @@ pub struct CycleRun<'a, E, S, N, X> {
     pub artifacts_dir: Option<PathBuf>,
 }
 
+/// Up to this many notifications of one cycle go out as separate messages;
+/// more are coalesced, so a burst cannot trip Telegram's flood control.
+pub const MAX_SEPARATE_MESSAGES: usize = 3;
+
 /// Why a cycle stopped early: status, stage, message.
 type Stop = (Status, &'static str, String);
 
 impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N, X> {
     /// Runs one cycle and returns its report. Never panics on bad data:
     /// failures end up in `report.errors` with the matching status.
-    pub async fn run(mut self) -> Report {
-        let mut report =
-            Report::new(&self.run_id, self.mode, &self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    pub async fn run(self) -> Report {
+        let report = Report::new(&self.run_id, self.mode, &self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        Shell { run: self, report, outbox: Vec::new(), final_state: None }.run().await
+    }
+}
+
+/// One cycle in progress: the run's inputs, the report being assembled,
+/// notifications waiting to go out, and the latest state (for recovery).
+struct Shell<'a, E, S, N, X> {
+    run: CycleRun<'a, E, S, N, X>,
+    report: Report,
+    /// Notifications wait here and go out together (see [`Shell::deliver`]).
+    outbox: Vec<Event>,
+    final_state: Option<StateDoc>,
+}
+
+impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X> {
+    async fn run(mut self) -> Report {
         let leased = match self.take_lease().await {
             Ok(leased) => leased,
             Err((status, stage, message)) => {
-                // Someone else is running this account: touch nothing, alert nobody twice.
-                report.fail(status, stage, message);
-                return report;
+                // Someone else is running this account: touch nothing.
+                self.report.fail(status, stage, message);
+                return self.report;
             }
         };
-        let mut final_state = None;
-        if let Err((status, stage, message)) = self.cycle(&mut report, &mut final_state).await {
-            report.fail(status, stage, message.clone());
-            let event = match (status, stage) {
+        if let Err((status, stage, message)) = self.cycle().await {
+            self.report.fail(status, stage, message.clone());
+            self.outbox.push(match (status, stage) {
                 (Status::Aborted, "state_load") => Event::StateLoadFailed { error: message },
                 (Status::Aborted, _) => Event::ApiError { error: message },
                 _ => Event::SystemCrash { error: message },
-            };
-            self.deliver(&mut report, event).await;
+            });
         }
-        if report.state_writes.iter().any(|w| w.status == WriteStatus::Failed)
-            && let Some(state) = &final_state
-        {
-            self.write_recovery(&mut report, state).await;
+        if self.report.state_writes.iter().any(|w| w.status == WriteStatus::Failed) {
+            self.write_recovery();
         }
-        if leased && let Err(e) = self.store.release_lease(&self.run_id).await {
-            report.warnings.push(format!("could not release the run lease: {e}; it expires on its own"));
+        // An abort or error part-way leaves its notifications and the alert
+        // here; after a normal cycle only what the final save raised.
+        self.deliver().await;
+        if leased && let Err(e) = self.run.store.release_lease(&self.run.run_id).await {
+            self.report.warnings.push(format!("could not release the run lease: {e}; it expires on its own"));
         }
-        report
+        self.report
     }
 
     fn suppress(&self) -> bool {
-        self.mode.suppresses_side_effects()
+        self.run.mode.suppresses_side_effects()
     }
 
     async fn take_lease(&self) -> Result<bool, Stop> {
-        let Some(ttl) = self.lease_ttl.filter(|_| !self.suppress()) else { return Ok(false) };
-        match self.store.acquire_lease(&self.run_id, self.now, ttl).await {
+        let Some(ttl) = self.run.lease_ttl.filter(|_| !self.suppress()) else { return Ok(false) };
+        match self.run.store.acquire_lease(&self.run.run_id, self.run.now, ttl).await {
             Ok(LeaseOutcome::Acquired) => Ok(true),
             Ok(LeaseOutcome::Held { owner, expires_at }) => Err((
                 Status::Aborted,
@@ -146,44 +164,45 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
         }
     }
 
-    async fn cycle(&mut self, report: &mut Report, final_state: &mut Option<StateDoc>) -> Result<(), Stop> {
+    async fn cycle(&mut self) -> Result<(), Stop> {
         // 2. State: unreadable state aborts before anything else.
-        let raw_state = match self.store.load().await {
+        let raw_state = match self.run.store.load().await {
             Ok(doc) => doc.unwrap_or(Value::Object(Default::default())),
             Err(e) => return Err((Status::Aborted, "state_load", format!("could not load the state document: {e}"))),
         };
 
         // 4. Pool resolution.
         let resolution = self.resolve_pool(&raw_state).map_err(|e| (Status::Error, "pool", e))?;
-        report.pool = Some(PoolReport::from(&resolution));
+        self.report.pool = Some(PoolReport::from(&resolution));
         let official: Universe = resolution.payload.symbols.clone();
         let mut state = StateDoc::normalize(&raw_state, &official);
 
         // 3. Settle what an earlier run left pending, before planning anything.
-        self.reconcile(report, &mut state).await?;
+        self.reconcile(&mut state).await?;
 
         state.record_pool(&resolution);
-        self.save_state(report, &state, "trend_pool_metadata_refresh").await;
-        *final_state = Some(state.clone());
+        self.save_state(&state, "trend_pool_metadata_refresh").await;
+        self.final_state = Some(state.clone());
 
         // 5. Market snapshot.
         let runtime = state.runtime_universe(&official);
         let request = market_request(&runtime, &official);
         let market = self
+            .run
             .exchange
             .market_data(&request)
             .await
             .map_err(|e| (Status::Aborted, "exchange", format!("could not read market data: {e}")))?;
         let (btc, indicators) = signals(&market, &official).map_err(|e| (Status::Error, "snapshot", e))?;
         for symbol in official.keys().filter(|s| !indicators.contains_key(*s)) {
-            report.warnings.push(format!("{symbol}: no indicators this cycle; it cannot be selected"));
+            self.report.warnings.push(format!("{symbol}: no indicators this cycle; it cannot be selected"));
         }
 
-        let mut settings = self.settings.strategy.clone();
+        let mut settings = self.run.settings.strategy.clone();
         settings.paused |= state.trading_paused;
         let MarketData { balances, prices, rules, earn_products, .. } = market;
         let mut cycle = Cycle::new(CycleInputs {
-            now: self.now,
+            now: self.run.now,
             settings,
             state,
             official,
@@ -199,75 +218,82 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
 
         // 6-7. Plan and execute, step by step.
         if let Some(fuel) = cycle.plan_fuel() {
-            self.execute(report, &mut cycle, fuel).await;
+            self.execute(&mut cycle, fuel).await;
         }
         let day = cycle.open_day();
-        self.flush(report, &mut cycle).await;
+        self.flush(&mut cycle).await;
         match day {
             DayPlan::Latched => {}
             DayPlan::Breaker => {
                 for sell in cycle.plan_breaker_sells() {
-                    self.execute(report, &mut cycle, sell).await;
+                    self.execute(&mut cycle, sell).await;
                 }
                 cycle.latch_breaker();
-                report.circuit_breaker_triggered = true;
+                self.report.circuit_breaker_triggered = true;
             }
             DayPlan::Trade => {
                 for sell in cycle.plan_trend_sells() {
-                    self.execute(report, &mut cycle, sell).await;
+                    self.execute(&mut cycle, sell).await;
                 }
                 for buy in cycle.plan_trend_buys() {
-                    self.execute(report, &mut cycle, buy).await;
+                    self.execute(&mut cycle, buy).await;
                 }
                 cycle.log_holdings();
             }
         }
-        self.flush(report, &mut cycle).await;
+        self.flush(&mut cycle).await;
         if let Some(buy) = cycle.plan_dca_buy() {
-            self.execute(report, &mut cycle, buy).await;
+            self.execute(&mut cycle, buy).await;
         }
         if let Some(trim) = cycle.plan_dca_trim() {
-            self.execute(report, &mut cycle, trim).await;
+            self.execute(&mut cycle, trim).await;
         }
         if let Some(buffer) = cycle.plan_earn_buffer() {
-            self.execute(report, &mut cycle, buffer).await;
+            self.execute(&mut cycle, buffer).await;
         }
-        if let Some((bucket, event)) = cycle.status_report() {
-            // The bucket only advances once the report really went out.
-            if self.deliver(report, event).await == DeliveryStatus::Sent {
-                cycle.status_delivered(bucket);
-            }
+        // 8. Notify, then persist and report. The cycle's messages go out
+        // together before the final save: the status report's bucket
+        // advances only if the message carrying it was sent, and that save
+        // is what persists it.
+        self.flush(&mut cycle).await;
+        let status_bucket = cycle.status_report().map(|(bucket, event)| {
+            self.outbox.push(event);
+            bucket
+        });
+        let delivered = self.deliver().await;
+        if let Some(bucket) = status_bucket
+            && delivered.last() == Some(&DeliveryStatus::Sent)
+        {
+            cycle.status_delivered(bucket);
         }
-
-        // 8. Persist and report.
         let equity = cycle.finish();
-        self.flush(report, &mut cycle).await;
-        *final_state = Some(cycle.state.clone());
-        report.execution_pool = cycle.execution_pool.clone();
-        report.selected_candidates = cycle.candidate_symbols();
-        report.equity = Some(equity);
-        report.intents = std::mem::take(&mut cycle.intents);
-        report.gates = std::mem::take(&mut cycle.gates);
-        report.warnings.append(&mut cycle.warnings);
-        report.log_lines = std::mem::take(&mut cycle.log_lines);
-        report.state_after = Some(cycle.state.to_value());
+        self.flush(&mut cycle).await;
+        self.final_state = Some(cycle.state.clone());
+        self.report.execution_pool = cycle.execution_pool.clone();
+        self.report.selected_candidates = cycle.candidate_symbols();
+        self.report.equity = Some(equity);
+        self.report.intents = std::mem::take(&mut cycle.intents);
+        self.report.gates = std::mem::take(&mut cycle.gates);
+        self.report.warnings.append(&mut cycle.warnings);
+        self.report.log_lines = std::mem::take(&mut cycle.log_lines);
+        self.report.state_after = Some(cycle.state.to_value());
         Ok(())
     }
 
     /// Looks every pending order up on the exchange and settles it; an
     /// order that cannot be looked up stops the cycle (planning on a guess
     /// could place it twice).
-    async fn reconcile(&self, report: &mut Report, state: &mut StateDoc) -> Result<(), Stop> {
+    async fn reconcile(&mut self, state: &mut StateDoc) -> Result<(), Stop> {
         let pending: Vec<PendingOrder> = state.pending_orders.values().cloned().collect();
         for order in pending {
-            let found = self.exchange.query_order(&order.symbol, &order.client_order_id).await.map_err(|e| {
+            let found = self.run.exchange.query_order(&order.symbol, &order.client_order_id).await.map_err(|e| {
                 (
                     Status::Aborted,
                     "reconcile",
                     format!("could not look up pending order {} on the exchange: {e}", order.client_order_id),
                 )
             })?;
-            let outcome = reconcile::settle(state, &order, found.as_ref(), self.now);
+            let outcome = reconcile::settle(state, &order, found.as_ref(), self.run.now);
             let (kind, detail) = match &outcome {
                 Settlement::Settled { executed_qty, quote_qty } => {
                     ("settled", format!("executed {} for {} USDT", executed_qty.normalize(), quote_qty.normalize()))
@@ -275,27 +301,27 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
                 Settlement::Dropped(why) => ("dropped", why.clone()),
                 Settlement::Kept(why) => ("kept", why.clone()),
             };
-            report.reconciled.push(Reconciliation {
+            self.report.reconciled.push(Reconciliation {
                 client_order_id: order.client_order_id.clone(),
                 symbol: order.symbol.clone(),
                 outcome: kind.to_string(),
                 detail,
             });
         }
-        if !report.reconciled.is_empty() {
-            self.save_state(report, state, "reconcile_pending_orders").await;
+        if !self.report.reconciled.is_empty() {
+            self.save_state(state, "reconcile_pending_orders").await;
         }
         Ok(())
     }
 
     fn resolve_pool(&self, raw_state: &Value) -> Result<PoolResolution, String> {
-        let contract = &self.settings.contract;
-        match &self.pool {
-            PoolInput::Injected(payload) => ladder::resolve_injected(payload, contract, self.now),
+        let contract = &self.run.settings.contract;
+        match &self.run.pool {
+            PoolInput::Injected(payload) => ladder::resolve_injected(payload, contract, self.run.now),
             PoolInput::Ladder { fresh, local_root } => {
                 let last_known_good = raw_state.get("trend_pool_last_good_payload");
                 let mut paths: Vec<PathBuf> = Vec::new();
-                if let Some(f) = &self.settings.artifact_file {
+                if let Some(f) = &self.run.settings.artifact_file {
                     paths.push(local_root.join(f));
                 }
                 paths.push(local_root.join("artifacts").join("live_pool_legacy.json"));
@@ -304,8 +330,8 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
                 Ok(ladder::resolve_ladder(
                     LadderInputs { fresh: fresh.clone(), last_known_good, local_files },
                     contract,
-                    self.settings.lkg_max_age_days,
-                    self.now,
+                    self.run.settings.lkg_max_age_days,
+                    self.run.now,
                 ))
             }
         }
@@ -313,13 +339,13 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
 
     /// Executes one intent: redeems from Earn first when spot is short,
     /// writes an order ahead to the ledger, sends it, applies the outcome.
-    async fn execute(&mut self, report: &mut Report, cycle: &mut Cycle, intent: Intent) {
+    async fn execute(&mut self, cycle: &mut Cycle, intent: Intent) {
         if let Some(redeem) = cycle.funding_for(&intent) {
             let (asset, need) = intent.requirement().unwrap_or_default();
-            let outcome = self.perform(report, cycle, &redeem).await;
+            let outcome = self.perform(cycle, &redeem).await;
             let redeemed = matches!(outcome, Outcome::EarnDone);
             cycle.apply(redeem, outcome);
-            if redeemed && let Some(free) = self.executor.await_funds(&asset, need).await {
+            if redeemed && let Some(free) = self.run.executor.await_funds(&asset, need).await {
                 // Redeems can take a while to reach spot; trust what spot shows.
                 cycle.set_spot_free(&asset, free);
             }
@@ -327,17 +353,17 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
         match cycle.check_funded(&intent) {
             Err(why) => cycle.apply(intent, Outcome::Skipped(why)),
             Ok(()) => {
-                let outcome = self.perform(report, cycle, &intent).await;
+                let outcome = self.perform(cycle, &intent).await;
                 cycle.apply(intent, outcome);
             }
         }
-        self.flush(report, cycle).await;
+        self.flush(cycle).await;
     }
 
     /// Sends one intent, or records it as suppressed. An order is first
     /// written ahead to the state's pending ledger; if that save fails, or an
     /// order with the same client id is still pending, it is not sent.
-    async fn perform(&mut self, report: &mut Report, cycle: &mut Cycle, intent: &Intent) -> Outcome {
+    async fn perform(&mut self, cycle: &mut Cycle, intent: &Intent) -> Outcome {
         if self.suppress() {
             return Outcome::Suppressed;
         }
@@ -347,42 +373,41 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
                     "order {id} is still pending from an earlier attempt; not sent again"
                 ));
             }
-            cycle.write_ahead(intent, &self.run_id);
-            if !self.save_state(report, &cycle.state, &format!("write_ahead:{id}")).await {
+            cycle.write_ahead(intent, &self.run.run_id);
+            if !self.save_state(&cycle.state, &format!("write_ahead:{id}")).await {
                 cycle.state.pending_orders.shift_remove(id);
                 return Outcome::Skipped("the write-ahead save failed; order not sent".into());
             }
         }
-        self.executor.perform(intent).await
+        self.run.executor.perform(intent).await
     }
 
-    /// Performs the saves and notifications the cycle queued, in order.
-    async fn flush(&mut self, report: &mut Report, cycle: &mut Cycle) {
+    /// Performs the saves the cycle queued, in order, and moves its
+    /// notifications to the outbox.
+    async fn flush(&mut self, cycle: &mut Cycle) {
         for effect in cycle.drain_effects() {
             match effect {
                 Effect::Save(reason) => {
-                    self.save_state(report, &cycle.state, &reason).await;
+                    self.save_state(&cycle.state, &reason).await;
                 }
-                Effect::Notify(event) => {
-                    self.deliver(report, event).await;
-                }
+                Effect::Notify(event) => self.outbox.push(event),
             }
         }
     }
 
     /// Saves the state (retrying transient failures with backoff; a
     /// concurrent writer is never overwritten). Returns whether it was saved.
-    async fn save_state(&self, report: &mut Report, state: &StateDoc, reason: &str) -> bool {
+    async fn save_state(&mut self, state: &StateDoc, reason: &str) -> bool {
         if self.suppress() {
-            report.state_writes.push(StateWrite { reason: reason.to_string(), status: WriteStatus::Suppressed });
+            self.report.state_writes.push(StateWrite { reason: reason.to_string(), status: WriteStatus::Suppressed });
             return true;
         }
         let doc = state.to_value();
-        let mut delay = self.save_policy.backoff;
+        let mut delay = self.run.save_policy.backoff;
         let mut attempt = 1;
         let result = loop {
-            match self.store.save(&doc).await {
-                Err(PortError::Retryable(e)) if attempt < self.save_policy.attempts => {
+            match self.run.store.save(&doc).await {
+                Err(PortError::Retryable(e)) if attempt < self.run.save_policy.attempts => {
                     tracing::warn!("state save ({reason}) failed, retrying in {delay:?}: {e}");
                     tokio::time::sleep(delay).await;
                     delay *= 2;
@@ -394,7 +419,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
         let status = match result {
             Ok(()) => WriteStatus::Written,
             Err(e) => {
-                report.fail(
+                self.report.fail(
                     Status::Error,
                     "state_save",
                     format!("saving state ({reason}) failed after {attempt} attempt(s): {e}"),
@@ -402,46 +427,75 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
                 WriteStatus::Failed
             }
         };
-        report.state_writes.push(StateWrite { reason: reason.to_string(), status });
+        self.report.state_writes.push(StateWrite { reason: reason.to_string(), status });
         status == WriteStatus::Written
     }
 
     /// Writes the state that could not be saved to
-    /// `artifacts/state-recovery-<run_id>.json` and alerts.
-    async fn write_recovery(&mut self, report: &mut Report, state: &StateDoc) {
-        let Some(dir) = self.artifacts_dir.clone() else { return };
-        let path = dir.join(format!("state-recovery-{}.json", self.run_id));
+    /// `artifacts/state-recovery-<run_id>.json` and queues the alert.
+    fn write_recovery(&mut self) {
+        let (Some(dir), Some(state)) = (self.run.artifacts_dir.clone(), self.final_state.as_ref()) else { return };
+        let path = dir.join(format!("state-recovery-{}.json", self.run.run_id));
         let text = serde_json::to_string_pretty(&state.to_value()).unwrap_or_default();
         let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, text + "\n"));
         let shown = path.display().to_string();
         match written {
-            Ok(()) => report.recovery_file = Some(shown.clone()),
-            Err(e) => report.warnings.push(format!("could not write the recovery file {shown}: {e}")),
+            Ok(()) => self.report.recovery_file = Some(shown.clone()),
+            Err(e) => self.report.warnings.push(format!("could not write the recovery file {shown}: {e}")),
         }
-        let error =
-            report.errors.iter().find(|e| e.stage == "state_save").map(|e| e.message.clone()).unwrap_or_default();
-        self.deliver(report, Event::StateSaveFailed { error, path: shown }).await;
+        let stage = self.report.errors.iter().find(|e| e.stage == "state_save");
+        let error = stage.map(|e| e.message.clone()).unwrap_or_default();
+        self.outbox.push(Event::StateSaveFailed { error, path: shown });
     }
 
-    /// Renders and sends one notification; failures are warnings only
-    /// (design.md §3.12).
-    async fn deliver(&self, report: &mut Report, event: Event) -> DeliveryStatus {
-        let lang = self.settings.lang;
+    /// Sends the queued notifications: one message each when there are at
+    /// most [`MAX_SEPARATE_MESSAGES`], otherwise coalesced into as few
+    /// messages as fit. Each event's record gets the status of the message
+    /// that carried it; a failure is a warning, never a change of outcome
+    /// (design.md §3.12). Returns each event's status, in order.
+    async fn deliver(&mut self) -> Vec<DeliveryStatus> {
+        let events = std::mem::take(&mut self.outbox);
+        let lang = self.run.settings.lang;
         let name = messages::strategy_display_name(lang);
-        let text = messages::render(&event, lang, name);
-        let (status, error) = if self.suppress() {
-            (DeliveryStatus::Suppressed, None)
-        } else {
-            match self.notifier.send(&messages::render_full(&event, lang, name)).await {
-                Ok(()) => (DeliveryStatus::Sent, None),
-                Err(e) => {
-                    report.warnings.push(format!("notification {} not delivered: {e}", event.name()));
-                    (DeliveryStatus::Failed, Some(e.to_string()))
-                }
+        let bodies: Vec<String> = events.iter().map(|e| messages::render(e, lang, name)).collect();
+        let mut outcomes: Vec<(DeliveryStatus, Option<String>)> =
+            vec![(DeliveryStatus::Suppressed, None); events.len()];
+        if !self.suppress() && !events.is_empty() {
+            let batches: Vec<(usize, String)> = if events.len() <= MAX_SEPARATE_MESSAGES {
+                bodies.iter().map(|b| (1, b.clone())).collect()
+            } else {
+                messages::coalesce_batches(&bodies, lang)
+            };
+            let mut first = 0usize;
+            // After an outage, a rate limit or a refused token the next
+            // message would fail the same way, each after a full timeout.
+            let mut gave_up: Option<String> = None;
+            for (count, body) in batches {
+                let outcome = match &gave_up {
+                    Some(why) => (DeliveryStatus::Failed, Some(why.clone())),
+                    None => match self.run.notifier.send(&format!("{}:\n{body}", messages::prefix(lang))).await {
+                        Ok(()) => (DeliveryStatus::Sent, None),
+                        Err(e) => {
+                            if matches!(e, PortError::Retryable(_) | PortError::Auth(_)) {
+                                gave_up = Some(format!("not attempted after an earlier message failed: {e}"));
+                            }
+                            (DeliveryStatus::Failed, Some(e.to_string()))
+                        }
+                    },
+                };
+                outcomes[first..first + count].fill(outcome);
+                first += count;
             }
-        };
-        report.notifications.push(NotificationRecord { event: event.name().to_string(), status, text, error });
-        status
+        }
+        let mut statuses = Vec::with_capacity(events.len());
+        for ((event, text), (status, error)) in events.iter().zip(bodies).zip(outcomes) {
+            if let Some(e) = &error {
+                self.report.warnings.push(format!("notification {} not delivered: {e}", event.name()));
+            }
+            self.report.notifications.push(NotificationRecord { event: event.name().to_string(), status, text, error });
+            statuses.push(status);
+        }
+        statuses
     }
 }
 

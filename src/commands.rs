@@ -13,7 +13,7 @@ pub const EXIT_USAGE: u8 = 2;
 
 pub fn run_cli(cli: Cli) -> u8 {
     init_tracing();
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -91,6 +91,11 @@ pub const VARIABLES: &[Variable] = &[
     },
 ];
 
+/// Every variable of every module, for documentation checks.
+pub fn all_variables() -> impl Iterator<Item = &'static Variable> {
+    VARIABLES.iter().chain(crate::notify::telegram_config::VARIABLES)
+}
+
 /// Older names still accepted; the new name wins when both are set.
 const ALIASES: &[(&str, &str)] = &[
     ("STRATEGY_ARTIFACT_FILE", "TREND_POOL_FILE"),

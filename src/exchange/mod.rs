@@ -1,3 +1,4 @@
 //! Exchange adapters behind the [`crate::ports::Exchange`] trait.
 
+pub mod binance;
 pub mod sim;

@@ -352,6 +352,30 @@ pub fn coalesce(bodies: &[String], lang: Lang) -> String {
     out
 }
 
+/// Packs bodies, in order, into as few messages as possible: each message
+/// is the [`coalesce`] of a run of consecutive bodies that fits without
+/// truncation (greedy, which is optimal for an order-keeping split). A single
+/// body too long on its own goes alone and is truncated by [`coalesce`].
+/// Returns, per message, how many bodies it carries and its text.
+pub fn coalesce_batches(bodies: &[String], lang: Lang) -> Vec<(usize, String)> {
+    let mut batches = Vec::new();
+    let mut start = 0usize;
+    let mut chars = 0usize;
+    for (i, body) in bodies.iter().enumerate() {
+        let len = body.chars().count();
+        if i > start && chars + 2 + len > COALESCE_LIMIT {
+            batches.push((i - start, coalesce(&bodies[start..i], lang)));
+            start = i;
+            chars = 0;
+        }
+        chars += if i == start { len } else { 2 + len };
+    }
+    if start < bodies.len() {
+        batches.push((bodies.len() - start, coalesce(&bodies[start..], lang)));
+    }
+    batches
+}
+
 /// Localised labels of the `Label: value` lines.
 struct Labels {
     price: &'static str,
@@ -902,6 +926,30 @@ mod tests {
         let bodies = vec!["a\nb".to_string(), "c".to_string()];
         assert_eq!(coalesce(&bodies, Lang::En), "a\nb\n\nc");
         assert_eq!(coalesce(&[], Lang::En), "");
+    }
+
+    #[test]
+    fn coalesce_batches_packs_in_order_without_truncating() {
+        assert!(coalesce_batches(&[], Lang::En).is_empty());
+        let short: Vec<String> = (0..5).map(|i| format!("body {i}")).collect();
+        assert_eq!(coalesce_batches(&short, Lang::En), vec![(5, coalesce(&short, Lang::En))]);
+        // 1500-char bodies: two fit (3002 chars), a third would not (4504).
+        let long: Vec<String> = (0..5).map(|i| char::from(b'a' + i).to_string().repeat(1500)).collect();
+        let batches = coalesce_batches(&long, Lang::Zh);
+        assert_eq!(batches.iter().map(|b| b.0).collect::<Vec<_>>(), [2, 2, 1]);
+        assert_eq!(batches[0].1, long[..2].join("\n\n"));
+        assert_eq!(batches[2].1, long[4]);
+        assert!(batches.iter().all(|(_, text)| text.chars().count() <= COALESCE_LIMIT));
+        // Exactly at the limit stays together; one over splits.
+        let edge = vec!["x".repeat(2000), "y".repeat(COALESCE_LIMIT - 2002)];
+        assert_eq!(coalesce_batches(&edge, Lang::En).len(), 1);
+        let over = vec!["x".repeat(2000), "y".repeat(COALESCE_LIMIT - 2001)];
+        assert_eq!(coalesce_batches(&over, Lang::En).len(), 2);
+        // A single oversized body goes alone, truncated.
+        let huge = vec!["a".to_string(), "字".repeat(COALESCE_LIMIT + 10), "b".to_string()];
+        let batches = coalesce_batches(&huge, Lang::En);
+        assert_eq!(batches.iter().map(|b| b.0).collect::<Vec<_>>(), [1, 1, 1]);
+        assert!(batches[1].1.ends_with("\n…(1 more, truncated)"));
     }
 
     #[test]

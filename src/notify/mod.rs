@@ -3,3 +3,5 @@
 pub mod event;
 pub mod log;
 pub mod messages;
+pub mod telegram;
+pub mod telegram_config;
