@@ -22,6 +22,10 @@ pub fn run_cli(cli: Cli) -> u8 {
     };
     match cli.command {
         Command::Replay(args) => runtime.block_on(replay_command(args)),
+        Command::Dispatch(args) => runtime.block_on(crate::ops::dispatch_command(args)),
+        Command::Heartbeat(args) => runtime.block_on(crate::ops::heartbeat_command(args)),
+        Command::Watchdog(args) => runtime.block_on(crate::ops::watchdog_command(args)),
+        Command::Summary(args) => crate::ops::summary_command(args),
     }
 }
 

@@ -17,6 +17,7 @@ use crate::config::{ConfigError, Env};
 use crate::github::{Answer, DEFAULT_API_URL, GitHubClient, Pause, RESPONSE_EXCERPT_BYTES, excerpt, valid_repo};
 use crate::notify::event::Lang;
 use crate::notify::messages::prefix;
+use crate::ports::{Clock, Notifier};
 use crate::secret::Secret;
 
 /// `DISPATCH_MAX_ATTEMPTS` when unset.
@@ -287,6 +288,36 @@ pub async fn dispatch(
             }
         }
     }
+}
+
+/// The whole command after configuration: dispatch, and on final failure
+/// one alert through `notifier` (none configured: only logged). An alert
+/// that cannot be delivered is logged and changes nothing else. Returns the
+/// exit code: 0 dispatched, 1 failed.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    cfg: &DispatchConfig,
+    client: &GitHubClient,
+    pause: &impl Pause,
+    notifier: Option<&impl Notifier>,
+    lang: Lang,
+    host: &str,
+    clock: &impl Clock,
+    log: &mut dyn FnMut(String),
+) -> u8 {
+    let (attempts, reason, response) = match dispatch(cfg, client, pause, log).await {
+        DispatchOutcome::Dispatched { .. } => return 0,
+        DispatchOutcome::Failed { attempts, reason, response } => (attempts, reason, response),
+    };
+    let text = alert_text(cfg, host, clock.now(), attempts, &reason, &response, lang);
+    match notifier {
+        None => log("telegram not configured (TG_TOKEN, GLOBAL_TELEGRAM_CHAT_ID): alert not sent".into()),
+        Some(n) => match n.send(&text).await {
+            Ok(()) => log("alert sent".into()),
+            Err(e) => log(format!("warning: alert not delivered: {}", cfg.token.redact(&e.to_string()))),
+        },
+    }
+    1
 }
 
 /// The one Telegram alert of a failed dispatch: title, host, repo,

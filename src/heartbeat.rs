@@ -18,6 +18,7 @@ use crate::config::{ConfigError, Env};
 use crate::github::{Answer, GitHubClient, Pause};
 use crate::notify::event::Lang;
 use crate::notify::messages::prefix;
+use crate::ports::Notifier;
 
 pub const SCHEMA: &str = "tradecycle.heartbeat_assessment.v1";
 
@@ -444,6 +445,43 @@ pub async fn fetch_runs(
 /// The `path` values a repository-wide listing uses for this workflow.
 fn workflow_paths(workflow: &str) -> Vec<String> {
     vec![workflow.to_string(), format!(".github/workflows/{workflow}")]
+}
+
+/// The whole command after configuration: fetch, assess, print the
+/// assessment JSON and a summary line through `out`, alert on `alert` /
+/// `unavailable`. Returns the assessment and the exit code (1 on alert when
+/// `fail_on_alert`, else 0). An undelivered alert is logged, nothing more.
+#[allow(clippy::too_many_arguments)]
+pub async fn run(
+    cfg: &HeartbeatConfig,
+    client: &GitHubClient,
+    pause: &impl Pause,
+    notifier: Option<&impl Notifier>,
+    lang: Lang,
+    now: DateTime<Utc>,
+    out: &mut dyn FnMut(String),
+    log: &mut dyn FnMut(String),
+) -> (Assessment, u8) {
+    let assessment = match fetch_runs(cfg, client, pause, log).await {
+        Ok(runs) => assess(runs, now, &cfg.settings),
+        Err(e) => unavailable(now, &cfg.settings, &e),
+    };
+    out(serde_json::to_string_pretty(&assessment).unwrap_or_default());
+    out(summary_line(&assessment));
+    if !assessment.status.alerts() {
+        return (assessment, 0);
+    }
+    let text = alert_text(&assessment, cfg, lang);
+    log(text.clone());
+    match notifier {
+        None => log("telegram not configured (TG_TOKEN, GLOBAL_TELEGRAM_CHAT_ID): alert not sent".into()),
+        Some(n) => match n.send(&text).await {
+            Ok(()) => log("alert sent".into()),
+            Err(e) => log(format!("warning: alert not delivered: {e}")),
+        },
+    }
+    let code = if cfg.fail_on_alert { 1 } else { 0 };
+    (assessment, code)
 }
 
 /// The alert message (at most [`ALERT_LIMIT_CHARS`] chars).

@@ -96,6 +96,22 @@ pub fn check(record: Option<&Value>, service: &str, now: DateTime<Utc>, max_age:
     }
 }
 
+/// Reads the record through the store and checks it; a store that cannot
+/// be read is a FAIL too (the watchdog exists for bad days).
+pub async fn run(store: &impl StateStore, service: &str, now: DateTime<Utc>, max_age: Duration) -> Verdict {
+    match store.read_heartbeat(service).await {
+        Ok(record) => check(record.as_ref(), service, now, max_age),
+        Err(e) => Verdict {
+            ok: false,
+            line: format!(
+                "FAIL cannot read heartbeat service={service} max_age_seconds={}: {}",
+                max_age.as_secs(),
+                one_line(&e.to_string())
+            ),
+        },
+    }
+}
+
 /// Record values on one line: the watchdog's output is grepped.
 fn one_line(s: &str) -> String {
     let flat: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
