@@ -93,7 +93,12 @@ pub const VARIABLES: &[Variable] = &[
 
 /// Every variable of every module, for documentation checks.
 pub fn all_variables() -> impl Iterator<Item = &'static Variable> {
-    VARIABLES.iter().chain(crate::notify::telegram_config::VARIABLES)
+    VARIABLES
+        .iter()
+        .chain(crate::notify::telegram_config::VARIABLES)
+        .chain(crate::watchdog::VARIABLES)
+        .chain(crate::dispatch::VARIABLES)
+        .chain(crate::heartbeat::VARIABLES)
 }
 
 /// Older names still accepted; the new name wins when both are set.

@@ -13,7 +13,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::config::{ConfigError, Env};
+use crate::config::{ConfigError, Env, Variable};
 use crate::github::{Answer, DEFAULT_API_URL, GitHubClient, Pause, RESPONSE_EXCERPT_BYTES, excerpt, valid_repo};
 use crate::notify::event::Lang;
 use crate::notify::messages::prefix;
@@ -27,6 +27,49 @@ pub const DEFAULT_RETRY_BASE_SECONDS: u64 = 15;
 /// Connection and whole-request deadlines of one attempt (the reference's curl flags).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The variables `dispatch` reads from its env file (and `GITHUB_TOKEN` /
+/// `GITHUB_API_URL`, which `heartbeat` reads from the environment too).
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "TRADECYCLE_DISPATCH_ENV",
+        default: "~/.config/tradecycle/dispatch.env",
+        meaning: "the env file `dispatch` reads (same as --env-file)",
+    },
+    Variable {
+        name: "GITHUB_TOKEN",
+        default: "unset",
+        meaning: "GitHub token (secret): `dispatch` needs Actions write on the repository, `heartbeat` Actions read",
+    },
+    Variable { name: "REPO", default: "unset", meaning: "`dispatch`: the repository, owner/name" },
+    Variable { name: "WORKFLOW", default: "unset", meaning: "`dispatch`: the workflow file to fire, e.g. cycle.yml" },
+    Variable { name: "REF", default: "unset", meaning: "`dispatch`: the branch or tag the workflow runs on" },
+    Variable {
+        name: "VALIDATE_ONLY",
+        default: "unset",
+        meaning: "`dispatch`: workflow input validate_only (true/false); unset leaves the workflow default, false",
+    },
+    Variable {
+        name: "LIVE",
+        default: "unset",
+        meaning: "`dispatch`: workflow input live (true/false); unset leaves the workflow default, false (dry run)",
+    },
+    Variable {
+        name: "DISPATCH_MAX_ATTEMPTS",
+        default: "4",
+        meaning: "`dispatch`: attempts when GitHub fails transiently (network, 500/502/503/504)",
+    },
+    Variable {
+        name: "DISPATCH_RETRY_BASE_SECONDS",
+        default: "15",
+        meaning: "`dispatch`: the wait before attempt k+1 is this times k (15 s, 30 s, 45 s)",
+    },
+    Variable {
+        name: "GITHUB_API_URL",
+        default: "https://api.github.com",
+        meaning: "GitHub REST API root for `dispatch` and `heartbeat` (GitHub Enterprise, tests)",
+    },
+];
 
 /// Workflow inputs the env file (or a flag) may set, by env-file key.
 const INPUTS: &[(&str, &str)] = &[("VALIDATE_ONLY", "validate_only"), ("LIVE", "live")];

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{ConfigError, Env};
+use crate::config::{ConfigError, Env, Variable};
 use crate::github::{Answer, GitHubClient, Pause};
 use crate::notify::event::Lang;
 use crate::notify::messages::prefix;
@@ -30,6 +30,58 @@ pub const READ_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Longest alert text sent (Telegram's limit is 4096).
 pub const ALERT_LIMIT_CHARS: usize = 3900;
+
+/// The variables `heartbeat` reads (the reference's names, so repository
+/// variables carry over).
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "GITHUB_REPOSITORY",
+        default: "unset",
+        meaning: "`heartbeat`: the repository, owner/name (set by GitHub Actions)",
+    },
+    Variable {
+        name: "RUNTIME_HEARTBEAT_WORKFLOW",
+        default: "cycle.yml",
+        meaning: "`heartbeat`: the workflow whose runs are checked",
+    },
+    Variable { name: "RUNTIME_HEARTBEAT_BRANCH", default: "main", meaning: "`heartbeat`: the branch whose runs count" },
+    Variable { name: "RUNTIME_HEARTBEAT_NAME", default: "tradecycle cycle", meaning: "`heartbeat`: name in the alert" },
+    Variable {
+        name: "RUNTIME_HEARTBEAT_LOOKBACK_HOURS",
+        default: "2.5",
+        meaning: "`heartbeat`: runs created this recently are recent",
+    },
+    Variable {
+        name: "RUNTIME_HEARTBEAT_EXPECTED_INTERVAL_HOURS",
+        default: "1",
+        meaning: "`heartbeat`: the dispatch cadence; missed intervals are counted in it",
+    },
+    Variable {
+        name: "RUNTIME_HEARTBEAT_MAX_CONSECUTIVE_MISSES",
+        default: "2",
+        meaning: "`heartbeat`: missed intervals since the last success that make an alert",
+    },
+    Variable {
+        name: "RUNTIME_HEARTBEAT_RUNS_TO_SCAN",
+        default: "30",
+        meaning: "`heartbeat`: runs read per listing (at most 100)",
+    },
+    Variable {
+        name: "RUNTIME_HEARTBEAT_FAIL_WORKFLOW_ON_ALERT",
+        default: "true",
+        meaning: "`heartbeat`: exit 1 on alert (false: alert, exit 0)",
+    },
+    Variable {
+        name: "GITHUB_SERVER_URL",
+        default: "unset",
+        meaning: "`heartbeat`: with GITHUB_RUN_ID, the link to the heartbeat run in the alert (set by GitHub Actions)",
+    },
+    Variable {
+        name: "GITHUB_RUN_ID",
+        default: "unset",
+        meaning: "`heartbeat`: see GITHUB_SERVER_URL (set by GitHub Actions)",
+    },
+];
 
 /// One run as GitHub lists it; every field optional because the check must
 /// survive odd payloads rather than crash in the middle of an incident.

@@ -9,8 +9,22 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::config::Env;
+use crate::config::{Env, Variable};
 use crate::ports::{PortError, StateStore};
+
+/// The variables of the cycle heartbeat and the watchdog.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "SERVICE_NAME",
+        default: "tradecycle",
+        meaning: "name the cycle's heartbeat record is stored under (one per account sharing a store)",
+    },
+    Variable {
+        name: "WATCHDOG_MAX_AGE_SECONDS",
+        default: "4500",
+        meaning: "`watchdog`: oldest acceptable heartbeat record, seconds or e.g. 75m (same as --max-age)",
+    },
+];
 
 /// `SERVICE_NAME` when unset: the namespace of the heartbeat record.
 pub const DEFAULT_SERVICE: &str = "tradecycle";
