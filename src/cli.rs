@@ -11,7 +11,8 @@ use clap::{Parser, Subcommand, ValueEnum};
     version,
     about = "Runs one crypto trading cycle per invocation against a Binance spot account.",
     long_about = "Runs one crypto trading cycle per invocation against a Binance spot account and exits.\n\n\
-                  Exit codes: 0 ok, 1 cycle error, 2 usage or configuration error, 3 aborted before trading."
+                  Exit codes: 0 ok, 1 cycle error, 2 usage or configuration error, 3 aborted before trading,\n\
+                  4 another cycle holds the run lease."
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -22,6 +23,9 @@ pub struct Cli {
 pub enum Command {
     /// Run a full dry cycle on fixed fixture inputs: no network, no clock, nothing sent or written.
     Replay(ReplayArgs),
+    /// Run one cycle: a dry-run against Binance by default, real trading with --live, or on the
+    /// in-process paper exchange with --paper (no credentials needed).
+    Run(RunArgs),
     /// Fire the cycle workflow through GitHub's workflow_dispatch API (what the VPS cron runs).
     #[command(long_about = "Fire the cycle workflow through GitHub's workflow_dispatch API (what the VPS cron runs).\n\n\
         Settings come from an env file of KEY=VALUE lines: GITHUB_TOKEN, REPO (owner/name), WORKFLOW \
@@ -108,6 +112,47 @@ pub struct SummaryArgs {
     pub report: PathBuf,
     #[arg(long, value_enum, default_value_t = SummaryFormat::Markdown)]
     pub format: SummaryFormat,
+}
+
+
+#[derive(Debug, clap::Args)]
+pub struct RunArgs {
+    /// Trade for real (also TRADECYCLE_LIVE=1). Without it, run reads Binance and suppresses every side effect.
+    #[arg(long)]
+    pub live: bool,
+    /// Trade on the simulated exchange seeded from --fixtures; state and account persist under --paper-dir.
+    #[arg(long, conflicts_with = "live")]
+    pub paper: bool,
+    /// Fixture set that seeds paper mode.
+    #[arg(long, value_name = "DIR", default_value = "fixtures/cycle_replay", requires = "paper")]
+    pub fixtures: PathBuf,
+    /// Where paper mode keeps its account and state between runs.
+    #[arg(long, value_name = "DIR", default_value = "artifacts/paper", requires = "paper")]
+    pub paper_dir: PathBuf,
+    /// Paper mode: compute indicators from synthetic daily klines instead of the fixture's injected ones.
+    #[arg(long, requires = "paper")]
+    pub synthetic_klines: bool,
+    /// State store: file:PATH or firestore (also TRADECYCLE_STORE).
+    #[arg(long, value_name = "STORE")]
+    pub store: Option<String>,
+    /// Trade live even though the API key can withdraw funds.
+    #[arg(long)]
+    pub allow_withdrawal_key: bool,
+    /// Run id (default: the UTC time, e.g. 20260315T000000Z).
+    #[arg(long, value_name = "ID")]
+    pub run_id: Option<String>,
+    /// Cycle time for paper mode (RFC 3339); default: the paper account's clock.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time, requires = "paper")]
+    pub now: Option<DateTime<Utc>>,
+    /// Directory of the report (report-<run_id>.json) and recovery files.
+    #[arg(long, value_name = "DIR", default_value = "artifacts")]
+    pub artifacts: PathBuf,
+    /// Also write the JSON report to this file.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// What to print on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Json)]
+    pub format: Format,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

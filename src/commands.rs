@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::{Cli, Command, Format, ReplayArgs};
+use crate::cli::{Cli, Command, Format, ReplayArgs, RunArgs};
 use crate::config::process_env;
 use crate::domain::report::Report;
 use crate::replay::{ReplayOptions, replay};
@@ -22,6 +22,7 @@ pub fn run_cli(cli: Cli) -> u8 {
     };
     match cli.command {
         Command::Replay(args) => runtime.block_on(replay_command(args)),
+        Command::Run(args) => runtime.block_on(run_command(args)),
         Command::Dispatch(args) => runtime.block_on(crate::ops::dispatch_command(args)),
         Command::Heartbeat(args) => runtime.block_on(crate::ops::heartbeat_command(args)),
         Command::Watchdog(args) => runtime.block_on(crate::ops::watchdog_command(args)),
@@ -45,6 +46,37 @@ async fn replay_command(args: ReplayArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
+    emit(&report, args.output.as_deref(), args.format)
+}
+
+async fn run_command(args: RunArgs) -> u8 {
+    let req = crate::run::RunRequest {
+        live: args.live,
+        paper: args.paper,
+        fixtures: args.fixtures,
+        paper_dir: args.paper_dir,
+        synthetic_klines: args.synthetic_klines,
+        store: args.store,
+        allow_withdrawal_key: args.allow_withdrawal_key,
+        run_id: args.run_id,
+        now: args.now,
+        artifacts_dir: args.artifacts.clone(),
+        env: process_env(),
+    };
+    let report = match crate::run::run(req).await {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    // The report always lands in artifacts/, whatever else was asked.
+    let path = crate::run::report_path(&args.artifacts, &report.run_id);
+    if let Err(e) =
+        serde_json::to_string_pretty(&report).map_err(std::io::Error::other).and_then(|j| write_file(&path, &j))
+    {
+        eprintln!("error: cannot write the report to {}: {e}", path.display());
+    }
     emit(&report, args.output.as_deref(), args.format)
 }
 

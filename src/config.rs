@@ -96,6 +96,9 @@ pub fn all_variables() -> impl Iterator<Item = &'static Variable> {
     VARIABLES
         .iter()
         .chain(crate::notify::telegram_config::VARIABLES)
+        .chain(crate::exchange::binance::VARIABLES)
+        .chain(crate::run::VARIABLES)
+        .chain(crate::store::VARIABLES)
         .chain(crate::watchdog::VARIABLES)
         .chain(crate::dispatch::VARIABLES)
         .chain(crate::heartbeat::VARIABLES)

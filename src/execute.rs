@@ -39,6 +39,19 @@ impl Default for ExecutionPolicy {
     }
 }
 
+impl ExecutionPolicy {
+    /// The default waits multiplied by `TRADECYCLE_WAIT_SCALE` (tests use a
+    /// small scale; operators normally leave it at 1).
+    pub fn scaled(scale: f64) -> Self {
+        let d = ExecutionPolicy::default();
+        ExecutionPolicy {
+            query_backoff: d.query_backoff.mul_f64(scale),
+            redeem_poll_interval: d.redeem_poll_interval.mul_f64(scale),
+            ..d
+        }
+    }
+}
+
 pub struct ExchangeExecutor<'a, E> {
     exchange: &'a E,
     policy: ExecutionPolicy,
@@ -95,10 +108,14 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
 /// thin book expired the rest of a market order.
 fn outcome_of(report: OrderReport) -> Outcome {
     if report.executed_qty > Decimal::ZERO {
+        let mut commissions = report.commissions;
+        for c in &mut commissions {
+            c.amount = c.amount.normalize();
+        }
         Outcome::Filled(Fill {
-            executed_qty: report.executed_qty,
-            quote_qty: report.cummulative_quote_qty,
-            commissions: report.commissions,
+            executed_qty: report.executed_qty.normalize(),
+            quote_qty: report.cummulative_quote_qty.normalize(),
+            commissions,
             estimated: false,
         })
     } else if report.status.is_final() {

@@ -18,6 +18,7 @@ pub mod ops;
 pub mod paper;
 pub mod ports;
 pub mod replay;
+pub mod run;
 pub mod secret;
 pub mod store;
 pub mod strategy;

@@ -9,7 +9,7 @@ use chrono::Utc;
 
 use crate::cli::{DispatchArgs, HeartbeatArgs, SummaryArgs, SummaryFormat, WatchdogArgs};
 use crate::commands::EXIT_USAGE;
-use crate::config::{Env, process_env};
+use crate::config::{Env, Settings, process_env};
 use crate::dispatch::{self, DispatchConfig};
 use crate::github::{GitHubClient, TokioPause};
 use crate::heartbeat::{self, HeartbeatConfig};
@@ -17,7 +17,11 @@ use crate::notify::event::Lang;
 use crate::notify::messages::parse_lang;
 use crate::notify::telegram::{TelegramConfig, TelegramNotifier};
 use crate::ports::SystemClock;
+use crate::run::AnyStore;
 use crate::secret::Secret;
+use crate::store::file::FileStore;
+use crate::store::firestore::{FirestoreConfig, FirestoreStore};
+use crate::store::select::StoreSpec;
 use crate::summary;
 use crate::watchdog;
 
@@ -201,10 +205,20 @@ pub async fn watchdog_command(args: WatchdogArgs) -> u8 {
     if verdict.ok { 0 } else { 1 }
 }
 
-/// Placeholder until the file and Firestore stores land: the memory store
-/// never holds a record, so the watchdog would only ever say "missing".
-async fn open_store(flag: Option<&str>, _env: &Env) -> Result<crate::store::memory::MemoryStore, String> {
-    Err(format!("--store {}: no state store backend is available in this build yet", flag.unwrap_or("")))
+/// The store named by `--store` or `TRADECYCLE_STORE` (no default: the
+/// watchdog must read where the cycle writes).
+async fn open_store(flag: Option<&str>, env: &Env) -> Result<AnyStore, String> {
+    let spec = StoreSpec::resolve(flag, env).map_err(|e| e.0)?.ok_or_else(|| {
+        "no state store configured: pass --store firestore or --store file:PATH (or set TRADECYCLE_STORE)".to_string()
+    })?;
+    Ok(match spec {
+        StoreSpec::File(path) => AnyStore::File(FileStore::new(path)),
+        StoreSpec::Firestore => {
+            let settings = Settings::from_env(env).map_err(|e| e.0)?;
+            let config = FirestoreConfig::from_env(env, &settings).map_err(|e| e.0)?;
+            AnyStore::Firestore(Box::new(FirestoreStore::new(config)))
+        }
+    })
 }
 
 pub fn summary_command(args: SummaryArgs) -> u8 {

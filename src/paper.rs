@@ -101,6 +101,9 @@ pub fn synthetic_klines(symbol: &str, price: f64, days: usize, end: DateTime<Utc
         let noise = walk_step(symbol, i as u64).to_string().parse::<f64>().unwrap_or(0.0) * 2.0;
         closes[i - 1] = closes[i] / (1.0 + 0.002 + noise);
     }
+    // Eight decimals, like prices on the wire, so a series served over HTTP
+    // by a fake exchange parses back to exactly these numbers.
+    let r8 = |x: f64| (x * 1e8).round() / 1e8;
     let day_ms = 86_400_000_i64;
     let last_open = end.timestamp_millis() / day_ms * day_ms;
     closes
@@ -110,11 +113,11 @@ pub fn synthetic_klines(symbol: &str, price: f64, days: usize, end: DateTime<Utc
             let open = if i == 0 { close } else { closes[i - 1] };
             Kline {
                 open_time: last_open - (days - 1 - i) as i64 * day_ms,
-                open,
-                high: open.max(close) * 1.01,
-                low: open.min(close) * 0.99,
-                close,
-                volume: 1.0e8 / close,
+                open: r8(open),
+                high: r8(open.max(close) * 1.01),
+                low: r8(open.min(close) * 0.99),
+                close: r8(close),
+                volume: r8(1.0e8 / close),
             }
         })
         .collect()

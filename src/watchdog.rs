@@ -12,13 +12,8 @@ use serde_json::{Value, json};
 use crate::config::{Env, Variable};
 use crate::ports::{PortError, StateStore};
 
-/// The variables of the cycle heartbeat and the watchdog.
+/// The watchdog's own variable (`SERVICE_NAME` is `run`'s, in `run::VARIABLES`).
 pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "SERVICE_NAME",
-        default: "tradecycle",
-        meaning: "name the cycle's heartbeat record is stored under (one per account sharing a store)",
-    },
     Variable {
         name: "WATCHDOG_MAX_AGE_SECONDS",
         default: "4500",
@@ -88,6 +83,8 @@ pub fn check(record: Option<&Value>, service: &str, now: DateTime<Utc>, max_age:
     };
     let field = |k: &str| match record.get(k) {
         None | Some(Value::Null) => "none".to_string(),
+        // `run` writes an empty last_error when there was none.
+        Some(Value::String(s)) if s.trim().is_empty() => "none".to_string(),
         Some(Value::String(s)) => one_line(s),
         Some(v) => one_line(&v.to_string()),
     };

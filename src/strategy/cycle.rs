@@ -191,7 +191,7 @@ impl Cycle {
             now,
             today_utc: now.format("%Y-%m-%d").to_string(),
             today_id: now.format("%Y%m%d").to_string(),
-            buffer_target: earn::buffer_target(usdt_total),
+            buffer_target: earn::buffer_target(usdt_total).round_dp(8).normalize(),
             settings,
             state,
             official,

@@ -8,6 +8,8 @@ use std::process::Command;
 
 use serde_json::Value;
 
+pub mod live;
+
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

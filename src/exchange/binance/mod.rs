@@ -25,6 +25,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use rust_decimal::Decimal;
 
+use crate::config::{ConfigError, Env, Variable};
 use crate::domain::snapshot::MarketData;
 use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderRequest, PortError};
 use crate::secret::Secret;
@@ -71,17 +72,44 @@ impl BinanceConfig {
     /// Defaults plus `BINANCE_API_KEY`, `BINANCE_API_SECRET` and
     /// `BINANCE_BASE_URL` from the environment (missing credentials are
     /// left empty; signed calls then fail with `PortError::Auth`).
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).unwrap_or_default();
-        let mut config =
-            BinanceConfig::new(Secret::new(var("BINANCE_API_KEY")), Secret::new(var("BINANCE_API_SECRET")));
-        let base = var("BINANCE_BASE_URL");
-        if !base.trim().is_empty() {
-            config.base_url = base.trim().to_string();
+    /// `BINANCE_API_KEY`, `BINANCE_API_SECRET` and `BINANCE_BASE_URL` from
+    /// `env`; missing credentials are an error naming the variable.
+    pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
+        let var = |name: &str| env.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let key = var("BINANCE_API_KEY").ok_or_else(|| ConfigError("BINANCE_API_KEY is not set".into()))?;
+        let secret = var("BINANCE_API_SECRET").ok_or_else(|| ConfigError("BINANCE_API_SECRET is not set".into()))?;
+        let mut config = BinanceConfig::new(Secret::new(key), Secret::new(secret));
+        if let Some(base) = var("BINANCE_BASE_URL") {
+            if !(base.starts_with("http://") || base.starts_with("https://")) {
+                return Err(ConfigError(format!("BINANCE_BASE_URL: expected an http(s) URL, got '{base}'")));
+            }
+            config.base_url = base.trim_end_matches('/').to_string();
         }
-        config
+        if let Some(secs) = var("BINANCE_TIMEOUT_SECS") {
+            let parsed = secs.parse::<f64>().ok().filter(|s| *s > 0.0 && *s <= 120.0);
+            let secs = parsed.ok_or_else(|| {
+                ConfigError(format!("BINANCE_TIMEOUT_SECS: expected seconds between 0 and 120, got '{secs}'"))
+            })?;
+            config.timeout = Duration::from_secs_f64(secs);
+        }
+        Ok(config)
     }
 }
+
+/// Variables read by the Binance adapter.
+pub const VARIABLES: &[Variable] = &[
+    Variable {
+        name: "BINANCE_API_KEY",
+        default: "unset",
+        meaning: "Binance API key (secret; reads for dry-run, trading for --live)",
+    },
+    Variable { name: "BINANCE_API_SECRET", default: "unset", meaning: "Binance API secret (secret)" },
+    Variable {
+        name: "BINANCE_BASE_URL",
+        default: "https://api.binance.com",
+        meaning: "Binance REST base URL (tests point it at a local fake)",
+    },
+];
 
 /// Counters of this client's traffic, for the run report and logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

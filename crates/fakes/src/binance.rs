@@ -1,1 +1,0 @@
-//! Fake binance server (to be written).

@@ -1,0 +1,153 @@
+//! A live-run harness: a fake Binance seeded from one of our fixture sets
+//! (balances, Earn, prices, filters, and synthetic klines ending now), a
+//! file state store and an upstream pool file in a temp dir, and the
+//! environment that points `tradecycle run --live` at them.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde_json::Value;
+use tradecycle::fixture::FixtureSet;
+use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
+use tradecycle_fakes::binance::{EarnProduct, FakeBinance, FakeBinanceConfig, Kline, SymbolSpec};
+
+use super::{Run, root, tradecycle};
+
+pub struct Live {
+    pub fake: FakeBinance,
+    pub dir: tempfile::TempDir,
+    pub now: DateTime<Utc>,
+    pub fixtures: FixtureSet,
+}
+
+fn dec(x: f64) -> Decimal {
+    Decimal::from_str(&format!("{x:.8}")).expect("finite")
+}
+
+/// The fixture's pool payload dated today, so it is fresh for a run now.
+pub fn fresh_pool(fixtures: &FixtureSet, now: DateTime<Utc>) -> Value {
+    let mut pool = fixtures.pool_input.clone();
+    let today = now.format("%Y-%m-%d").to_string();
+    pool["as_of_date"] = Value::String(today.clone());
+    pool["version"] = Value::String(format!("{today}-core_major"));
+    pool
+}
+
+impl Live {
+    pub fn new(fixture: &str) -> Live {
+        Self::with_config(fixture, FakeBinanceConfig { earn_min_interval: None, ..Default::default() })
+    }
+
+    pub fn with_config(fixture: &str, config: FakeBinanceConfig) -> Live {
+        let fixtures = FixtureSet::load(&root().join("fixtures").join(fixture)).expect("fixture set");
+        let now = Utc::now();
+        let fake = FakeBinance::start(config);
+        for (asset, b) in &fixtures.balances {
+            fake.set_balance(asset, b.free, b.locked);
+        }
+        for (asset, product) in &fixtures.earn_products {
+            fake.set_earn_product(EarnProduct::new(asset, product));
+            let earn = fixtures.balances.get(asset).map(|b| b.earn).unwrap_or_default();
+            if earn > Decimal::ZERO {
+                fake.set_earn_position(asset, product, earn);
+            }
+        }
+        let raw: Value = serde_json::from_str(
+            &std::fs::read_to_string(fixtures.dir.join("account_balances_snapshot.json")).expect("balances file"),
+        )
+        .expect("json");
+        for (symbol, price) in &fixtures.prices {
+            let base = symbol.strip_suffix("USDT").expect("USDT pair");
+            let filters = raw["symbol_info"][symbol]["filters"].as_array().cloned().unwrap_or_default();
+            fake.add_symbol(SymbolSpec::new(symbol, base, "USDT").raw_filters(filters));
+            fake.set_price(symbol, *price);
+            let days = if symbol == "BTCUSDT" { BTC_LOOKBACK_DAYS } else { TREND_LOOKBACK_DAYS } as usize;
+            let rows = tradecycle::paper::synthetic_klines(symbol, price.to_f64().unwrap(), days, now)
+                .into_iter()
+                .map(|k| Kline::daily(k.open_time, dec(k.open), dec(k.high), dec(k.low), dec(k.close), dec(k.volume)))
+                .collect();
+            fake.set_klines(symbol, rows);
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("upstream.json"), fresh_pool(&fixtures, now).to_string()).unwrap();
+        std::fs::write(dir.path().join("state.json"), fixtures.initial_state.to_string()).unwrap();
+        Live { fake, dir, now, fixtures }
+    }
+
+    pub fn state_path(&self) -> PathBuf {
+        self.dir.path().join("state.json")
+    }
+
+    pub fn artifacts(&self) -> PathBuf {
+        self.dir.path().join("artifacts")
+    }
+
+    pub fn state(&self) -> Value {
+        serde_json::from_str(&std::fs::read_to_string(self.state_path()).expect("state file")).expect("json")
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        let d = self.dir.path();
+        vec![
+            ("BINANCE_BASE_URL".into(), self.fake.url()),
+            ("BINANCE_API_KEY".into(), self.fake.api_key()),
+            ("BINANCE_API_SECRET".into(), self.fake.api_secret()),
+            ("BINANCE_TIMEOUT_SECS".into(), "2".into()),
+            ("TRADECYCLE_STORE".into(), format!("file:{}", self.state_path().display())),
+            ("STRATEGY_ARTIFACT_UPSTREAM_FILE".into(), d.join("upstream.json").display().to_string()),
+            ("TRADECYCLE_WAIT_SCALE".into(), "0.01".into()),
+        ]
+    }
+
+    /// `tradecycle run <args> --artifacts <tmp>/artifacts` with this environment plus `extra`.
+    pub fn run(&self, args: &[&str], extra: &[(&str, &str)]) -> Run {
+        let artifacts = self.artifacts();
+        let mut all: Vec<&str> = vec!["run"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--artifacts", artifacts.to_str().unwrap()]);
+        let env = self.env();
+        let mut pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        pairs.extend_from_slice(extra);
+        tradecycle(&all, &pairs)
+    }
+
+    /// Starts `tradecycle run <args>` without waiting for it (to kill it).
+    pub fn spawn(&self, args: &[&str], extra: &[(&str, &str)]) -> std::process::Child {
+        let artifacts = self.artifacts();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tradecycle"));
+        cmd.arg("run").args(args).args(["--artifacts", artifacts.to_str().unwrap()]);
+        cmd.current_dir(root()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+        for (k, v) in self.env() {
+            cmd.env(k, v);
+        }
+        for (k, v) in extra {
+            cmd.env(k, v);
+        }
+        cmd.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().expect("spawn")
+    }
+
+    /// A copy of the fixture set with the pool dated today (for a paper run
+    /// that must see the same fresh pool as the live run).
+    pub fn fresh_fixture_copy(&self) -> PathBuf {
+        let copy = self.dir.path().join("fixture-copy");
+        std::fs::create_dir_all(&copy).unwrap();
+        for entry in std::fs::read_dir(&self.fixtures.dir).unwrap() {
+            let e = entry.unwrap();
+            if e.path().is_file() {
+                std::fs::copy(e.path(), copy.join(e.file_name())).unwrap();
+            }
+        }
+        std::fs::write(copy.join("pool_input_snapshot.json"), fresh_pool(&self.fixtures, self.now).to_string())
+            .unwrap();
+        copy
+    }
+}
+
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("json")
+}

@@ -1,0 +1,202 @@
+//! The fault matrix (binance-and-pitfalls.md §5) against the fake Binance
+//! over HTTP, through the built binary: whatever goes wrong, no order is
+//! placed twice and the state ends up telling the truth.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::live::Live;
+use serde_json::{Value, json};
+use tradecycle_fakes::binance::{Fault, FaultKind};
+
+const ORDER: &str = "/api/v3/order";
+
+fn intent<'a>(r: &'a Value, kind: &str, symbol: &str) -> &'a Value {
+    r["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == kind && i["symbol"] == symbol)
+        .unwrap_or_else(|| panic!("no {kind} {symbol} in {}", r["intents"]))
+}
+
+fn attempts_for(live: &Live, symbol: &str) -> usize {
+    live.fake.order_attempts().iter().filter(|a| a.symbol.as_deref() == Some(symbol)).count()
+}
+
+fn fills_for(live: &Live, symbol: &str) -> usize {
+    live.fake.orders().iter().filter(|o| o.symbol == symbol).count()
+}
+
+fn ok_run(live: &Live, run_id: &str) -> Value {
+    let run = live.run(&["--live", "--run-id", run_id], &[]);
+    assert_eq!(run.code, 0, "stderr: {}\nstdout: {}", run.stderr, run.stdout);
+    run.json()
+}
+
+#[test]
+fn order_filled_but_answered_500_is_found_by_client_id() {
+    let live = Live::new("cycle_replay");
+    live.fake.inject(Fault::new("POST", ORDER, FaultKind::execute_then_500()).symbol("XRPUSDT"));
+    let r = ok_run(&live, "f-500");
+    let xrp = intent(&r, "trend_buy", "XRPUSDT");
+    assert_eq!(xrp["status"], "filled");
+    assert_eq!(xrp["fill"]["executed_qty"], xrp["quantity"]);
+    assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (1, 1));
+    assert_eq!(live.state()["XRPUSDT"]["is_holding"], true);
+}
+
+#[test]
+fn timeout_after_execution_is_resolved_by_lookup() {
+    let live = Live::new("cycle_replay");
+    // The client gives up after BINANCE_TIMEOUT_SECS=2; the fake answers after 4.
+    live.fake.inject(Fault::new("POST", ORDER, FaultKind::ExecuteThenHang(Duration::from_secs(4))).symbol("XRPUSDT"));
+    let r = ok_run(&live, "f-timeout");
+    assert_eq!(intent(&r, "trend_buy", "XRPUSDT")["status"], "filled");
+    assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (1, 1));
+}
+
+#[test]
+fn backend_timeout_1007_after_execution_is_filled() {
+    let live = Live::new("cycle_replay");
+    live.fake.inject(Fault::new("POST", ORDER, FaultKind::execute_then_timeout_1007()).symbol("XRPUSDT"));
+    let r = ok_run(&live, "f-1007x");
+    assert_eq!(intent(&r, "trend_buy", "XRPUSDT")["status"], "filled");
+    assert_eq!(fills_for(&live, "XRPUSDT"), 1);
+}
+
+#[test]
+fn unknown_outcome_stays_pending_is_alerted_and_the_next_run_places_it_once() {
+    let live = Live::new("cycle_replay");
+    live.fake.inject(Fault::new("POST", ORDER, FaultKind::timeout_1007()).symbol("XRPUSDT"));
+    let r = ok_run(&live, "f-1007");
+    let xrp = intent(&r, "trend_buy", "XRPUSDT");
+    assert_eq!(xrp["status"], "unresolved");
+    assert!(
+        xrp["error"].as_str().unwrap().contains("after 5 lookups by client order id the order is not found"),
+        "{xrp}"
+    );
+    assert!(r["notifications"].as_array().unwrap().iter().any(|n| n["event"] == "order_unresolved"));
+    let id = xrp["client_order_id"].as_str().unwrap();
+    assert_eq!(live.state()["pending_orders"][id]["status"], "unresolved");
+    // Nothing adds risk while it is unknown.
+    assert!(r["intents"].as_array().unwrap().iter().all(|i| i["kind"] != "dca_buy" && i["kind"] != "earn_subscribe"));
+    assert_eq!(fills_for(&live, "XRPUSDT"), 0);
+
+    let r2 = ok_run(&live, "f-1007-next");
+    assert_eq!(r2["reconciled"][0]["client_order_id"], id);
+    assert_eq!(r2["reconciled"][0]["outcome"], "dropped");
+    assert_eq!(intent(&r2, "trend_buy", "XRPUSDT")["status"], "filled");
+    assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (2, 1));
+    assert_eq!(live.state()["pending_orders"], json!({}));
+}
+
+#[test]
+fn timestamp_rejected_once_resyncs_and_trades() {
+    let live = Live::new("cycle_replay");
+    live.fake.inject(Fault::new("POST", ORDER, FaultKind::InvalidTimestamp).symbol("XRPUSDT"));
+    let r = ok_run(&live, "f-1021");
+    assert_eq!(intent(&r, "trend_buy", "XRPUSDT")["status"], "filled");
+    // Rejected before execution, then sent once more after the resync.
+    assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (2, 1));
+    assert!(live.fake.request_count("/api/v3/time") >= 2, "offset measured again");
+}
+
+#[test]
+fn rate_limited_reads_wait_for_retry_after() {
+    let live = Live::new("cycle_replay");
+    live.fake.inject(Fault::new("GET", "/api/v3/avgPrice", FaultKind::RateLimited { retry_after_secs: 1 }).times(2));
+    let started = Instant::now();
+    let r = ok_run(&live, "f-429");
+    assert!(started.elapsed() >= Duration::from_secs(1), "waited for Retry-After");
+    assert_eq!(r["status"], "ok");
+    let limited = live.fake.requests().iter().filter(|q| q.path == "/api/v3/avgPrice" && q.status == Some(429)).count();
+    assert_eq!(limited, 2);
+}
+
+#[test]
+fn insufficient_balance_is_rejected_once_and_alerted() {
+    let live = Live::new("cycle_replay");
+    let fault = FaultKind::error(400, -2010, "Account has insufficient balance for requested action.");
+    live.fake.inject(Fault::new("POST", ORDER, fault).symbol("XRPUSDT"));
+    let r = ok_run(&live, "f-2010");
+    let xrp = intent(&r, "trend_buy", "XRPUSDT");
+    assert_eq!(xrp["status"], "rejected");
+    assert!(xrp["error"].as_str().unwrap().contains("-2010"), "{xrp}");
+    assert_eq!(attempts_for(&live, "XRPUSDT"), 1, "never retried");
+    assert!(r["notifications"].as_array().unwrap().iter().any(|n| n["event"] == "trend_buy_failed"));
+    let state = live.state();
+    assert_eq!(state["XRPUSDT"]["is_holding"], false);
+    assert_eq!(state["pending_orders"], json!({}));
+}
+
+#[test]
+fn filter_failure_is_rejected_without_retry() {
+    let live = Live::new("cycle_replay");
+    live.fake
+        .inject(Fault::new("POST", ORDER, FaultKind::error(400, -1013, "Filter failure: NOTIONAL")).symbol("BTCUSDT"));
+    let r = ok_run(&live, "f-1013");
+    let dca = intent(&r, "dca_buy", "BTCUSDT");
+    assert_eq!(dca["status"], "rejected");
+    assert_eq!(attempts_for(&live, "BTCUSDT"), 1);
+    assert_eq!(live.state()["dca_last_buy_date"], "", "a rejected DCA buy does not count");
+}
+
+#[test]
+fn killed_between_write_ahead_and_send_the_next_run_drops_the_entry_and_sends_once() {
+    let live = Live::new("cycle_replay");
+    // What a run killed right after its write-ahead save leaves behind.
+    let id = format!("tc-{}-tb-XRPUSDT", chrono::Utc::now().format("%y%m%d%H"));
+    let mut state = live.state();
+    state["pending_orders"] = json!({ &id: {
+        "client_order_id": id, "kind": "trend_buy", "symbol": "XRPUSDT", "side": "BUY", "quantity": "729.3",
+        "price": "2.4", "run_id": "killed", "created_at": chrono::Utc::now().to_rfc3339(), "status": "pending"}});
+    std::fs::write(live.state_path(), state.to_string()).unwrap();
+    let r = ok_run(&live, "after-kill");
+    assert_eq!(r["reconciled"][0]["outcome"], "dropped");
+    assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (1, 1));
+}
+
+#[test]
+fn killed_between_send_and_save_the_next_run_settles_without_a_duplicate() {
+    let live = Live::new("cycle_replay");
+    // The exchange fills the order but holds its answer; the run is killed meanwhile.
+    live.fake.inject(Fault::new("POST", ORDER, FaultKind::ExecuteThenHang(Duration::from_secs(30))).symbol("XRPUSDT"));
+    let mut child = live.spawn(
+        &["--live", "--run-id", "doomed"],
+        &[("BINANCE_TIMEOUT_SECS", "60"), ("TRADECYCLE_LEASE_TTL_SECS", "1")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fills_for(&live, "XRPUSDT") == 0 {
+        assert!(Instant::now() < deadline, "the order never reached the exchange");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let state = live.state();
+    let pending = state["pending_orders"].as_object().expect("ledger").clone();
+    assert_eq!(pending.len(), 1, "the write-ahead entry survived the kill: {state}");
+    std::thread::sleep(Duration::from_millis(1100)); // the dead run's lease expires
+
+    let r = ok_run(&live, "after-crash");
+    assert_eq!(r["reconciled"][0]["outcome"], "settled", "{}", r["reconciled"]);
+    assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (1, 1));
+    let state = live.state();
+    assert_eq!(state["XRPUSDT"]["is_holding"], true);
+    assert_eq!(state["pending_orders"], json!({}));
+    assert!(r["intents"].as_array().unwrap().iter().all(|i| i["symbol"] != "XRPUSDT"), "not bought again");
+}
+
+#[test]
+fn a_redeem_slow_to_arrive_skips_the_buy_it_was_funding() {
+    let live = Live::new("cycle_replay");
+    let slow = FaultKind::DelayRedeemCredit(Duration::from_secs(60));
+    live.fake.inject(Fault::new("POST", "/sapi/v1/simple-earn/flexible/redeem", slow));
+    let r = ok_run(&live, "f-redeem");
+    let ada = intent(&r, "trend_buy", "ADAUSDT");
+    assert_eq!(ada["status"], "skipped");
+    assert!(ada["error"].as_str().unwrap().starts_with("insufficient free USDT"), "{ada}");
+    assert_eq!(attempts_for(&live, "ADAUSDT"), 0);
+    assert_eq!(live.state()["ADAUSDT"]["is_holding"], false);
+}
