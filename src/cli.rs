@@ -27,24 +27,28 @@ pub enum Command {
     /// in-process paper exchange with --paper (no credentials needed).
     Run(RunArgs),
     /// Fire the cycle workflow through GitHub's workflow_dispatch API (what the VPS cron runs).
-    #[command(long_about = "Fire the cycle workflow through GitHub's workflow_dispatch API (what the VPS cron runs).\n\n\
+    #[command(
+        long_about = "Fire the cycle workflow through GitHub's workflow_dispatch API (what the VPS cron runs).\n\n\
         Settings come from an env file of KEY=VALUE lines: GITHUB_TOKEN, REPO (owner/name), WORKFLOW \
         (e.g. cycle.yml), REF (branch), optional VALIDATE_ONLY and LIVE (workflow inputs), \
         DISPATCH_MAX_ATTEMPTS (4), DISPATCH_RETRY_BASE_SECONDS (15; the wait before attempt k+1 is base*k), \
         GITHUB_API_URL, and TG_TOKEN + GLOBAL_TELEGRAM_CHAT_ID for the failure alert.\n\n\
         Network errors and HTTP 500/502/503/504 are retried; any 4xx fails at once. Success is HTTP 204.\n\n\
         Exit codes: 0 dispatched (or --check passed), 1 dispatch failed (one Telegram alert sent), \
-        2 configuration error.")]
+        2 configuration error."
+    )]
     Dispatch(DispatchArgs),
     /// Check that the cycle workflow ran recently (GitHub Actions run history); alert when it did not.
-    #[command(long_about = "Check that the cycle workflow ran recently (GitHub Actions run history); alert when it did not.\n\n\
+    #[command(
+        long_about = "Check that the cycle workflow ran recently (GitHub Actions run history); alert when it did not.\n\n\
         Classifies the runs as healthy (a recent success), parked (the latest run is still queued or running), \
         deferred (no recent success, fewer missed intervals than allowed) or alert (the latest recent run failed, \
         nothing ever succeeded, or too many intervals missed), prints the assessment as JSON and sends a Telegram \
         alert on alert. Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL and the RUNTIME_HEARTBEAT_* \
         variables (see README).\n\n\
         Exit codes: 0 healthy/parked/deferred (or alert with --no-fail), 1 alert or GitHub unavailable, \
-        2 configuration error.")]
+        2 configuration error."
+    )]
     Heartbeat(HeartbeatArgs),
     /// Check that the last cycle's heartbeat record in the state store is fresh.
     #[command(long_about = "Check that the last cycle's heartbeat record in the state store is fresh.\n\n\
@@ -113,7 +117,6 @@ pub struct SummaryArgs {
     #[arg(long, value_enum, default_value_t = SummaryFormat::Markdown)]
     pub format: SummaryFormat,
 }
-
 
 #[derive(Debug, clap::Args)]
 pub struct RunArgs {

@@ -113,7 +113,9 @@ impl DispatchConfig {
             return Err(ConfigError(format!("REPO: expected owner/name, got '{repo}'")));
         }
         if !crate::github::valid_segment(workflow) {
-            return Err(ConfigError(format!("WORKFLOW: expected a workflow file name such as cycle.yml, got '{workflow}'")));
+            return Err(ConfigError(format!(
+                "WORKFLOW: expected a workflow file name such as cycle.yml, got '{workflow}'"
+            )));
         }
         if git_ref.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(ConfigError(format!("REF: expected a branch or tag name, got '{git_ref}'")));
@@ -242,11 +244,7 @@ fn parse_value(v: &str) -> Result<String, &'static str> {
         return Ok(bare.trim_end().to_string());
     };
     let rest = rest.trim_start();
-    if rest.is_empty() || rest.starts_with('#') {
-        Ok(value)
-    } else {
-        Err("unexpected text after the closing quote")
-    }
+    if rest.is_empty() || rest.starts_with('#') { Ok(value) } else { Err("unexpected text after the closing quote") }
 }
 
 /// How one attempt's answer is treated.
@@ -378,7 +376,8 @@ pub fn alert_text(
     let pick = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let response = if response.trim().is_empty() { "(empty)".to_string() } else { cfg.token.redact(response) };
     let lines = [
-        pick("🚨 [Dispatch Failed] the cycle workflow was not started", "🚨 [调度失败] 交易周期工作流未能启动").to_string(),
+        pick("🚨 [Dispatch Failed] the cycle workflow was not started", "🚨 [调度失败] 交易周期工作流未能启动")
+            .to_string(),
         format!("{}: {host}", pick("Host", "主机")),
         format!("{}: {}", pick("Repo", "仓库"), cfg.repo),
         format!("{}: {}", pick("Workflow", "工作流"), cfg.workflow),
@@ -505,10 +504,7 @@ mod tests {
                 format!("DISPATCH_RETRY_BASE_SECONDS: expected a non-negative whole number, got '{bad}'")
             );
         }
-        assert_eq!(
-            err(&[("LIVE", "maybe")], &[]),
-            "LIVE: expected true/false (1/0, yes/no, on/off), got 'maybe'"
-        );
+        assert_eq!(err(&[("LIVE", "maybe")], &[]), "LIVE: expected true/false (1/0, yes/no, on/off), got 'maybe'");
         assert_eq!(
             err(&[("GITHUB_API_URL", "ftp://x")], &[]),
             "GITHUB_API_URL: expected an http(s) URL, got 'ftp://x'"
@@ -529,7 +525,10 @@ mod tests {
             );
         }
         for code in [200, 201, 301, 501, 505] {
-            assert_eq!(classify(&status(code)), Verdict::Permanent(format!("HTTP {code}: unexpected answer, not retried")));
+            assert_eq!(
+                classify(&status(code)),
+                Verdict::Permanent(format!("HTTP {code}: unexpected answer, not retried"))
+            );
         }
         assert_eq!(
             classify(&Answer::Network("connection refused".into())),

@@ -99,10 +99,7 @@ pub struct WorkflowRun {
 
 impl WorkflowRun {
     fn created(&self) -> Option<DateTime<Utc>> {
-        self.created_at
-            .as_deref()
-            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
-            .map(|t| t.with_timezone(&Utc))
+        self.created_at.as_deref().and_then(|t| DateTime::parse_from_rfc3339(t).ok()).map(|t| t.with_timezone(&Utc))
     }
 
     fn completed(&self) -> bool {
@@ -544,9 +541,15 @@ pub fn alert_text(a: &Assessment, cfg: &HeartbeatConfig, lang: Lang) -> String {
     let issue = match a.reason {
         "latest_runtime_completed_unsuccessfully" => {
             let c = a.latest_run.as_ref().and_then(|r| r.conclusion.clone()).unwrap_or_else(|| "<none>".into());
-            if zh { format!("最近一次周期运行以 conclusion={c} 结束") } else { format!("latest cycle run completed with conclusion={c}") }
+            if zh {
+                format!("最近一次周期运行以 conclusion={c} 结束")
+            } else {
+                format!("latest cycle run completed with conclusion={c}")
+            }
         }
-        "no_successful_runtime_run_observed" => pick("no successful cycle run found", "没有找到任何成功的周期运行").to_string(),
+        "no_successful_runtime_run_observed" => {
+            pick("no successful cycle run found", "没有找到任何成功的周期运行").to_string()
+        }
         "consecutive_runtime_dispatches_missing" => {
             if zh {
                 format!("已连续错过 {} 次调度（阈值 {}）", a.consecutive_misses, s.max_consecutive_misses)
@@ -559,7 +562,11 @@ pub fn alert_text(a: &Assessment, cfg: &HeartbeatConfig, lang: Lang) -> String {
         }
         _ => {
             let e = a.error.clone().unwrap_or_default();
-            if zh { format!("无法查询 GitHub Actions：{e}") } else { format!("GitHub Actions could not be queried: {e}") }
+            if zh {
+                format!("无法查询 GitHub Actions：{e}")
+            } else {
+                format!("GitHub Actions could not be queried: {e}")
+            }
         }
     };
     let mut lines = vec![
@@ -655,10 +662,7 @@ mod tests {
     fn healthy_when_a_recent_run_succeeded() {
         assert_eq!(default_verdict(vec![ok(3, 20), ok(2, 80)]), (Health::Healthy, "recent_success", 0));
         // A queued run after a recent success is still healthy.
-        assert_eq!(
-            default_verdict(vec![run(4, "queued", None, 1), ok(3, 61)]),
-            (Health::Healthy, "recent_success", 0)
-        );
+        assert_eq!(default_verdict(vec![run(4, "queued", None, 1), ok(3, 61)]), (Health::Healthy, "recent_success", 0));
         // The lookback is inclusive: a success exactly 2.5 h ago counts.
         assert_eq!(default_verdict(vec![ok(1, 150)]), (Health::Healthy, "recent_success", 0));
     }
@@ -756,7 +760,10 @@ mod tests {
                 "consecutive_misses": 0
             })
         );
-        assert_eq!(summary_line(&a), "heartbeat OK: run=7 created_at=2026-03-15T11:30:00Z url=https://github.com/o/r/actions/runs/7");
+        assert_eq!(
+            summary_line(&a),
+            "heartbeat OK: run=7 created_at=2026-03-15T11:30:00Z url=https://github.com/o/r/actions/runs/7"
+        );
     }
 
     #[test]
@@ -830,7 +837,10 @@ mod tests {
              Heartbeat run: https://github.com/o/r/actions/runs/99"
         );
         let a = assess(vec![ok(7, 200)], at(NOW), &cfg.settings);
-        assert!(alert_text(&a, &cfg, Lang::En).contains("Issue: 3 expected dispatches missed since the last success (threshold 2)"));
+        assert!(
+            alert_text(&a, &cfg, Lang::En)
+                .contains("Issue: 3 expected dispatches missed since the last success (threshold 2)")
+        );
         assert!(alert_text(&a, &cfg, Lang::Zh).contains("问题: 已连续错过 3 次调度（阈值 2）"));
         let a = assess(vec![], at(NOW), &cfg.settings);
         assert!(alert_text(&a, &cfg, Lang::En).contains("Issue: no successful cycle run found\nHeartbeat run:"));

@@ -185,7 +185,8 @@ pub async fn heartbeat_command(args: HeartbeatArgs) -> u8 {
 
 pub async fn watchdog_command(args: WatchdogArgs) -> u8 {
     let env = process_env();
-    let max_age = match (&args.max_age, env.get("WATCHDOG_MAX_AGE_SECONDS").map(|v| v.trim()).filter(|v| !v.is_empty())) {
+    let max_age = match (&args.max_age, env.get("WATCHDOG_MAX_AGE_SECONDS").map(|v| v.trim()).filter(|v| !v.is_empty()))
+    {
         (Some(flag), _) => match watchdog::parse_max_age(flag) {
             Ok(d) => d,
             Err(e) => return usage(format!("--max-age: {e}")),

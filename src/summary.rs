@@ -65,11 +65,7 @@ pub fn markdown(report: &Value) -> String {
                 cell(s(p, "source")),
                 cell(s(p, "label"))
             ));
-            out.push(format!(
-                "| Pool version | {} as of {} |",
-                cell(s(p, "version")),
-                cell(s(p, "as_of_date"))
-            ));
+            out.push(format!("| Pool version | {} as of {} |", cell(s(p, "version")), cell(s(p, "as_of_date"))));
         }
         None => out.push("| Pool source | not resolved |".into()),
     }
@@ -183,7 +179,11 @@ pub fn markdown(report: &Value) -> String {
 
 fn degraded_pool_text(pool: &Value) -> String {
     let messages: Vec<String> = arr(pool, "messages").iter().filter_map(Value::as_str).map(one_line).collect();
-    let mut t = format!("degraded pool: source {} ({}); new trend entries are paused unless allowed", s(pool, "source"), s(pool, "label"));
+    let mut t = format!(
+        "degraded pool: source {} ({}); new trend entries are paused unless allowed",
+        s(pool, "source"),
+        s(pool, "label")
+    );
     if !messages.is_empty() {
         t.push_str(": ");
         t.push_str(&messages.join("; "));
@@ -211,12 +211,7 @@ pub fn annotations(report: &Value) -> Vec<String> {
         out.push(command(
             "warning",
             "Unresolved order",
-            &format!(
-                "{} {what} client_order_id={}: {}",
-                s(i, "kind"),
-                s(i, "client_order_id"),
-                s(i, "error")
-            ),
+            &format!("{} {what} client_order_id={}: {}", s(i, "kind"), s(i, "client_order_id"), s(i, "error")),
         ));
     }
     for e in arr(report, "errors") {

@@ -13,13 +13,11 @@ use crate::config::{Env, Variable};
 use crate::ports::{PortError, StateStore};
 
 /// The watchdog's own variable (`SERVICE_NAME` is `run`'s, in `run::VARIABLES`).
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "WATCHDOG_MAX_AGE_SECONDS",
-        default: "4500",
-        meaning: "`watchdog`: oldest acceptable heartbeat record, seconds or e.g. 75m (same as --max-age)",
-    },
-];
+pub const VARIABLES: &[Variable] = &[Variable {
+    name: "WATCHDOG_MAX_AGE_SECONDS",
+    default: "4500",
+    meaning: "`watchdog`: oldest acceptable heartbeat record, seconds or e.g. 75m (same as --max-age)",
+}];
 
 /// `SERVICE_NAME` when unset: the namespace of the heartbeat record.
 pub const DEFAULT_SERVICE: &str = "tradecycle";
@@ -47,11 +45,7 @@ pub fn heartbeat_record(status: &str, now: DateTime<Utc>, run_id: &str, last_err
 /// The service name the record is stored under (`SERVICE_NAME`, default
 /// `tradecycle`); one per account when several share a store.
 pub fn service_name(env: &Env) -> String {
-    env.get("SERVICE_NAME")
-        .map(|v| v.trim())
-        .filter(|v| !v.is_empty())
-        .unwrap_or(DEFAULT_SERVICE)
-        .to_string()
+    env.get("SERVICE_NAME").map(|v| v.trim()).filter(|v| !v.is_empty()).unwrap_or(DEFAULT_SERVICE).to_string()
 }
 
 /// Writes this cycle's record. The caller decides what a failure means
@@ -79,7 +73,10 @@ pub struct Verdict {
 pub fn check(record: Option<&Value>, service: &str, now: DateTime<Utc>, max_age: Duration) -> Verdict {
     let max_secs = max_age.as_secs();
     let Some(record) = record else {
-        return Verdict { ok: false, line: format!("FAIL missing heartbeat service={service} max_age_seconds={max_secs}") };
+        return Verdict {
+            ok: false,
+            line: format!("FAIL missing heartbeat service={service} max_age_seconds={max_secs}"),
+        };
     };
     let field = |k: &str| match record.get(k) {
         None | Some(Value::Null) => "none".to_string(),

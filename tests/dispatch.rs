@@ -78,10 +78,9 @@ fn client(cfg: &DispatchConfig) -> GitHubClient {
 async fn run_lib(cfg: &DispatchConfig) -> (u8, Vec<u64>, Vec<String>, Vec<String>) {
     let (pauses, alerts) = (Pauses::default(), Recorder::default());
     let mut log = Vec::new();
-    let code = dispatch::run(cfg, &client(cfg), &pauses, Some(&alerts), Lang::En, "vps-test", &Fixed, &mut |l| {
-        log.push(l)
-    })
-    .await;
+    let code =
+        dispatch::run(cfg, &client(cfg), &pauses, Some(&alerts), Lang::En, "vps-test", &Fixed, &mut |l| log.push(l))
+            .await;
     (code, pauses.secs(), alerts.sent(), log)
 }
 
@@ -110,7 +109,10 @@ async fn dispatched_on_the_first_try() {
     let sent = gh.dispatches();
     assert_eq!(sent.len(), 1);
     let r = &sent[0];
-    assert_eq!((r.method.as_str(), r.path.as_str()), ("POST", "/repos/owner/repo/actions/workflows/cycle.yml/dispatches"));
+    assert_eq!(
+        (r.method.as_str(), r.path.as_str()),
+        ("POST", "/repos/owner/repo/actions/workflows/cycle.yml/dispatches")
+    );
     assert_eq!(r.json(), json!({"ref": "main", "inputs": {"validate_only": "true"}}));
     assert_eq!(r.header("authorization"), Some(format!("Bearer {GH_TOKEN}").as_str()));
     assert_eq!(r.header("accept"), Some("application/vnd.github+json"));
@@ -122,7 +124,11 @@ async fn dispatched_on_the_first_try() {
 #[tokio::test]
 async fn transient_failures_are_retried_with_growing_delays() {
     let gh = FakeGitHub::start().await;
-    gh.script_dispatch([Reply::error(503, "Service Unavailable"), Reply::error(502, "Bad Gateway"), Reply::no_content()]);
+    gh.script_dispatch([
+        Reply::error(503, "Service Unavailable"),
+        Reply::error(502, "Bad Gateway"),
+        Reply::no_content(),
+    ]);
     let cfg = config(&gh.url(), "");
     let (code, waits, alerts, log) = run_lib(&cfg).await;
     assert_eq!((code, waits, alerts), (0, vec![15, 30], vec![]), "waits are base·k: 15 s, then 30 s");
@@ -152,9 +158,12 @@ async fn transient_failures_that_never_clear_alert_after_the_last_attempt() {
 
 #[tokio::test]
 async fn configuration_and_permission_failures_are_not_retried() {
-    for (status, message) in
-        [(401, "Bad credentials"), (403, "Resource not accessible by personal access token"), (404, "Not Found"), (422, "No ref found for: main")]
-    {
+    for (status, message) in [
+        (401, "Bad credentials"),
+        (403, "Resource not accessible by personal access token"),
+        (404, "Not Found"),
+        (422, "No ref found for: main"),
+    ] {
         let gh = FakeGitHub::start().await;
         gh.script_dispatch([Reply::error(status, message), Reply::no_content()]);
         let cfg = config(&gh.url(), "");
@@ -164,7 +173,10 @@ async fn configuration_and_permission_failures_are_not_retried() {
         let reason = format!("HTTP {status}: configuration or permission error, not retried");
         assert_eq!(
             log,
-            [format!("dispatch failed repo=owner/repo workflow=cycle.yml ref=main attempt=1/4: {reason}"), "alert sent".into()]
+            [
+                format!("dispatch failed repo=owner/repo workflow=cycle.yml ref=main attempt=1/4: {reason}"),
+                "alert sent".into()
+            ]
         );
         assert_eq!(alerts, [alert("1/4", &reason, &Reply::error(status, message).body)], "{status}");
     }
@@ -187,7 +199,9 @@ async fn refused_connections_are_retried_then_alerted() {
     assert_eq!((code, waits), (1, vec![15, 30, 45]));
     assert_eq!(log.len(), 5);
     assert_eq!(log[4], "alert sent");
-    assert!(log[3].starts_with("dispatch failed repo=owner/repo workflow=cycle.yml ref=main attempt=4/4: network error: "));
+    assert!(
+        log[3].starts_with("dispatch failed repo=owner/repo workflow=cycle.yml ref=main attempt=4/4: network error: ")
+    );
     assert!(log[3].ends_with(", still failing after 4 attempts"), "{}", log[3]);
     assert_eq!(alerts.len(), 1);
     assert!(alerts[0].contains("\nReason: network error: "), "{}", alerts[0]);
@@ -262,7 +276,11 @@ async fn binary_dispatches_with_the_default_env_file() {
     env_file(home.path(), &settings(&gh.url(), &tg.url(), ""));
     let run = tradecycle(home.path(), &["dispatch", "--live"]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.trim_end().ends_with(" dispatched repo=owner/repo workflow=cycle.yml ref=main attempt=1/4"), "{}", run.stderr);
+    assert!(
+        run.stderr.trim_end().ends_with(" dispatched repo=owner/repo workflow=cycle.yml ref=main attempt=1/4"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(gh.dispatches()[0].json(), json!({"ref": "main", "inputs": {"live": "true"}}));
     assert!(tg.messages().is_empty());
 }
@@ -274,7 +292,9 @@ async fn binary_retries_a_503_with_zero_base_delay() {
     let path = env_file(home.path(), &settings(&gh.url(), &tg.url(), "DISPATCH_RETRY_BASE_SECONDS=0\n"));
     let run = tradecycle(home.path(), &["dispatch", "--env-file", path.to_str().unwrap()]).await;
     assert_eq!(run.code, 0, "{}", run.stderr);
-    assert!(run.stderr.contains("dispatch attempt=1/4 failed repo=owner/repo workflow=cycle.yml ref=main: HTTP 503; retrying in 0s\n"));
+    assert!(run.stderr.contains(
+        "dispatch attempt=1/4 failed repo=owner/repo workflow=cycle.yml ref=main: HTTP 503; retrying in 0s\n"
+    ));
     assert_eq!(gh.dispatches().iter().map(|r| r.status).collect::<Vec<_>>(), [503, 204]);
     assert!(tg.messages().is_empty());
 }
@@ -292,8 +312,16 @@ async fn binary_alerts_telegram_once_on_permanent_failures() {
         assert_eq!(messages.len(), 1, "{status}");
         assert_eq!(messages[0].chat_id, CHAT);
         let text = &messages[0].text;
-        assert!(text.starts_with("🤖 tradecycle:\n🚨 [Dispatch Failed] the cycle workflow was not started\nHost: "), "{text}");
-        assert!(text.contains(&format!("\nReason: HTTP {status}: configuration or permission error, not retried\nAttempts: 1/4\n")), "{text}");
+        assert!(
+            text.starts_with("🤖 tradecycle:\n🚨 [Dispatch Failed] the cycle workflow was not started\nHost: "),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!(
+                "\nReason: HTTP {status}: configuration or permission error, not retried\nAttempts: 1/4\n"
+            )),
+            "{text}"
+        );
         assert!(run.stderr.contains(" alert sent\n"), "{}", run.stderr);
     }
 }
@@ -318,10 +346,17 @@ async fn binary_retries_refused_connections_then_alerts() {
 async fn binary_failure_without_telegram_still_exits_1() {
     let (gh, home) = (FakeGitHub::start().await, tempfile::tempdir().unwrap());
     gh.script_dispatch([Reply::error(403, "Forbidden")]);
-    env_file(home.path(), &format!("GITHUB_TOKEN={GH_TOKEN}\nREPO=o/r\nWORKFLOW=cycle.yml\nREF=main\nGITHUB_API_URL={}\n", gh.url()));
+    env_file(
+        home.path(),
+        &format!("GITHUB_TOKEN={GH_TOKEN}\nREPO=o/r\nWORKFLOW=cycle.yml\nREF=main\nGITHUB_API_URL={}\n", gh.url()),
+    );
     let run = tradecycle(home.path(), &["dispatch"]).await;
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains(" telegram not configured (TG_TOKEN, GLOBAL_TELEGRAM_CHAT_ID): alert not sent\n"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(" telegram not configured (TG_TOKEN, GLOBAL_TELEGRAM_CHAT_ID): alert not sent\n"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[tokio::test]
@@ -332,7 +367,10 @@ async fn binary_configuration_errors_exit_2_naming_the_variable() {
     assert_eq!(run.code, 2);
     assert_eq!(
         run.stderr,
-        format!("error: cannot read the dispatch env file {}: No such file or directory (os error 2)\n", missing.display())
+        format!(
+            "error: cannot read the dispatch env file {}: No such file or directory (os error 2)\n",
+            missing.display()
+        )
     );
     let cases = [
         ("REPO=o/r\nWORKFLOW=cycle.yml\nREF=main\n", "GITHUB_TOKEN: not set"),
@@ -342,7 +380,9 @@ async fn binary_configuration_errors_exit_2_naming_the_variable() {
             "DISPATCH_MAX_ATTEMPTS: expected a positive whole number, got '0'",
         ),
         (
-            &format!("GITHUB_TOKEN={GH_TOKEN}\nREPO=o/r\nWORKFLOW=cycle.yml\nREF=main\nDISPATCH_RETRY_BASE_SECONDS=-1\n"),
+            &format!(
+                "GITHUB_TOKEN={GH_TOKEN}\nREPO=o/r\nWORKFLOW=cycle.yml\nREF=main\nDISPATCH_RETRY_BASE_SECONDS=-1\n"
+            ),
             "DISPATCH_RETRY_BASE_SECONDS: expected a non-negative whole number, got '-1'",
         ),
         (
@@ -380,7 +420,10 @@ async fn binary_check_prints_the_settings_without_the_token() {
 async fn binary_warns_when_the_env_file_is_readable_by_others() {
     use std::os::unix::fs::PermissionsExt;
     let (gh, home) = (FakeGitHub::start().await, tempfile::tempdir().unwrap());
-    let path = env_file(home.path(), &format!("GITHUB_TOKEN={GH_TOKEN}\nREPO=o/r\nWORKFLOW=cycle.yml\nREF=main\nGITHUB_API_URL={}\n", gh.url()));
+    let path = env_file(
+        home.path(),
+        &format!("GITHUB_TOKEN={GH_TOKEN}\nREPO=o/r\nWORKFLOW=cycle.yml\nREF=main\nGITHUB_API_URL={}\n", gh.url()),
+    );
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let run = tradecycle(home.path(), &["dispatch"]).await;
     assert_eq!(run.code, 0);

@@ -69,20 +69,15 @@ struct Outcome {
 
 async fn run_lib(cfg: &HeartbeatConfig) -> Outcome {
     let client =
-        GitHubClient::new(&cfg.api_url, Secret::new(GH_TOKEN), Duration::from_secs(5), Duration::from_secs(10)).unwrap();
+        GitHubClient::new(&cfg.api_url, Secret::new(GH_TOKEN), Duration::from_secs(5), Duration::from_secs(10))
+            .unwrap();
     let (pauses, alerts) = (Pauses::default(), Recorder::default());
     let (mut printed, mut log) = (Vec::new(), Vec::new());
-    let (a, code) = heartbeat::run(
-        cfg,
-        &client,
-        &pauses,
-        Some(&alerts),
-        Lang::En,
-        now(),
-        &mut |l| printed.push(l),
-        &mut |l| log.push(l),
-    )
-    .await;
+    let (a, code) =
+        heartbeat::run(cfg, &client, &pauses, Some(&alerts), Lang::En, now(), &mut |l| printed.push(l), &mut |l| {
+            log.push(l)
+        })
+        .await;
     Outcome {
         status: a.status,
         reason: a.reason,
@@ -109,7 +104,9 @@ async fn reads_the_workflow_listing_with_branch_and_page_size() {
     assert_eq!(reqs[1].path, "/repos/owner/repo/actions/runs");
     // The repository listing is unset (404): skipped, not fatal.
     assert_eq!(o.log.len(), 1);
-    assert!(o.log[0].starts_with("repository-level run lookup skipped: GET /repos/owner/repo/actions/runs: HTTP 404: "));
+    assert!(
+        o.log[0].starts_with("repository-level run lookup skipped: GET /repos/owner/repo/actions/runs: HTTP 404: ")
+    );
     let printed: Value = serde_json::from_str(&o.printed[0]).unwrap();
     assert_eq!(printed["status"], "healthy");
     assert_eq!(printed["latest_success"]["run_number"], 12);
@@ -137,7 +134,10 @@ async fn a_503_with_retry_after_0_is_retried_once_without_waiting() {
 async fn a_long_retry_after_is_clamped_to_30_seconds_and_429_is_retried() {
     let gh = FakeGitHub::start().await;
     gh.set_workflow_runs("cycle.yml", vec![run(12, "completed", Some("success"), &ago(20))]);
-    gh.script_runs([Reply::error(429, "slow down").with_header("retry-after", "120"), Reply::error(502, "Bad Gateway")]);
+    gh.script_runs([
+        Reply::error(429, "slow down").with_header("retry-after", "120"),
+        Reply::error(502, "Bad Gateway"),
+    ]);
     let o = run_lib(&config(&gh.url())).await;
     assert_eq!((o.status, o.code), (Health::Healthy, 0));
     assert_eq!(o.waits, [Duration::from_secs(30), Duration::from_secs(2)]);
@@ -195,7 +195,13 @@ async fn each_state_from_recorded_run_lists() {
             0,
             0,
         ),
-        (vec![run(3, "completed", Some("success"), &ago(160))], Health::Alert, "consecutive_runtime_dispatches_missing", 2, 1),
+        (
+            vec![run(3, "completed", Some("success"), &ago(160))],
+            Health::Alert,
+            "consecutive_runtime_dispatches_missing",
+            2,
+            1,
+        ),
         (
             vec![run(4, "completed", Some("failure"), &ago(10)), run(3, "completed", Some("success"), &ago(70))],
             Health::Alert,
@@ -303,7 +309,9 @@ async fn end_to_end_healthy_then_alert_through_the_binary() {
     );
     let r = tradecycle(&["heartbeat"], &env(&gh_url, &tg_url, &chat)).await;
     assert_eq!(r.code, 1, "{}", r.stderr);
-    assert!(r.stdout.ends_with("heartbeat ALERT: reason=latest_runtime_completed_unsuccessfully consecutive_misses=0\n"));
+    assert!(
+        r.stdout.ends_with("heartbeat ALERT: reason=latest_runtime_completed_unsuccessfully consecutive_misses=0\n")
+    );
     let messages = tg.messages();
     assert_eq!(messages.len(), 1);
     let text = &messages[0].text;
@@ -329,9 +337,12 @@ async fn end_to_end_healthy_then_alert_through_the_binary() {
     assert_eq!(tg.messages().len(), 2, "no alert when deferred");
 }
 
+/// Environment, arguments, expected stderr.
+type Case = (&'static [(&'static str, &'static str)], &'static [&'static str], &'static str);
+
 #[tokio::test]
 async fn binary_configuration_errors_exit_2() {
-    let cases: [(&[(&str, &str)], &[&str], &str); 5] = [
+    let cases: [Case; 5] = [
         (&[("GITHUB_TOKEN", GH_TOKEN)], &["heartbeat"], "error: GITHUB_REPOSITORY: not set\n"),
         (&[("GITHUB_REPOSITORY", "o/r")], &["heartbeat"], "error: GITHUB_TOKEN: not set\n"),
         (

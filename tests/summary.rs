@@ -30,7 +30,12 @@ fn summarises_a_degraded_replay() {
     let (code, md, _) = tradecycle(&["summary", "--report", report]);
     assert_eq!(code, 0);
     assert!(md.starts_with("## ✅ tradecycle cycle: ok (replay)\n\n| | |\n| --- | --- |\n| Run | `fixture-degraded_static` at 2026-03-15T00:00:00Z |\n| Pool source | ⚠️ degraded: `static` (static:built_in) |\n"), "{md}");
-    assert!(md.contains("\n### Trades\n\n| Kind | Symbol / asset | Quantity / amount | Filled (quote) | Status | Reason |\n"), "{md}");
+    assert!(
+        md.contains(
+            "\n### Trades\n\n| Kind | Symbol / asset | Quantity / amount | Filled (quote) | Status | Reason |\n"
+        ),
+        "{md}"
+    );
     assert!(md.contains("\n| earn_subscribe | USDT | 1900 | — | suppressed | maintain_usdt_buffer |\n"), "{md}");
     assert!(md.contains("\n- trend / `trend_buy_paused_degraded_mode`\n"), "{md}");
     assert!(md.contains("\n### Warnings\n\n- ⚠️ degraded pool: source static (static:built_in); new trend entries are paused unless allowed: "), "{md}");

@@ -61,7 +61,14 @@ async fn fresh_record_passes_stale_fails() {
     // The same record against a 5-minute limit is stale.
     let r = watchdog(&["--store", &store_arg(&state), "--service", "acct-a", "--max-age", "300"], &[]);
     assert_eq!(r.code, 1);
-    assert!(r.stdout.starts_with(&format!("FAIL status=ok timestamp={} run_id=gha-7-1 last_error=none max_age_seconds=300 age_seconds=", ts(written))), "{}", r.stdout);
+    assert!(
+        r.stdout.starts_with(&format!(
+            "FAIL status=ok timestamp={} run_id=gha-7-1 last_error=none max_age_seconds=300 age_seconds=",
+            ts(written)
+        )),
+        "{}",
+        r.stdout
+    );
 
     // Settings from the environment: store, service, limit.
     let r = watchdog(
@@ -113,11 +120,22 @@ fn missing_or_unreadable_record_fails() {
     assert!(r.stdout.starts_with("FAIL cannot read heartbeat service=acct-b max_age_seconds=4500: "), "{}", r.stdout);
 }
 
+/// Arguments, environment, expected stderr.
+type Case = (&'static [&'static str], &'static [(&'static str, &'static str)], &'static str);
+
 #[test]
 fn bad_settings_exit_2() {
-    let cases: [(&[&str], &[(&str, &str)], &str); 5] = [
-        (&[], &[], "error: no state store configured: pass --store firestore or --store file:PATH (or set TRADECYCLE_STORE)\n"),
-        (&["--store", "s3://x"], &[], "error: --store: unknown store 's3://x': expected file:PATH (e.g. file:state/paper.json) or firestore\n"),
+    let cases: [Case; 5] = [
+        (
+            &[],
+            &[],
+            "error: no state store configured: pass --store firestore or --store file:PATH (or set TRADECYCLE_STORE)\n",
+        ),
+        (
+            &["--store", "s3://x"],
+            &[],
+            "error: --store: unknown store 's3://x': expected file:PATH (e.g. file:state/paper.json) or firestore\n",
+        ),
         (
             &["--store", "file:/tmp/x.json", "--max-age", "0"],
             &[],
@@ -128,11 +146,7 @@ fn bad_settings_exit_2() {
             &[("WATCHDOG_MAX_AGE_SECONDS", "soon")],
             "error: WATCHDOG_MAX_AGE_SECONDS: expected seconds or a duration such as 4500, 75m or 1h15m, got 'soon'\n",
         ),
-        (
-            &["--store", "file:/tmp/x.json", "--service", "../etc"],
-            &[],
-            "",
-        ),
+        (&["--store", "file:/tmp/x.json", "--service", "../etc"], &[], ""),
     ];
     for (args, env, stderr) in cases {
         let r = watchdog(args, env);

@@ -214,16 +214,25 @@ fn cycle_builds_or_restores_the_binary_uploads_and_summarises_the_report() {
     assert_eq!(summary["if"], "always() && inputs.validate_only != true && steps.binary.outcome == 'success'");
     let script = summary["run"].as_str().unwrap();
     assert!(script.contains("for f in artifacts/report-*.json; do"));
-    assert!(script.contains("\"$TRADECYCLE_BIN\" summary --report \"$report\" --format markdown >> \"$GITHUB_STEP_SUMMARY\""));
+    assert!(
+        script
+            .contains("\"$TRADECYCLE_BIN\" summary --report \"$report\" --format markdown >> \"$GITHUB_STEP_SUMMARY\"")
+    );
     assert!(script.contains("\"$TRADECYCLE_BIN\" summary --report \"$report\" --format annotations"));
 
     let alert = step(&steps, "Alert when the run failed before writing a report");
     assert_eq!(alert["if"], "failure() && inputs.validate_only != true");
     assert_eq!(alert["env"]["TG_TOKEN"], "${{ secrets.TG_TOKEN }}");
     assert_eq!(alert["env"]["GLOBAL_TELEGRAM_CHAT_ID"], "${{ vars.GLOBAL_TELEGRAM_CHAT_ID }}");
-    assert_eq!(alert["env"]["RUN_URL"], "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}");
+    assert_eq!(
+        alert["env"]["RUN_URL"],
+        "${{ github.server_url }}/${{ github.repository }}/actions/runs/${{ github.run_id }}"
+    );
     let script = alert["run"].as_str().unwrap();
-    assert!(script.starts_with("if compgen -G \"artifacts/report-*.json\" > /dev/null; then\n"), "skips when a report exists");
+    assert!(
+        script.starts_with("if compgen -G \"artifacts/report-*.json\" > /dev/null; then\n"),
+        "skips when a report exists"
+    );
     assert!(script.contains("\"Run: $RUN_URL\""));
     assert!(script.contains("grep -q '\"ok\":true'"), "checks Telegram's ok");
     assert!(script.contains("::warning::"));
@@ -284,8 +293,7 @@ fn ci_runs_fmt_clippy_the_readme_tests_a_release_build_and_actionlint() {
     let w = yaml(".github/workflows/ci.yml");
     assert_eq!(keys(&w["on"]), ["pull_request".to_string(), "push".into()].into());
     assert_eq!(w["permissions"], json!({"contents": "read"}));
-    let runs: Vec<String> =
-        steps(&w, "test").iter().filter_map(|s| s["run"].as_str().map(str::to_string)).collect();
+    let runs: Vec<String> = steps(&w, "test").iter().filter_map(|s| s["run"].as_str().map(str::to_string)).collect();
     for command in [
         "cargo fmt --all -- --check",
         "cargo clippy --locked --workspace --all-targets -- -D warnings",
