@@ -112,7 +112,8 @@ fn emit(report: &Report, output: Option<&Path>, format: Format) -> u8 {
     report.exit_code()
 }
 
-fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+/// Writes `text` and a newline, creating parent directories.
+pub(crate) fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }

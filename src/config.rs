@@ -147,7 +147,8 @@ fn int(env: &Env, name: &str, default: i64) -> Result<i64, ConfigError> {
     }
 }
 
-fn boolean(env: &Env, name: &str, default: bool) -> Result<bool, ConfigError> {
+/// A true/false variable (1/0, yes/no, on/off); empty is unset.
+pub(crate) fn boolean(env: &Env, name: &str, default: bool) -> Result<bool, ConfigError> {
     match get(env, name) {
         None => Ok(default),
         Some((var, v)) => match v.to_ascii_lowercase().as_str() {

@@ -138,8 +138,8 @@ impl DispatchConfig {
         }
         let mut inputs = BTreeMap::new();
         for (key, input) in INPUTS {
-            if let Some(v) = get(key) {
-                inputs.insert(input.to_string(), parse_bool(key, v)?);
+            if get(key).is_some() {
+                inputs.insert(input.to_string(), crate::config::boolean(env, key, false)?);
             }
         }
         Ok(DispatchConfig {
@@ -165,14 +165,6 @@ impl DispatchConfig {
     /// The wait after failed attempt `attempt` (1-based).
     pub fn delay_after(&self, attempt: u32) -> Duration {
         self.retry_base.saturating_mul(attempt)
-    }
-}
-
-fn parse_bool(name: &str, v: &str) -> Result<bool, ConfigError> {
-    match v.to_ascii_lowercase().as_str() {
-        "1" | "true" | "yes" | "y" | "on" => Ok(true),
-        "0" | "false" | "no" | "n" | "off" => Ok(false),
-        _ => Err(ConfigError(format!("{name}: expected true/false (1/0, yes/no, on/off), got '{v}'"))),
     }
 }
 

@@ -374,18 +374,7 @@ impl HeartbeatConfig {
                 "RUNTIME_HEARTBEAT_RUNS_TO_SCAN: at most 100 (GitHub's page size), got '{runs_to_scan}'"
             )));
         }
-        let fail_on_alert = match text("RUNTIME_HEARTBEAT_FAIL_WORKFLOW_ON_ALERT") {
-            None => true,
-            Some(v) => match v.to_ascii_lowercase().as_str() {
-                "1" | "true" | "yes" | "y" | "on" => true,
-                "0" | "false" | "no" | "n" | "off" => false,
-                _ => {
-                    return Err(ConfigError(format!(
-                        "RUNTIME_HEARTBEAT_FAIL_WORKFLOW_ON_ALERT: expected true/false (1/0, yes/no, on/off), got '{v}'"
-                    )));
-                }
-            },
-        };
+        let fail_on_alert = crate::config::boolean(env, "RUNTIME_HEARTBEAT_FAIL_WORKFLOW_ON_ALERT", true)?;
         let api_url = text("GITHUB_API_URL").unwrap_or_else(|| crate::github::DEFAULT_API_URL.into());
         if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
             return Err(ConfigError(format!("GITHUB_API_URL: expected an http(s) URL, got '{api_url}'")));

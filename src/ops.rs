@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 
 use crate::cli::{DispatchArgs, HeartbeatArgs, SummaryArgs, SummaryFormat, WatchdogArgs};
-use crate::commands::EXIT_USAGE;
+use crate::commands::{EXIT_USAGE, write_file};
 use crate::config::{Env, Settings, process_env};
 use crate::dispatch::{self, DispatchConfig};
 use crate::github::{GitHubClient, TokioPause};
@@ -243,11 +243,4 @@ pub fn summary_command(args: SummaryArgs) -> u8 {
         }
     }
     0
-}
-
-fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, format!("{text}\n"))
 }

@@ -2,21 +2,11 @@
 //! fixture set rendered as the GitHub job summary and annotations, and the
 //! errors for a missing or foreign file.
 
-use std::process::Command;
+mod common;
 
 fn tradecycle(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tradecycle"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .output()
-        .expect("binary runs");
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let run = common::tradecycle(args, &[]);
+    (run.code, run.stdout, run.stderr)
 }
 
 #[test]

@@ -4,7 +4,6 @@
 //! shape `run` writes them.
 
 use std::path::Path;
-use std::process::Command;
 
 use chrono::{Duration, Utc};
 use serde_json::json;
@@ -12,24 +11,11 @@ use tradecycle::ports::StateStore;
 use tradecycle::store::file::FileStore;
 use tradecycle::watchdog::write_cycle_heartbeat;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+mod common;
 
-fn watchdog(args: &[&str], env: &[(&str, &str)]) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tradecycle"));
-    cmd.arg("watchdog").args(args).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let out = cmd.output().expect("binary runs");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+fn watchdog(args: &[&str], env: &[(&str, &str)]) -> common::Run {
+    let args: Vec<&str> = std::iter::once("watchdog").chain(args.iter().copied()).collect();
+    common::tradecycle(&args, env)
 }
 
 fn ts(t: chrono::DateTime<Utc>) -> String {
