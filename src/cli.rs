@@ -26,6 +26,96 @@ pub enum Command {
     /// Run one cycle: a dry-run against Binance by default, real trading with --live, or on the
     /// in-process paper exchange with --paper (no credentials needed).
     Run(RunArgs),
+    /// Fire the cycle workflow through GitHub's workflow_dispatch API (what the VPS cron runs).
+    #[command(
+        long_about = "Fire the cycle workflow through GitHub's workflow_dispatch API (what the VPS cron runs).\n\n\
+        Settings come from an env file of KEY=VALUE lines: GITHUB_TOKEN, REPO (owner/name), WORKFLOW \
+        (e.g. cycle.yml), REF (branch), optional VALIDATE_ONLY and LIVE (workflow inputs), \
+        DISPATCH_MAX_ATTEMPTS (4), DISPATCH_RETRY_BASE_SECONDS (15; the wait before attempt k+1 is base*k), \
+        GITHUB_API_URL, and TG_TOKEN + GLOBAL_TELEGRAM_CHAT_ID for the failure alert.\n\n\
+        Network errors and HTTP 500/502/503/504 are retried; any 4xx fails at once. Success is HTTP 204.\n\n\
+        Exit codes: 0 dispatched (or --check passed), 1 dispatch failed (one Telegram alert sent), \
+        2 configuration error."
+    )]
+    Dispatch(DispatchArgs),
+    /// Check that the cycle workflow ran recently (GitHub Actions run history); alert when it did not.
+    #[command(
+        long_about = "Check that the cycle workflow ran recently (GitHub Actions run history); alert when it did not.\n\n\
+        Classifies the runs as healthy (a recent success), parked (the latest run is still queued or running), \
+        deferred (no recent success, fewer missed intervals than allowed) or alert (the latest recent run failed, \
+        nothing ever succeeded, or too many intervals missed), prints the assessment as JSON and sends a Telegram \
+        alert on alert. Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL and the RUNTIME_HEARTBEAT_* \
+        variables (see README).\n\n\
+        Exit codes: 0 healthy/parked/deferred (or alert with --no-fail), 1 alert or GitHub unavailable, \
+        2 configuration error."
+    )]
+    Heartbeat(HeartbeatArgs),
+    /// Check that the last cycle's heartbeat record in the state store is fresh.
+    #[command(long_about = "Check that the last cycle's heartbeat record in the state store is fresh.\n\n\
+        Prints one line, OK or FAIL, with the record's status, timestamp, run id and last error.\n\n\
+        Exit codes: 0 fresh, 1 missing, stale or unreadable, 2 configuration error.")]
+    Watchdog(WatchdogArgs),
+    /// Render a cycle report as a GitHub job summary (Markdown) or workflow annotations.
+    Summary(SummaryArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DispatchArgs {
+    /// The env file with the dispatch settings [default: ~/.config/tradecycle/dispatch.env].
+    #[arg(long, value_name = "FILE", env = "TRADECYCLE_DISPATCH_ENV")]
+    pub env_file: Option<PathBuf>,
+    /// Send the workflow input validate_only=true (check credentials, no cycle).
+    #[arg(long)]
+    pub validate_only: bool,
+    /// Send the workflow input live=true (a live cycle; the workflow default is a dry run).
+    #[arg(long)]
+    pub live: bool,
+    /// Only read and check the settings, print them (token hidden) and exit; nothing is sent.
+    #[arg(long)]
+    pub check: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct HeartbeatArgs {
+    /// Runs created this many hours ago or later count as recent [env: RUNTIME_HEARTBEAT_LOOKBACK_HOURS, default 2.5].
+    #[arg(long, value_name = "HOURS")]
+    pub lookback_hours: Option<String>,
+    /// Exit 0 even on alert (the alert is still sent) [env: RUNTIME_HEARTBEAT_FAIL_WORKFLOW_ON_ALERT=false].
+    #[arg(long)]
+    pub no_fail: bool,
+    /// Also write the assessment JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct WatchdogArgs {
+    /// Oldest acceptable record: seconds or a duration such as 75m or 1h15m [env: WATCHDOG_MAX_AGE_SECONDS, default 4500].
+    #[arg(long, value_name = "SECONDS|DURATION")]
+    pub max_age: Option<String>,
+    /// Where the record is: file:PATH or firestore [env: TRADECYCLE_STORE].
+    #[arg(long, value_name = "file:PATH|firestore")]
+    pub store: Option<String>,
+    /// Service whose record to read [env: SERVICE_NAME, default tradecycle].
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SummaryFormat {
+    /// A Markdown job summary (for $GITHUB_STEP_SUMMARY).
+    Markdown,
+    /// GitHub workflow commands (::warning:: / ::error::), one per line.
+    Annotations,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SummaryArgs {
+    /// The execution report (artifacts/report-<run_id>.json).
+    #[arg(long, value_name = "FILE")]
+    pub report: PathBuf,
+    #[arg(long, value_enum, default_value_t = SummaryFormat::Markdown)]
+    pub format: SummaryFormat,
 }
 
 #[derive(Debug, clap::Args)]

@@ -23,6 +23,10 @@ pub fn run_cli(cli: Cli) -> u8 {
     match cli.command {
         Command::Replay(args) => runtime.block_on(replay_command(args)),
         Command::Run(args) => runtime.block_on(run_command(args)),
+        Command::Dispatch(args) => runtime.block_on(crate::ops::dispatch_command(args)),
+        Command::Heartbeat(args) => runtime.block_on(crate::ops::heartbeat_command(args)),
+        Command::Watchdog(args) => runtime.block_on(crate::ops::watchdog_command(args)),
+        Command::Summary(args) => crate::ops::summary_command(args),
     }
 }
 
@@ -108,7 +112,8 @@ fn emit(report: &Report, output: Option<&Path>, format: Format) -> u8 {
     report.exit_code()
 }
 
-fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
+/// Writes `text` and a newline, creating parent directories.
+pub(crate) fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }

@@ -93,7 +93,15 @@ pub const VARIABLES: &[Variable] = &[
 
 /// Every variable of every module, for documentation checks.
 pub fn all_variables() -> impl Iterator<Item = &'static Variable> {
-    VARIABLES.iter().chain(crate::notify::telegram_config::VARIABLES).chain(crate::exchange::binance::VARIABLES)
+    VARIABLES
+        .iter()
+        .chain(crate::notify::telegram_config::VARIABLES)
+        .chain(crate::exchange::binance::VARIABLES)
+        .chain(crate::run::VARIABLES)
+        .chain(crate::store::VARIABLES)
+        .chain(crate::watchdog::VARIABLES)
+        .chain(crate::dispatch::VARIABLES)
+        .chain(crate::heartbeat::VARIABLES)
 }
 
 /// Older names still accepted; the new name wins when both are set.
@@ -139,7 +147,8 @@ fn int(env: &Env, name: &str, default: i64) -> Result<i64, ConfigError> {
     }
 }
 
-fn boolean(env: &Env, name: &str, default: bool) -> Result<bool, ConfigError> {
+/// A true/false variable (1/0, yes/no, on/off); empty is unset.
+pub(crate) fn boolean(env: &Env, name: &str, default: bool) -> Result<bool, ConfigError> {
     match get(env, name) {
         None => Ok(default),
         Some((var, v)) => match v.to_ascii_lowercase().as_str() {
