@@ -19,4 +19,5 @@ pub mod secret;
 pub mod store;
 pub mod strategy;
 pub mod upstream;
+pub mod validate;
 pub use commands::run_cli;
