@@ -57,6 +57,21 @@ pub enum Command {
     Watchdog(WatchdogArgs),
     /// Render a cycle report as a GitHub job summary (Markdown) or workflow annotations.
     Summary(SummaryArgs),
+    /// Check credentials and reachability without trading or writing: the state store (Firestore and
+    /// its Google credentials, or the state file), the upstream pool document, the Binance key, its
+    /// permissions and the server clock, and Telegram.
+    #[command(long_about = "Check credentials and reachability without trading or writing anything.\n\n\
+        Checks: the configuration; Google credentials and Firestore (the state document and the upstream pool \
+        document; a pool published under CRYPTO_LEADER_ROTATION_LIVE_POOL instead of our name is reported with the \
+        variable to set) or, with a file store, the state file; Binance (server clock against this machine's, a \
+        signed call with the key, the key's permissions: reading, spot trading, withdrawals); Telegram (getMe, \
+        getChat, and with --send-test one test message). Read access suffices without --live; with --live (or \
+        TRADECYCLE_LIVE=1) the key must be allowed to trade and must not be able to withdraw.\n\n\
+        Prints one line per check (✓ ok, ! warning, ✗ failed, - skipped) with the setting to fix, or JSON with \
+        --json. Secrets are never printed.\n\n\
+        Exit codes: 0 everything needed for the mode is fine (warnings allowed), 1 a check failed, \
+        2 usage or configuration error (a variable that cannot be used as given).")]
+    Validate(ValidateArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -116,6 +131,25 @@ pub struct SummaryArgs {
     pub report: PathBuf,
     #[arg(long, value_enum, default_value_t = SummaryFormat::Markdown)]
     pub format: SummaryFormat,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ValidateArgs {
+    /// Judge for live trading (also TRADECYCLE_LIVE=1): the key must trade and must not withdraw.
+    #[arg(long)]
+    pub live: bool,
+    /// Accept a key that can withdraw, as `run --live --allow-withdrawal-key` would (then only a warning).
+    #[arg(long)]
+    pub allow_withdrawal_key: bool,
+    /// State store to check: file:PATH or firestore (also TRADECYCLE_STORE).
+    #[arg(long, value_name = "STORE")]
+    pub store: Option<String>,
+    /// Also send one test message to the Telegram chat.
+    #[arg(long)]
+    pub send_test: bool,
+    /// Print the checks as JSON (schema tradecycle.validate.v1) instead of one line each.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::path::Path;
 
-use crate::cli::{Cli, Command, Format, ReplayArgs, RunArgs};
+use crate::cli::{Cli, Command, Format, ReplayArgs, RunArgs, ValidateArgs};
 use crate::config::process_env;
 use crate::domain::report::Report;
 use crate::replay::{ReplayOptions, replay};
@@ -27,6 +27,7 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Heartbeat(args) => runtime.block_on(crate::ops::heartbeat_command(args)),
         Command::Watchdog(args) => runtime.block_on(crate::ops::watchdog_command(args)),
         Command::Summary(args) => crate::ops::summary_command(args),
+        Command::Validate(args) => runtime.block_on(validate_command(args)),
     }
 }
 
@@ -78,6 +79,35 @@ async fn run_command(args: RunArgs) -> u8 {
         eprintln!("error: cannot write the report to {}: {e}", path.display());
     }
     emit(&report, args.output.as_deref(), args.format)
+}
+
+/// `validate`: the checks on stdout (text or JSON); the exit code says
+/// whether the configured mode is ready (0), a check failed (1) or a
+/// setting is unusable (2).
+async fn validate_command(args: ValidateArgs) -> u8 {
+    let req = crate::validate::ValidateRequest {
+        live: args.live,
+        allow_withdrawal_key: args.allow_withdrawal_key,
+        send_test: args.send_test,
+        store: args.store,
+        env: process_env(),
+    };
+    let result = crate::validate::validate(req).await;
+    let body = if args.json {
+        match serde_json::to_string_pretty(&result.to_json()) {
+            Ok(j) => j,
+            Err(e) => {
+                eprintln!("error: cannot serialise the checks: {e}");
+                return 1;
+            }
+        }
+    } else {
+        result.to_text()
+    };
+    if writeln!(std::io::stdout().lock(), "{body}").is_err() {
+        return 1;
+    }
+    result.exit_code()
 }
 
 /// Prints the report (JSON or text) and writes it to `output`; returns the exit code.

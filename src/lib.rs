@@ -24,5 +24,6 @@ pub mod store;
 pub mod strategy;
 pub mod summary;
 pub mod upstream;
+pub mod validate;
 pub mod watchdog;
 pub use commands::run_cli;

@@ -81,7 +81,7 @@ fn setup(msg: impl Into<String>) -> RunSetupError {
     RunSetupError(msg.into())
 }
 
-fn truthy(env: &Env, name: &str) -> Result<bool, RunSetupError> {
+pub(crate) fn truthy(env: &Env, name: &str) -> Result<bool, RunSetupError> {
     match env.get(name).map(|v| v.trim().to_ascii_lowercase()) {
         None => Ok(false),
         Some(v) if v.is_empty() => Ok(false),
@@ -398,7 +398,7 @@ async fn prepare(req: &RunRequest) -> Result<Prepared, RunSetupError> {
     })
 }
 
-fn notifier(env: &Env) -> Result<AnyNotifier, RunSetupError> {
+pub(crate) fn notifier(env: &Env) -> Result<AnyNotifier, RunSetupError> {
     Ok(match TelegramConfig::from_env(env)? {
         Some(config) => {
             AnyNotifier::Telegram(Box::new(TelegramNotifier::new(&config).map_err(|e| setup(e.to_string()))?))

@@ -83,6 +83,26 @@ impl TelegramNotifier {
             .ok_or_else(|| PortError::Definitive("Telegram getMe answered without a username".into()))
     }
 
+    /// `getChat`: the configured chat exists and the bot can see it (a bot
+    /// that is not a member gets "chat not found"), without posting
+    /// anything (`validate`). Returns a short description of the chat.
+    pub async fn get_chat(&self) -> Result<String, PortError> {
+        let info = self.call(|| self.bot.get_chat(self.chat.clone()).send()).await?;
+        let kind = if info.is_private() {
+            "private chat"
+        } else if info.is_supergroup() {
+            "supergroup"
+        } else if info.is_group() {
+            "group"
+        } else {
+            "channel"
+        };
+        Ok(match info.title().or(info.username()) {
+            Some(name) => format!("{kind} \"{name}\""),
+            None => kind.to_string(),
+        })
+    }
+
     /// One request, with at most one flood-control wait and retry.
     async fn call<T, F, Fut>(&self, request: F) -> Result<T, PortError>
     where

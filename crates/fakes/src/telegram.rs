@@ -1,4 +1,4 @@
-//! A fake Telegram Bot API on 127.0.0.1: `getMe` and `sendMessage` answered
+//! A fake Telegram Bot API on 127.0.0.1: `getMe`, `getChat` and `sendMessage` answered
 //! the way api.telegram.org answers them (complete `User` / `Message`
 //! objects, because teloxide deserialises them), with the messages kept for
 //! inspection and faults on command (429 flood control, outage, delay).
@@ -233,20 +233,48 @@ fn answer(
     };
     match method.to_ascii_lowercase().as_str() {
         "getme" => ok(me(&s.token)),
+        "getchat" => get_chat(&s, &params),
         "sendmessage" => send_message(&mut s, &params),
         _ => error(StatusCode::NOT_FOUND, "Not Found", None),
     }
 }
 
-fn send_message(s: &mut Shared, params: &HashMap<String, Value>) -> (StatusCode, Value) {
+/// The known chat named by `chat_id`, or Telegram's error for it.
+fn known_chat(s: &Shared, params: &HashMap<String, Value>) -> Result<i64, (StatusCode, Value)> {
     let chat_id = match params.get("chat_id") {
-        None | Some(Value::Null) => return error(StatusCode::BAD_REQUEST, "Bad Request: chat_id is empty", None),
+        None | Some(Value::Null) => return Err(error(StatusCode::BAD_REQUEST, "Bad Request: chat_id is empty", None)),
         Some(Value::Number(n)) => n.as_i64(),
         Some(Value::String(t)) => t.trim().parse::<i64>().ok(),
         Some(_) => None,
     };
-    let Some(chat_id) = chat_id.filter(|c| s.chats.contains(c)) else {
-        return error(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None);
+    chat_id
+        .filter(|c| s.chats.contains(c))
+        .ok_or_else(|| error(StatusCode::BAD_REQUEST, "Bad Request: chat not found", None))
+}
+
+/// `getChat`: a complete `ChatFullInfo` (teloxide requires
+/// `accepted_gift_types` and `max_reaction_count`) for a known chat.
+fn get_chat(s: &Shared, params: &HashMap<String, Value>) -> (StatusCode, Value) {
+    let chat_id = match known_chat(s, params) {
+        Ok(id) => id,
+        Err(answer) => return answer,
+    };
+    let mut info = chat(chat_id);
+    info["accent_color_id"] = json!(0);
+    info["max_reaction_count"] = json!(11);
+    info["accepted_gift_types"] = json!({
+        "unlimited_gifts": false,
+        "limited_gifts": false,
+        "unique_gifts": false,
+        "premium_subscription": false,
+    });
+    ok(info)
+}
+
+fn send_message(s: &mut Shared, params: &HashMap<String, Value>) -> (StatusCode, Value) {
+    let chat_id = match known_chat(s, params) {
+        Ok(id) => id,
+        Err(answer) => return answer,
     };
     let text = match params.get("text") {
         Some(Value::String(t)) => t.clone(),
