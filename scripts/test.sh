@@ -19,4 +19,4 @@ export "${emulator_env?}"
 export GOOGLE_CLOUD_PROJECT=demo-tradecycle-test
 unset GOOGLE_APPLICATION_CREDENTIALS
 
-cargo test --locked "$@"
+cargo test --locked --workspace "$@"
