@@ -89,6 +89,11 @@ pub const VARIABLES: &[Variable] = &[
         default: "unset",
         meaning: "orders beyond this count in one run are skipped (sells are planned first)",
     },
+    Variable {
+        name: "TRADECYCLE_LOG",
+        default: "warn",
+        meaning: "log filter for stderr (e.g. info prints the cycle's log lines)",
+    },
 ];
 
 /// Every variable of every module, for documentation checks.

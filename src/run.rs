@@ -45,6 +45,16 @@ pub const VARIABLES: &[crate::config::Variable] = &[
         default: "tradecycle",
         meaning: "service name of the heartbeat record (one per account)",
     },
+    crate::config::Variable {
+        name: "TRADECYCLE_LEASE_TTL_SECS",
+        default: "900",
+        meaning: "how long a run holds the lease before another run may take it over (a crashed run blocks the account this long)",
+    },
+    crate::config::Variable {
+        name: "TRADECYCLE_WAIT_SCALE",
+        default: "1",
+        meaning: "multiplies every wait of a live run (order lookups, redeem polls, save retries); tests use 0.01",
+    },
 ];
 
 /// How long a run may hold the lease before another run may take it over.
@@ -292,7 +302,7 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
         }
     }
     if !mode.suppresses_side_effects() && report.exit_code() != 4 {
-        write_heartbeat(&store, &req.env, &report).await;
+        write_heartbeat(&store, &req.env, &mut report).await;
     }
     Ok(report)
 }
@@ -338,19 +348,22 @@ async fn preflight(exchange: &AnyExchange, run_id: &str, now: DateTime<Utc>, all
     }
 }
 
-async fn write_heartbeat(store: &AnyStore, env: &Env, report: &Report) {
-    let service = env.get("SERVICE_NAME").map(|s| s.trim()).filter(|s| !s.is_empty()).unwrap_or("tradecycle");
-    let last_error = report.errors.first().map(|e| format!("{}: {}", e.stage, e.message)).unwrap_or_default();
+/// The record `tradecycle watchdog` checks: written after every paper or
+/// live cycle that was not refused by the lease.
+async fn write_heartbeat(store: &AnyStore, env: &Env, report: &mut Report) {
     let status = serde_json::to_value(report.status).ok().and_then(|v| v.as_str().map(str::to_string));
-    let record = serde_json::json!({
-        "status": status.unwrap_or_default(),
-        "timestamp": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        "cycle_time": report.now,
-        "run_id": report.run_id,
-        "last_error": last_error,
-    });
-    if let Err(e) = store.write_heartbeat(service, &record).await {
-        tracing::warn!("could not write the heartbeat record: {e}");
+    let last_error = report.errors.first().map(|e| format!("{}: {}", e.stage, e.message));
+    let written = crate::watchdog::write_cycle_heartbeat(
+        store,
+        &crate::watchdog::service_name(env),
+        &status.unwrap_or_default(),
+        Utc::now(),
+        &report.run_id,
+        last_error.as_deref(),
+    )
+    .await;
+    if let Err(e) = written {
+        report.warnings.push(format!("could not write the heartbeat record: {e}"));
     }
 }
 

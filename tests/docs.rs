@@ -22,3 +22,19 @@ fn ci_runs_the_readme_test_command() {
     assert!(ci.lines().any(|l| l.trim() == "scripts/test.sh"));
     assert!(std::fs::read_to_string(format!("{root}/scripts/test.sh")).unwrap().contains("--locked"));
 }
+
+#[test]
+fn every_variable_in_the_readme_table_is_known_once() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let known: Vec<&str> = all_variables().map(|v| v.name).collect();
+    let mut seen = std::collections::BTreeSet::new();
+    for name in &known {
+        assert!(seen.insert(*name), "{name} is listed twice in the VARIABLES tables");
+    }
+    for line in readme.lines().filter(|l| l.starts_with("| `")) {
+        let name = line.trim_start_matches("| `").split('`').next().unwrap();
+        if name.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_') {
+            assert!(known.contains(&name), "README documents {name}, which no VARIABLES table lists");
+        }
+    }
+}

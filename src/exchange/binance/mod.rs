@@ -118,6 +118,16 @@ pub const VARIABLES: &[Variable] = &[
         default: "https://api.binance.com",
         meaning: "Binance REST base URL (tests point it at a local fake)",
     },
+    Variable {
+        name: "BINANCE_MAX_IN_FLIGHT",
+        default: "128",
+        meaning: "Binance requests in flight at once during the market snapshot",
+    },
+    Variable {
+        name: "BINANCE_TIMEOUT_SECS",
+        default: "10",
+        meaning: "deadline of one Binance request; an order without an answer by then is looked up by its client id",
+    },
 ];
 
 /// Counters of this client's traffic, for the run report and logs.
