@@ -116,15 +116,17 @@ struct Shell<'a, E, S, N, X> {
 
 impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X> {
     async fn run(mut self) -> Report {
-        let leased = match self.take_lease().await {
-            Ok(leased) => leased,
-            Err((status, stage, message)) => {
-                // Someone else is running this account: touch nothing.
-                self.report.fail(status, stage, message);
+        let (leased, outcome) = match self.take_lease().await {
+            // Someone else is running this account: touch nothing, say nothing
+            // (the running cycle reports for itself).
+            Err(stop) if stop.1 == "lease" => {
+                self.report.fail(stop.0, stop.1, stop.2);
                 return self.report;
             }
+            Err(stop) => (false, Err(stop)),
+            Ok(leased) => (leased, self.cycle().await),
         };
-        if let Err((status, stage, message)) = self.cycle().await {
+        if let Err((status, stage, message)) = outcome {
             self.report.fail(status, stage, message.clone());
             self.outbox.push(match (status, stage) {
                 (Status::Aborted, "state_load") => Event::StateLoadFailed { error: message },

@@ -1,0 +1,235 @@
+//! `tradecycle run` with its state in Google's Firestore emulator (started
+//! by scripts/test.sh; one test starts a private one it can kill): the
+//! store being down at load and at save, two concurrent runs, and a
+//! Telegram outage, each through the built binary.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use common::live::Live;
+use common::*;
+use serde_json::{Value, json};
+use tradecycle::ports::StateStore;
+use tradecycle::store::firestore::{DocRef, FirestoreConfig, FirestoreStore};
+use tradecycle_fakes::binance::{Fault, FaultKind};
+use tradecycle_fakes::telegram::FakeTelegram;
+
+const TOKEN: &str = "123456:fake-telegram-token";
+const CHAT: i64 = 777;
+
+fn emulator_host() -> String {
+    std::env::var("FIRESTORE_EMULATOR_HOST")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .expect("FIRESTORE_EMULATOR_HOST is not set: run the suite with scripts/test.sh")
+}
+
+fn unique(name: &str) -> String {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("r_{name}_{}_{nanos}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// A fake Telegram kept alive on its own runtime while the binary runs.
+struct Telegram {
+    fake: FakeTelegram,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Telegram {
+    fn start() -> Telegram {
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let fake = rt.block_on(FakeTelegram::start(TOKEN));
+        fake.add_chat(CHAT);
+        Telegram { fake, _rt: rt }
+    }
+}
+
+/// Environment of a Firestore-backed run: its own collections on `host`.
+fn firestore_env(host: &str, name: &str, telegram: &Telegram) -> Vec<(String, String)> {
+    let collection = unique(name);
+    vec![
+        ("TRADECYCLE_STORE".into(), "firestore".into()),
+        ("FIRESTORE_EMULATOR_HOST".into(), host.into()),
+        ("GOOGLE_CLOUD_PROJECT".into(), "demo-tradecycle-test".into()),
+        ("TRADECYCLE_FIRESTORE_TIMEOUT_SECS".into(), "2".into()),
+        ("TRADECYCLE_STATE_COLLECTION".into(), collection.clone()),
+        ("STRATEGY_ARTIFACT_FIRESTORE_COLLECTION".into(), format!("{collection}_pool")),
+        ("TRADECYCLE_HEARTBEAT_COLLECTION".into(), format!("{collection}_health")),
+        ("TG_TOKEN".into(), TOKEN.into()),
+        ("GLOBAL_TELEGRAM_CHAT_ID".into(), CHAT.to_string()),
+        ("TELEGRAM_API_URL".into(), telegram.fake.url()),
+    ]
+}
+
+fn get<'a>(env: &'a [(String, String)], name: &str) -> &'a str {
+    &env.iter().find(|(k, _)| k == name).unwrap().1
+}
+
+fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
+    env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+}
+
+/// Publishes the fixture's pool (dated today) as the upstream document and
+/// writes `state` as the state document, natively, through our own store
+/// (a store that never loaded may create a document).
+fn seed_firestore(host: &str, env: &[(String, String)], live: &Live, state: &Value) {
+    let write = |collection: &str, document: &str, doc: Value| {
+        let mut config = FirestoreConfig::new(Some("demo-tradecycle-test".into()));
+        config.emulator_host = Some(host.to_string());
+        config.state = DocRef::new(collection, document);
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(FirestoreStore::new(config).save(&doc)).expect("seed write");
+    };
+    let pool = common::live::fresh_pool(&live.fixtures, live.now);
+    write(get(env, "STRATEGY_ARTIFACT_FIRESTORE_COLLECTION"), "CRYPTO_LIVE_POOL_ROTATION_LIVE_POOL", pool);
+    write(get(env, "TRADECYCLE_STATE_COLLECTION"), "MULTI_ASSET_STATE", state.clone());
+}
+
+fn events(r: &Value) -> Vec<String> {
+    r["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap().to_string()).collect()
+}
+
+#[test]
+fn a_firestore_backed_live_cycle_trades_and_saves() {
+    let host = emulator_host();
+    let telegram = Telegram::start();
+    let live = Live::new("cycle_replay");
+    let env = firestore_env(&host, "ok", &telegram);
+    seed_firestore(&host, &env, &live, &live.fixtures.initial_state);
+    let run = live.run(&["--live", "--run-id", "fs-1"], &pairs(&env));
+    assert_eq!(run.code, 0, "{}\n{}", run.stderr, run.stdout);
+    let r = run.json();
+    assert_eq!(r["pool"]["source"], "fresh_upstream");
+    assert!(r["pool"]["label"].as_str().unwrap().starts_with("firestore:"));
+    assert!(r["state_writes"].as_array().unwrap().iter().all(|w| w["status"] == "written"));
+    assert!(!live.fake.orders().is_empty());
+    // Every event went out: a burst is coalesced into fewer messages.
+    assert!(r["notifications"].as_array().unwrap().iter().all(|n| n["status"] == "sent"), "{}", r["notifications"]);
+    assert!(!telegram.fake.messages().is_empty());
+    // A second run finds the lease free again and its state as saved.
+    let again = live.run(&["--live", "--run-id", "fs-2"], &pairs(&env));
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.json()["intents"].as_array().unwrap().iter().all(|i| i.get("client_order_id").is_none()));
+}
+
+#[test]
+fn firestore_down_at_load_aborts_before_trading_with_exit_3_and_an_alert() {
+    let telegram = Telegram::start();
+    let live = Live::new("cycle_replay");
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().to_string();
+    let env = firestore_env(&closed, "down", &telegram);
+    let started = Instant::now();
+    let run = live.run(&["--live", "--run-id", "fs-down"], &pairs(&env));
+    assert_eq!(run.code, 3, "{}\n{}", run.stderr, run.stdout);
+    assert!(started.elapsed() < Duration::from_secs(20), "fails fast");
+    let r = run.json();
+    assert_eq!(r["status"], "aborted");
+    assert_eq!(r["errors"][0]["stage"], "state_load");
+    assert!(live.fake.order_attempts().is_empty(), "nothing traded");
+    assert_eq!(events(&r), ["state_load_failed"]);
+    let sent = telegram.fake.messages();
+    assert_eq!(sent.len(), 1);
+    assert!(sent[0].text.contains("nothing was traded"), "{}", sent[0].text);
+}
+
+#[test]
+fn firestore_down_at_save_retries_writes_a_recovery_file_and_sends_no_order() {
+    let telegram = Telegram::start();
+    let live = Live::new("cycle_replay");
+    // A private emulator this test may kill.
+    let state_dir = tempfile::tempdir().unwrap();
+    let start = Command::new("scripts/firestore-emulator.sh")
+        .arg("start")
+        .current_dir(root())
+        .env("FIRESTORE_EMULATOR_STATE_DIR", state_dir.path())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(start.status.success(), "private emulator did not start");
+    let host =
+        String::from_utf8(start.stdout).unwrap().trim().trim_start_matches("FIRESTORE_EMULATOR_HOST=").to_string();
+    let stop = || {
+        Command::new("scripts/firestore-emulator.sh")
+            .arg("stop")
+            .current_dir(root())
+            .env("FIRESTORE_EMULATOR_STATE_DIR", state_dir.path())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap()
+    };
+    let env = firestore_env(&host, "save", &telegram);
+    // A pending order makes the run look it up first; the exchange answers
+    // slowly, and meanwhile the store goes away.
+    let mut state = live.fixtures.initial_state.clone();
+    state["pending_orders"] = json!({"tc-26010100-tb-XRPUSDT": {
+        "client_order_id": "tc-26010100-tb-XRPUSDT", "kind": "trend_buy", "symbol": "XRPUSDT", "side": "BUY",
+        "quantity": "10", "price": "2.4", "run_id": "old", "created_at": "2026-01-01T00:00:00Z", "status": "pending"}});
+    seed_firestore(&host, &env, &live, &state);
+    live.fake.inject(Fault::new("GET", "/api/v3/order", FaultKind::Delay(Duration::from_secs(6))));
+    let mut env_with_patience = pairs(&env);
+    env_with_patience.push(("BINANCE_TIMEOUT_SECS", "30"));
+    let mut child = live.spawn(&["--live", "--run-id", "fs-save"], &env_with_patience);
+    std::thread::sleep(Duration::from_secs(3));
+    assert!(stop().success());
+    let status = child.wait().unwrap();
+    let report = common::live::read_json(&live.artifacts().join("report-fs-save.json"));
+    assert_eq!(status.code(), Some(1), "{report}");
+    assert_eq!(report["status"], "error");
+    assert!(report["errors"].as_array().unwrap().iter().any(|e| e["stage"] == "state_save"));
+    let saves = report["state_writes"].as_array().unwrap();
+    assert!(saves.iter().all(|w| w["status"] == "failed"), "{saves:?}");
+    assert!(live.fake.order_attempts().is_empty(), "no write-ahead, no order");
+    let recovery = live.artifacts().join("state-recovery-fs-save.json");
+    assert_eq!(report["recovery_file"], recovery.display().to_string());
+    let recovered = common::live::read_json(&recovery);
+    assert_eq!(recovered["pending_orders"], json!({}), "the stale entry was reconciled (dropped) in memory");
+    assert_eq!(recovered["trend_pool_source"], "fresh_upstream");
+    assert!(events(&report).contains(&"state_save_failed".to_string()));
+    assert!(telegram.fake.messages().iter().any(|m| m.text.contains(&recovery.display().to_string())));
+}
+
+#[test]
+fn two_concurrent_runs_one_gets_the_lease_the_other_exits_4() {
+    let host = emulator_host();
+    let telegram = Telegram::start();
+    let live = Live::new("cycle_replay");
+    let env = firestore_env(&host, "lease", &telegram);
+    seed_firestore(&host, &env, &live, &live.fixtures.initial_state);
+    // Slow exchange: the first run holds the lease for a while.
+    live.fake.set_latency(Duration::from_millis(300));
+    let mut first = live.spawn(&["--live", "--run-id", "first"], &pairs(&env));
+    std::thread::sleep(Duration::from_millis(1500));
+    let second = live.run(&["--live", "--run-id", "second"], &pairs(&env));
+    assert_eq!(second.code, 4, "{}\n{}", second.stderr, second.stdout);
+    let r = second.json();
+    assert!(r["errors"][0]["message"].as_str().unwrap().starts_with("another cycle (first) holds the run lease"));
+    assert!(r["state_writes"].as_array().unwrap().is_empty() && r["intents"].as_array().unwrap().is_empty());
+    assert!(r["notifications"].as_array().unwrap().is_empty(), "the running cycle reports for itself");
+    assert_eq!(first.wait().unwrap().code(), Some(0));
+    let ids: Vec<String> = live.fake.orders().iter().map(|o| o.client_order_id.clone()).collect();
+    let mut unique_ids = ids.clone();
+    unique_ids.sort();
+    unique_ids.dedup();
+    assert_eq!(ids.len(), unique_ids.len(), "no order twice: {ids:?}");
+}
+
+#[test]
+fn a_telegram_outage_leaves_the_cycle_ok_with_a_warning() {
+    let host = emulator_host();
+    let telegram = Telegram::start();
+    telegram.fake.set_outage(true);
+    let live = Live::new("cycle_replay");
+    let env = firestore_env(&host, "tg", &telegram);
+    seed_firestore(&host, &env, &live, &live.fixtures.initial_state);
+    let run = live.run(&["--live", "--run-id", "tg-out"], &pairs(&env));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let r = run.json();
+    assert_eq!(r["status"], "ok");
+    assert!(strs(&r["warnings"]).iter().any(|w| w.starts_with("notification ") && w.contains("not delivered")));
+    assert!(r["notifications"].as_array().unwrap().iter().all(|n| n["status"] == "failed"));
+    assert!(!live.fake.orders().is_empty(), "trading was not affected");
+}
