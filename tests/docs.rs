@@ -4,12 +4,14 @@
 use tradecycle::config::all_variables;
 
 #[test]
-fn readme_lists_every_variable_with_its_default() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    for v in all_variables() {
-        let default = if v.default == "unset" { "unset".to_string() } else { format!("`{}`", v.default) };
-        let row = format!("| `{}` | {} |", v.name, default);
-        assert!(readme.contains(&row), "README.md lacks the row starting {row:?}");
+fn readme_and_runbook_list_every_variable_with_its_default() {
+    for doc in ["README.md", "RUNBOOK.md"] {
+        let text = std::fs::read_to_string(format!("{}/{doc}", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        for v in all_variables() {
+            let default = if v.default == "unset" { "unset".to_string() } else { format!("`{}`", v.default) };
+            let row = format!("| `{}` | {} |", v.name, default);
+            assert!(text.contains(&row), "{doc} lacks the row starting {row:?}");
+        }
     }
 }
 
