@@ -21,7 +21,7 @@ use crate::domain::state::{PendingOrder, StateDoc};
 use crate::indicators;
 use crate::notify::event::Event;
 use crate::notify::messages;
-use crate::ports::{Exchange, LeaseOutcome, MarketRequest, Notifier, PortError, StateStore};
+use crate::ports::{Exchange, LeaseOutcome, MarketRequest, Notifier, OrderReport, PortError, StateStore};
 use crate::strategy::cycle::{BNB_SYMBOL, BTC_SYMBOL, Cycle, CycleInputs, DayPlan, Effect, Outcome, USDT};
 use crate::strategy::reconcile::{self, Settlement};
 use crate::upstream::ladder::{self, FetchOutcome, FreshSource, LadderInputs, LocalCandidate};
@@ -295,6 +295,10 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
                     format!("could not look up pending order {} on the exchange: {e}", order.client_order_id),
                 )
             })?;
+            let found = match found {
+                Some(report) => Some(report),
+                None => self.find_in_order_list(&order).await?,
+            };
             let outcome = reconcile::settle(state, &order, found.as_ref(), self.run.now);
             let (kind, detail) = match &outcome {
                 Settlement::Settled { executed_qty, quote_qty } => {
@@ -314,6 +318,23 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
             self.save_state(state, "reconcile_pending_orders").await;
         }
         Ok(())
+    }
+
+    /// The order list since shortly before the order was written ahead:
+    /// a lookup by client id can miss an order the list already shows.
+    async fn find_in_order_list(&self, order: &PendingOrder) -> Result<Option<OrderReport>, Stop> {
+        let created = DateTime::parse_from_rfc3339(&order.created_at).map(|t| t.with_timezone(&Utc));
+        // Binance's order list reaches one day back at most.
+        let since = created.unwrap_or(self.run.now).max(self.run.now - chrono::Duration::hours(23))
+            - chrono::Duration::minutes(1);
+        let orders = self.run.exchange.orders_since(&order.symbol, since).await.map_err(|e| {
+            (
+                Status::Aborted,
+                "reconcile",
+                format!("could not list the orders of {} on the exchange: {e}", order.symbol),
+            )
+        })?;
+        Ok(orders.into_iter().rev().find(|o| o.client_order_id == order.client_order_id))
     }
 
     fn resolve_pool(&self, raw_state: &Value) -> Result<PoolResolution, String> {

@@ -97,6 +97,14 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
                 Err(e) => last = e.to_string(),
             }
         }
+        // Second look: the order list, in case the lookup path lags.
+        let since = chrono::Utc::now() - chrono::Duration::minutes(10);
+        if let Ok(orders) = self.exchange.orders_since(&req.symbol, since).await
+            && let Some(report) = orders.into_iter().rev().find(|o| o.client_order_id == req.client_order_id)
+            && report.status.is_final()
+        {
+            return outcome_of(report);
+        }
         Outcome::Unresolved(format!(
             "{why}; after {} lookups by client order id the order is {last}",
             self.policy.query_attempts

@@ -118,6 +118,10 @@ pub trait Exchange {
     /// Looks an order up by its client order id; `None` when the exchange
     /// does not know it (-2013).
     async fn query_order(&self, symbol: &str, client_order_id: &str) -> Result<Option<OrderReport>, PortError>;
+    /// Orders of `symbol` placed at or after `since` (`GET /api/v3/allOrders`,
+    /// at most one day back): the second look when a lookup by client id
+    /// finds nothing, since the query path can lag a fresh order.
+    async fn orders_since(&self, symbol: &str, since: DateTime<Utc>) -> Result<Vec<OrderReport>, PortError>;
     /// Simple Earn flexible subscribe (`autoSubscribe=false`). Never retried.
     async fn earn_subscribe(&self, product_id: &str, amount: Decimal) -> Result<(), PortError>;
     /// Simple Earn flexible redeem to spot. Never retried.

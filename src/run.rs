@@ -183,6 +183,12 @@ impl Exchange for AnyExchange {
             AnyExchange::Binance(x) => x.query_order(symbol, id).await,
         }
     }
+    async fn orders_since(&self, symbol: &str, since: DateTime<Utc>) -> Result<Vec<OrderReport>, PortError> {
+        match self {
+            AnyExchange::Sim(x) => x.orders_since(symbol, since).await,
+            AnyExchange::Binance(x) => x.orders_since(symbol, since).await,
+        }
+    }
     async fn earn_subscribe(&self, product_id: &str, amount: Decimal) -> Result<(), PortError> {
         match self {
             AnyExchange::Sim(x) => x.earn_subscribe(product_id, amount).await,

@@ -200,3 +200,41 @@ fn a_redeem_slow_to_arrive_skips_the_buy_it_was_funding() {
     assert_eq!(attempts_for(&live, "ADAUSDT"), 0);
     assert_eq!(live.state()["ADAUSDT"]["is_holding"], false);
 }
+
+fn no_such_order() -> FaultKind {
+    FaultKind::error(400, -2013, "Order does not exist.")
+}
+
+#[test]
+fn an_order_the_lookup_cannot_see_yet_is_found_in_the_order_list() {
+    let live = Live::new("cycle_replay");
+    live.fake.inject(Fault::new("POST", ORDER, FaultKind::execute_then_500()).symbol("XRPUSDT"));
+    live.fake.inject(Fault::new("GET", ORDER, no_such_order()).times(10));
+    let r = ok_run(&live, "f-list");
+    assert_eq!(intent(&r, "trend_buy", "XRPUSDT")["status"], "filled");
+    assert!(live.fake.request_count("/api/v3/allOrders") >= 1);
+    assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (1, 1));
+}
+
+#[test]
+fn reconciliation_settles_from_the_order_list_when_the_lookup_misses() {
+    let live = Live::new("cycle_replay");
+    live.fake.inject(Fault::new("POST", ORDER, FaultKind::ExecuteThenHang(Duration::from_secs(30))).symbol("XRPUSDT"));
+    let mut child = live.spawn(
+        &["--live", "--run-id", "doomed-2"],
+        &[("BINANCE_TIMEOUT_SECS", "60"), ("TRADECYCLE_LEASE_TTL_SECS", "1")],
+    );
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fills_for(&live, "XRPUSDT") == 0 {
+        assert!(Instant::now() < deadline, "the order never reached the exchange");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+    live.fake.inject(Fault::new("GET", ORDER, no_such_order()).times(5));
+    let r = ok_run(&live, "after-crash-2");
+    assert_eq!(r["reconciled"][0]["outcome"], "settled", "{}", r["reconciled"]);
+    assert_eq!(fills_for(&live, "XRPUSDT"), 1, "not bought again");
+    assert_eq!(live.state()["XRPUSDT"]["is_holding"], true);
+}

@@ -81,6 +81,13 @@ impl Exchange for Faulty {
     async fn query_order(&self, symbol: &str, id: &str) -> Result<Option<OrderReport>, PortError> {
         self.sim.query_order(symbol, id).await
     }
+    async fn orders_since(
+        &self,
+        symbol: &str,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Vec<OrderReport>, PortError> {
+        self.sim.orders_since(symbol, since).await
+    }
     async fn earn_subscribe(&self, p: &str, a: Decimal) -> Result<(), PortError> {
         self.sim.earn_subscribe(p, a).await
     }

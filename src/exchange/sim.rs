@@ -181,6 +181,10 @@ impl Exchange for SimExchange {
         self.with_book(|book| Ok(book.orders.get(client_order_id).cloned()))
     }
 
+    async fn orders_since(&self, symbol: &str, _since: DateTime<Utc>) -> Result<Vec<OrderReport>, PortError> {
+        self.with_book(|book| Ok(book.orders.values().filter(|o| o.symbol == symbol).cloned().collect()))
+    }
+
     async fn earn_subscribe(&self, _product_id: &str, amount: Decimal) -> Result<(), PortError> {
         self.with_book(|book| {
             let b = book.balances.entry("USDT".into()).or_default();

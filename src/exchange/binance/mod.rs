@@ -23,6 +23,7 @@ mod wire;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::config::{ConfigError, Env, Variable};
@@ -198,6 +199,10 @@ impl Exchange for BinanceClient {
 
     async fn query_order(&self, symbol: &str, client_order_id: &str) -> Result<Option<OrderReport>, PortError> {
         Ok(orders::query(&self.transport, symbol, client_order_id).await?)
+    }
+
+    async fn orders_since(&self, symbol: &str, since: DateTime<Utc>) -> Result<Vec<OrderReport>, PortError> {
+        Ok(orders::since(&self.transport, symbol, since.timestamp_millis()).await?)
     }
 
     async fn earn_subscribe(&self, product_id: &str, amount: Decimal) -> Result<(), PortError> {

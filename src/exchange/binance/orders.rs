@@ -60,6 +60,13 @@ pub async fn query(t: &Transport, symbol: &str, client_order_id: &str) -> Result
     }
 }
 
+/// `GET /api/v3/allOrders` from `since_ms` (weight 20).
+pub async fn since(t: &Transport, symbol: &str, since_ms: i64) -> Result<Vec<OrderReport>, Failure> {
+    let query = Query::new().with("symbol", symbol).with("startTime", since_ms.to_string()).with("limit", "1000");
+    let orders: Vec<wire::Order> = t.signed_get("/api/v3/allOrders", &query).await?;
+    Ok(orders.into_iter().map(wire::Order::into_report).collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
