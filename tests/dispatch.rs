@@ -5,33 +5,25 @@
 //! recorded alerts) and through the binary (exit codes, messages, the real
 //! Telegram notifier against the fake Bot API).
 
+mod common;
+
 use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use common::Recorder;
 use serde_json::json;
 use tradecycle::dispatch::{self, DispatchConfig, parse_env_file};
 use tradecycle::github::{GitHubClient, Pause};
 use tradecycle::notify::event::Lang;
-use tradecycle::ports::{Clock, Notifier, PortError};
+use tradecycle::ports::Clock;
 use tradecycle_fakes::github::{FakeGitHub, Reply, refused_url};
 use tradecycle_fakes::telegram::FakeTelegram;
 
 const GH_TOKEN: &str = "ghp_FAKE0123456789abcdefDoNotPrint";
 const TG_TOKEN: &str = "123456789:TEST-dispatch_token-do-not-print";
 const CHAT: i64 = 777;
-
-/// Alerts kept instead of sent.
-#[derive(Default)]
-struct Recorder(Mutex<Vec<String>>);
-
-impl Notifier for Recorder {
-    async fn send(&self, text: &str) -> Result<(), PortError> {
-        self.0.lock().unwrap().push(text.to_string());
-        Ok(())
-    }
-}
 
 impl Recorder {
     fn sent(&self) -> Vec<String> {

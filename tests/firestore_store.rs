@@ -5,10 +5,11 @@
 mod common;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{TimeZone, Utc};
+use common::{emulator_host, project, unique};
 use firestore::gcloud_sdk::google::firestore::v1::value::ValueType;
 use firestore::{FirestoreDb, FirestoreDbOptions};
 use serde_json::{Value, json};
@@ -17,27 +18,6 @@ use tokio::net::{TcpListener, TcpStream};
 use tradecycle::ports::{LeaseOutcome, PortError, StateStore, UpstreamSource};
 use tradecycle::store::firestore::{DocRef, FirestoreConfig, FirestoreStore, FirestoreUpstream};
 use tradecycle::upstream::ladder::FetchOutcome;
-
-fn emulator_host() -> String {
-    std::env::var("FIRESTORE_EMULATOR_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| {
-        panic!(
-            "FIRESTORE_EMULATOR_HOST is not set: these tests need Google's Firestore emulator. \
-             Run the suite with scripts/test.sh (it starts and stops the emulator), or \
-             `export $(scripts/firestore-emulator.sh start)` before cargo test."
-        )
-    })
-}
-
-fn project() -> String {
-    std::env::var("GOOGLE_CLOUD_PROJECT").unwrap_or_else(|_| "demo-tradecycle-test".into())
-}
-
-/// A collection name no other test (or earlier run) uses.
-fn unique(name: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("t_{name}_{}_{nanos}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
-}
 
 /// Generous enough for a loaded 2-core machine, small enough to notice a hang.
 const TIMEOUT: Duration = Duration::from_secs(5);

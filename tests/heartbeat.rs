@@ -3,16 +3,18 @@
 //! no retry on other errors), the repository-wide fallback, and the whole
 //! command end to end through the binary with the fake Telegram.
 
+mod common;
+
 use std::sync::Mutex;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use common::Recorder;
 use serde_json::{Value, json};
 use tradecycle::config::Env;
 use tradecycle::github::{GitHubClient, Pause};
 use tradecycle::heartbeat::{self, Health, HeartbeatConfig};
 use tradecycle::notify::event::Lang;
-use tradecycle::ports::{Notifier, PortError};
 use tradecycle::secret::Secret;
 use tradecycle_fakes::github::{FakeGitHub, Reply, refused_url, run};
 use tradecycle_fakes::telegram::FakeTelegram;
@@ -21,16 +23,6 @@ const GH_TOKEN: &str = "ghs_FAKEheartbeat0123456789DoNotPrint";
 const TG_TOKEN: &str = "123456789:TEST-heartbeat_token-do-not-print";
 const CHAT: i64 = 515;
 const NOW: &str = "2026-03-15T12:00:00Z";
-
-#[derive(Default)]
-struct Recorder(Mutex<Vec<String>>);
-
-impl Notifier for Recorder {
-    async fn send(&self, text: &str) -> Result<(), PortError> {
-        self.0.lock().unwrap().push(text.to_string());
-        Ok(())
-    }
-}
 
 #[derive(Default)]
 struct Pauses(Mutex<Vec<Duration>>);

@@ -158,26 +158,30 @@ fn killed_between_write_ahead_and_send_the_next_run_drops_the_entry_and_sends_on
     assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (1, 1));
 }
 
-#[test]
-fn killed_between_send_and_save_the_next_run_settles_without_a_duplicate() {
-    let live = Live::new("cycle_replay");
-    // The exchange fills the order but holds its answer; the run is killed meanwhile.
+/// Runs a live cycle whose XRP order the exchange fills but does not answer,
+/// kills the process once the fill happened (between send and save), and
+/// waits for the dead run's one-second lease to expire.
+fn crash_after_the_xrp_fill(live: &Live, run_id: &str) {
     live.fake.inject(Fault::new("POST", ORDER, FaultKind::ExecuteThenHang(Duration::from_secs(30))).symbol("XRPUSDT"));
-    let mut child = live.spawn(
-        &["--live", "--run-id", "doomed"],
-        &[("BINANCE_TIMEOUT_SECS", "60"), ("TRADECYCLE_LEASE_TTL_SECS", "1")],
-    );
+    let mut child = live
+        .spawn(&["--live", "--run-id", run_id], &[("BINANCE_TIMEOUT_SECS", "60"), ("TRADECYCLE_LEASE_TTL_SECS", "1")]);
     let deadline = Instant::now() + Duration::from_secs(30);
-    while fills_for(&live, "XRPUSDT") == 0 {
+    while fills_for(live, "XRPUSDT") == 0 {
         assert!(Instant::now() < deadline, "the order never reached the exchange");
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().unwrap();
     child.wait().unwrap();
+    std::thread::sleep(Duration::from_millis(1100));
+}
+
+#[test]
+fn killed_between_send_and_save_the_next_run_settles_without_a_duplicate() {
+    let live = Live::new("cycle_replay");
+    crash_after_the_xrp_fill(&live, "doomed");
     let state = live.state();
     let pending = state["pending_orders"].as_object().expect("ledger").clone();
     assert_eq!(pending.len(), 1, "the write-ahead entry survived the kill: {state}");
-    std::thread::sleep(Duration::from_millis(1100)); // the dead run's lease expires
 
     let r = ok_run(&live, "after-crash");
     assert_eq!(r["reconciled"][0]["outcome"], "settled", "{}", r["reconciled"]);
@@ -219,19 +223,7 @@ fn an_order_the_lookup_cannot_see_yet_is_found_in_the_order_list() {
 #[test]
 fn reconciliation_settles_from_the_order_list_when_the_lookup_misses() {
     let live = Live::new("cycle_replay");
-    live.fake.inject(Fault::new("POST", ORDER, FaultKind::ExecuteThenHang(Duration::from_secs(30))).symbol("XRPUSDT"));
-    let mut child = live.spawn(
-        &["--live", "--run-id", "doomed-2"],
-        &[("BINANCE_TIMEOUT_SECS", "60"), ("TRADECYCLE_LEASE_TTL_SECS", "1")],
-    );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while fills_for(&live, "XRPUSDT") == 0 {
-        assert!(Instant::now() < deadline, "the order never reached the exchange");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
-    std::thread::sleep(Duration::from_millis(1100));
+    crash_after_the_xrp_fill(&live, "doomed-2");
     live.fake.inject(Fault::new("GET", ORDER, no_such_order()).times(5));
     let r = ok_run(&live, "after-crash-2");
     assert_eq!(r["reconciled"][0]["outcome"], "settled", "{}", r["reconciled"]);

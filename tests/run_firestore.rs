@@ -6,7 +6,6 @@
 mod common;
 
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use common::live::Live;
@@ -19,19 +18,6 @@ use tradecycle_fakes::telegram::FakeTelegram;
 
 const TOKEN: &str = "123456:fake-telegram-token";
 const CHAT: i64 = 777;
-
-fn emulator_host() -> String {
-    std::env::var("FIRESTORE_EMULATOR_HOST")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .expect("FIRESTORE_EMULATOR_HOST is not set: run the suite with scripts/test.sh")
-}
-
-fn unique(name: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("r_{name}_{}_{nanos}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
-}
 
 /// A fake Telegram kept alive on its own runtime while the binary runs.
 struct Telegram {

@@ -8,7 +8,6 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -18,33 +17,12 @@ use tradecycle::fixture::FixtureSet;
 use tradecycle_fakes::binance::{ApiRestrictions, FakeBinance, FakeBinanceConfig};
 use tradecycle_fakes::telegram::FakeTelegram;
 
-use common::{Run, root, tradecycle};
+use common::{Run, emulator_host, project, root, tradecycle, unique};
 
 const TOKEN: &str = "123456789:AAF7-g0gYncWnm5IyfZlpPRqRRv6kNAGlao";
 const CHAT: i64 = -1001234567890;
 const OUR_POOL: &str = "CRYPTO_LIVE_POOL_ROTATION_LIVE_POOL";
 const PUBLISHER_POOL: &str = "CRYPTO_LEADER_ROTATION_LIVE_POOL";
-
-fn emulator_host() -> String {
-    std::env::var("FIRESTORE_EMULATOR_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| {
-        panic!(
-            "FIRESTORE_EMULATOR_HOST is not set: these tests need Google's Firestore emulator. \
-             Run the suite with scripts/test.sh (it starts and stops the emulator), or \
-             `export $(scripts/firestore-emulator.sh start)` before cargo test."
-        )
-    })
-}
-
-fn project() -> String {
-    std::env::var("GOOGLE_CLOUD_PROJECT").unwrap_or_else(|_| "demo-tradecycle-test".into())
-}
-
-/// A collection name no other test (or earlier run) uses.
-fn unique(name: &str) -> String {
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-    format!("v_{name}_{}_{nanos}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
-}
 
 /// A TCP port on 127.0.0.1 where nothing listens.
 fn closed_port() -> u16 {

@@ -99,7 +99,10 @@ pub fn validate_payload(
     let mut found = Findings::default();
     let empty = Map::new();
     let obj = raw.as_object().unwrap_or_else(|| {
-        found.error(codes::PAYLOAD_NOT_OBJECT, format!("payload is {}, expected a JSON object", json_kind(raw)));
+        found.error(
+            codes::PAYLOAD_NOT_OBJECT,
+            format!("payload is {}, expected a JSON object", crate::domain::json_kind(raw)),
+        );
         &empty
     });
 
@@ -401,17 +404,6 @@ fn show(value: &Value) -> String {
     }
     let cut: String = text.chars().take(MAX_CHARS).collect();
     format!("{cut}…")
-}
-
-fn json_kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]

@@ -27,6 +27,43 @@ pub fn reference_fixtures() -> PathBuf {
     dir
 }
 
+/// `FIRESTORE_EMULATOR_HOST` as scripts/test.sh exports it; the store
+/// tests fail (never skip) without it.
+pub fn emulator_host() -> String {
+    std::env::var("FIRESTORE_EMULATOR_HOST").ok().filter(|h| !h.is_empty()).unwrap_or_else(|| {
+        panic!(
+            "FIRESTORE_EMULATOR_HOST is not set: these tests need Google's Firestore emulator. \
+             Run the suite with scripts/test.sh (it starts and stops the emulator), or \
+             `export $(scripts/firestore-emulator.sh start)` before cargo test."
+        )
+    })
+}
+
+/// The emulator's project id (never a real project).
+pub fn project() -> String {
+    std::env::var("GOOGLE_CLOUD_PROJECT").unwrap_or_else(|_| "demo-tradecycle-test".into())
+}
+
+/// A collection name no other test (or earlier run) uses, so tests can
+/// share one emulator in parallel.
+pub fn unique(name: &str) -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("t_{name}_{}_{nanos}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed))
+}
+
+/// An alert sink that keeps messages instead of sending them.
+#[derive(Default)]
+pub struct Recorder(pub std::sync::Mutex<Vec<String>>);
+
+impl tradecycle::ports::Notifier for Recorder {
+    async fn send(&self, text: &str) -> Result<(), tradecycle::ports::PortError> {
+        self.0.lock().unwrap().push(text.to_string());
+        Ok(())
+    }
+}
+
 pub struct Run {
     pub code: i32,
     pub stdout: String,

@@ -18,7 +18,7 @@ use serde_json::{Map, Number, Value};
 pub fn document_fields(doc: &Value) -> Result<HashMap<String, FsValue>, String> {
     match doc {
         Value::Object(map) => map_fields(map, ""),
-        other => Err(format!("a state document must be a JSON object, not {}", kind(other))),
+        other => Err(format!("a state document must be a JSON object, not {}", crate::domain::json_kind(other))),
     }
 }
 
@@ -109,17 +109,6 @@ pub fn timestamp_text(ts: &firestore::gcloud_sdk::prost_types::Timestamp) -> Str
     firestore::timestamp_utils::from_timestamp(*ts)
         .map(|t| t.to_string())
         .unwrap_or_else(|_| format!("{}.{:09}", ts.seconds, ts.nanos))
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 fn display(path: &str) -> &str {
