@@ -405,10 +405,14 @@ mod tests {
         symbols.iter().map(|s| (s.to_string(), infer_base_asset(s))).collect()
     }
 
+    /// Read in place from the shared material (`../shared`, or
+    /// `TRADECYCLE_SHARED` when the checkout lives elsewhere).
     fn reference_fixture_state() -> Value {
-        let path =
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/reference/fixtures/default/initial_state_snapshot.json");
-        serde_json::from_str(&std::fs::read_to_string(path).expect("reference fixture readable")).unwrap()
+        let shared = std::env::var("TRADECYCLE_SHARED")
+            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared").to_string());
+        let path = format!("{shared}/reference/fixtures/default/initial_state_snapshot.json");
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (set TRADECYCLE_SHARED)"));
+        serde_json::from_str(&text).unwrap()
     }
 
     #[test]
