@@ -7,8 +7,8 @@
 //! A refused connection cannot be scripted on a listening socket, so
 //! [`refused_url`] hands out the address of a port nobody listens on.
 
+use crate::serve::Served;
 use std::collections::{BTreeMap, VecDeque};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -18,8 +18,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// One scripted answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -94,10 +92,8 @@ struct Shared {
 }
 
 pub struct FakeGitHub {
-    addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Served,
 }
 
 impl FakeGitHub {
@@ -105,24 +101,14 @@ impl FakeGitHub {
     /// 204, run listings are empty.
     pub async fn start() -> FakeGitHub {
         let shared = Arc::new(Mutex::new(Shared::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        FakeGitHub { addr, shared, stop: Some(stop), task: Some(task) }
+        let server = Served::start(Router::new().fallback(handle).with_state(shared.clone())).await;
+        FakeGitHub { shared, server }
     }
 
     /// Base URL (`http://127.0.0.1:<port>`, no trailing slash), the
     /// `GITHUB_API_URL` to give the client.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     /// Answers for the next dispatches, in order; once used up, 204.
@@ -164,17 +150,6 @@ impl FakeGitHub {
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
         lock(&self.shared)
-    }
-}
-
-impl Drop for FakeGitHub {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
 

@@ -4,4 +4,5 @@
 
 pub mod binance;
 pub mod github;
+mod serve;
 pub mod telegram;

@@ -8,8 +8,8 @@
 //! and Telegram accepts both. Parameters come from a JSON or form body or the
 //! query string.
 
+use crate::serve::Served;
 use std::collections::{BTreeSet, HashMap};
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -18,8 +18,6 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::{Form, Json, Router};
 use serde_json::{Value, json};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 /// `username` of the fake bot (what `getMe` answers).
 pub const BOT_USERNAME: &str = "tradecycle_fake_bot";
@@ -64,10 +62,8 @@ struct Shared {
 }
 
 pub struct FakeTelegram {
-    addr: SocketAddr,
     shared: Arc<Mutex<Shared>>,
-    stop: Option<oneshot::Sender<()>>,
-    task: Option<JoinHandle<()>>,
+    server: Served,
 }
 
 impl FakeTelegram {
@@ -85,23 +81,13 @@ impl FakeTelegram {
             outage: false,
             delay: Duration::ZERO,
         }));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1:0");
-        let addr = listener.local_addr().expect("local address");
-        let app = Router::new().fallback(handle).with_state(shared.clone());
-        let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        FakeTelegram { addr, shared, stop: Some(stop), task: Some(task) }
+        let server = Served::start(Router::new().fallback(handle).with_state(shared.clone())).await;
+        FakeTelegram { shared, server }
     }
 
     /// Base URL to give the client (`http://127.0.0.1:<port>`, no trailing slash).
     pub fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("http://{}", self.server.addr)
     }
 
     /// Makes `chat_id` a chat the bot can write to; any other is "chat not found".
@@ -139,31 +125,11 @@ impl FakeTelegram {
 
     /// Stops the server: from now on connections are refused.
     pub async fn shutdown(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(mut task) = self.task.take() {
-            // Graceful shutdown closes idle keep-alive connections; one stuck
-            // mid-request must not keep the test waiting, so abort after a while.
-            if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
-                task.abort();
-            }
-        }
+        self.server.shutdown().await;
     }
 
     fn lock(&self) -> MutexGuard<'_, Shared> {
         lock(&self.shared)
-    }
-}
-
-impl Drop for FakeTelegram {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
 
