@@ -160,54 +160,40 @@ fn fixture(name: &str) -> FixtureSet {
     FixtureSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(name)).expect("fixture set")
 }
 
-/// One paper cycle on a fixture set; returns the report and what was saved.
+/// One paper cycle on a fixture set against `store`, or against a fresh
+/// in-memory store seeded with the fixture's state; returns the report and
+/// what the in-memory store saved.
 async fn paper_cycle<N: Notifier, S: StateStore>(name: &str, notifier: &N, store: Option<&S>) -> (Report, Vec<Value>) {
+    let memory = MemoryStore::new(Some(fixture(name).initial_state));
+    let report = match store {
+        Some(store) => cycle_on(name, notifier, store).await,
+        None => cycle_on(name, notifier, &memory).await,
+    };
+    (report, memory.writes())
+}
+
+async fn cycle_on<N: Notifier, S: StateStore>(name: &str, notifier: &N, store: &S) -> Report {
     let fixtures = fixture(name);
     let settings = Settings::from_env(&fixtures.config.env).expect("settings");
     let now: DateTime<Utc> = fixtures.config.now_utc.expect("fixture sets its clock");
     let pool = PoolInput::Injected(fixtures.pool_input.clone());
-    let memory = MemoryStore::new(Some(fixtures.initial_state.clone()));
     let exchange = SimExchange::new(fixtures);
-    let run_id = format!("telegram-{name}");
-    let report = match store {
-        Some(store) => {
-            CycleRun {
-                mode: Mode::Paper,
-                now,
-                run_id,
-                settings: &settings,
-                exchange: &exchange,
-                store,
-                notifier,
-                executor: FillAtPlannedPrice,
-                pool,
-                lease_ttl: None,
-                save_policy: SavePolicy::default(),
-                artifacts_dir: None,
-            }
-            .run()
-            .await
-        }
-        None => {
-            CycleRun {
-                mode: Mode::Paper,
-                now,
-                run_id,
-                settings: &settings,
-                exchange: &exchange,
-                store: &memory,
-                notifier,
-                executor: FillAtPlannedPrice,
-                pool,
-                lease_ttl: None,
-                save_policy: SavePolicy::default(),
-                artifacts_dir: None,
-            }
-            .run()
-            .await
-        }
-    };
-    (report, memory.writes())
+    CycleRun {
+        mode: Mode::Paper,
+        now,
+        run_id: format!("telegram-{name}"),
+        settings: &settings,
+        exchange: &exchange,
+        store,
+        notifier,
+        executor: FillAtPlannedPrice,
+        pool,
+        lease_ttl: None,
+        save_policy: SavePolicy::default(),
+        artifacts_dir: None,
+    }
+    .run()
+    .await
 }
 
 fn bucket(state: &Value) -> &str {
