@@ -277,6 +277,9 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         self.report.intents = std::mem::take(&mut cycle.intents);
         self.report.gates = std::mem::take(&mut cycle.gates);
         self.report.warnings.append(&mut cycle.warnings);
+        for message in std::mem::take(&mut cycle.attention) {
+            self.report.attention(message);
+        }
         self.report.log_lines = std::mem::take(&mut cycle.log_lines);
         self.report.state_after = Some(cycle.state.to_value());
         Ok(())

@@ -30,6 +30,10 @@ impl Mode {
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Ok,
+    /// The cycle finished, but something needs an operator's look: a
+    /// refused or skipped Earn move, a buy skipped for lack of funds, an
+    /// unresolved or quarantined order (design.md §3.19). See `attention`.
+    Attention,
     /// Something failed part-way; what executed stays executed.
     Error,
     /// Stopped before trading (state unreadable, exchange unreachable...).
@@ -37,10 +41,12 @@ pub enum Status {
 }
 
 impl Status {
-    /// Process exit code for a finished cycle (design: 0 ok, 1 error, 3 aborted).
+    /// Process exit code for a finished cycle: 0 ok, 5 finished but needs
+    /// attention, 1 error, 3 aborted (README's exit-code table).
     pub fn exit_code(self) -> u8 {
         match self {
             Status::Ok => 0,
+            Status::Attention => 5,
             Status::Error => 1,
             Status::Aborted => 3,
         }
@@ -176,6 +182,9 @@ pub struct Report {
     pub recovery_file: Option<String>,
     pub errors: Vec<ErrorRecord>,
     pub warnings: Vec<String>,
+    /// What needs an operator's look although the cycle finished; each is
+    /// also a warning. Non-empty turns `ok` into `attention`.
+    pub attention: Vec<String>,
     pub log_lines: Vec<String>,
 }
 
@@ -201,20 +210,32 @@ impl Report {
             recovery_file: None,
             errors: Vec::new(),
             warnings: Vec::new(),
+            attention: Vec::new(),
             log_lines: Vec::new(),
         }
     }
 
     /// Records a failure; `aborted` wins over `error` only if set first.
     pub fn fail(&mut self, status: Status, stage: &str, message: impl Into<String>) {
-        if self.status == Status::Ok {
+        if matches!(self.status, Status::Ok | Status::Attention) {
             self.status = status;
         }
         self.errors.push(ErrorRecord { stage: stage.to_string(), message: message.into() });
     }
 
-    /// Process exit code: 0 ok, 1 error, 3 aborted before trading, 4 when
-    /// another cycle holds the run lease.
+    /// Records something that needs an operator's look (also a warning);
+    /// `ok` becomes `attention`, a failure status stays.
+    pub fn attention(&mut self, message: impl Into<String>) {
+        let message = message.into();
+        if self.status == Status::Ok {
+            self.status = Status::Attention;
+        }
+        self.warnings.push(message.clone());
+        self.attention.push(message);
+    }
+
+    /// Process exit code: 0 ok, 5 finished but needs attention, 1 error,
+    /// 3 aborted before trading, 4 when another cycle holds the run lease.
     pub fn exit_code(&self) -> u8 {
         if self.status == Status::Aborted && self.errors.first().is_some_and(|e| e.stage == "lease") {
             return 4;

@@ -123,6 +123,9 @@ pub struct Cycle {
     pub gates: Vec<Gate>,
     pub log_lines: Vec<String>,
     pub warnings: Vec<String>,
+    /// What needs an operator's look although the cycle finished (each
+    /// becomes a report warning too, and turns `ok` into `attention`).
+    pub attention: Vec<String>,
     effects: Vec<Effect>,
 }
 
@@ -216,6 +219,7 @@ impl Cycle {
             gates: Vec::new(),
             log_lines: Vec::new(),
             warnings,
+            attention: Vec::new(),
             effects: Vec::new(),
         };
         cycle.log_pool_source();
