@@ -3,8 +3,10 @@
 //! records it as suppressed) and assembles the report.
 
 use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -17,7 +19,7 @@ use crate::domain::report::{
     DeliveryStatus, Mode, NotificationRecord, PoolReport, Reconciliation, Report, StateWrite, Status, WriteStatus,
 };
 use crate::domain::snapshot::{BtcSnapshot, Indicators, MarketData, Series};
-use crate::domain::state::{PendingOrder, StateDoc};
+use crate::domain::state::{PENDING_QUARANTINED, PendingOrder, StateDoc};
 use crate::indicators;
 use crate::notify::event::Event;
 use crate::notify::messages;
@@ -100,8 +102,29 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
     /// failures end up in `report.errors` with the matching status.
     pub async fn run(self) -> Report {
         let report = Report::new(&self.run_id, self.mode, &self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        Shell { run: self, report, outbox: Vec::new(), final_state: None }.run().await
+        let lease = Lease { owner: lease_owner(&self.run_id), lost: None };
+        Shell { run: self, report, outbox: Vec::new(), final_state: None, lease, started: Instant::now() }.run().await
     }
+}
+
+/// The run lease's owner: the run id (by default a timestamp to the second,
+/// which two runs started in the same second share) made unique per
+/// process and per cycle, so two runs can never both "hold" the lease.
+pub fn lease_owner(run_id: &str) -> String {
+    static CYCLES: AtomicU64 = AtomicU64::new(0);
+    // RandomState is keyed from the OS's randomness once per process.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u32(std::process::id());
+    h.write_u64(CYCLES.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0));
+    format!("{run_id}/{:016x}", h.finish())
+}
+
+/// This run's hold on the run lease (design.md §3.18).
+struct Lease {
+    owner: String,
+    /// Why the run no longer holds it: from then on nothing is sent or saved.
+    lost: Option<String>,
 }
 
 /// One cycle in progress: the run's inputs, the report being assembled,
@@ -112,6 +135,10 @@ struct Shell<'a, E, S, N, X> {
     /// Notifications wait here and go out together (see [`Shell::deliver`]).
     outbox: Vec<Event>,
     final_state: Option<StateDoc>,
+    lease: Lease,
+    /// When the cycle started: the lease is renewed at `now` plus the time
+    /// since (the cycle's `now` is fixed, possibly injected).
+    started: Instant,
 }
 
 impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X> {
@@ -140,7 +167,10 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         // An abort or error part-way leaves its notifications and the alert
         // here; after a normal cycle only what the final save raised.
         self.deliver().await;
-        if leased && let Err(e) = self.run.store.release_lease(&self.run.run_id).await {
+        if leased
+            && self.lease.lost.is_none()
+            && let Err(e) = self.run.store.release_lease(&self.lease.owner).await
+        {
             self.report.warnings.push(format!("could not release the run lease: {e}; it expires on its own"));
         }
         self.report
@@ -152,7 +182,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
 
     async fn take_lease(&self) -> Result<bool, Stop> {
         let Some(ttl) = self.run.lease_ttl.filter(|_| !self.suppress()) else { return Ok(false) };
-        match self.run.store.acquire_lease(&self.run.run_id, self.run.now, ttl).await {
+        match self.run.store.acquire_lease(&self.lease.owner, self.run.now, ttl).await {
             Ok(LeaseOutcome::Acquired) => Ok(true),
             Ok(LeaseOutcome::Held { owner, expires_at }) => Err((
                 Status::Aborted,
@@ -268,6 +298,9 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         {
             cycle.status_delivered(bucket);
         }
+        // Nothing more is sent: entries this run leaves pending no longer
+        // need to wait out its lease before the next run may drop them.
+        cycle.done_sending();
         let equity = cycle.finish();
         self.flush(&mut cycle).await;
         self.final_state = Some(cycle.state.clone());
@@ -285,30 +318,49 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         Ok(())
     }
 
-    /// Looks every pending order up on the exchange and settles it; an
-    /// order that cannot be looked up stops the cycle (planning on a guess
-    /// could place it twice).
+    /// Looks every pending order up on the exchange and settles it. An
+    /// order found under its id must match the entry (symbol, side, placed
+    /// no earlier than written); an order the exchange refuses to look up
+    /// (e.g. a delisted symbol) is quarantined, and one that cannot be
+    /// looked up right now is kept: neither stops the cycle (sells and the
+    /// breaker still run), both block new risk and need attention.
     async fn reconcile(&mut self, state: &mut StateDoc) -> Result<(), Stop> {
+        for (id, entry) in &state.unreadable_pending {
+            self.outbox.push(Event::OrderAttention { detail: entry.advice(id) });
+        }
         let pending: Vec<PendingOrder> = state.pending_orders.values().cloned().collect();
         for order in pending {
-            let found = self.run.exchange.query_order(&order.symbol, &order.client_order_id).await.map_err(|e| {
-                (
-                    Status::Aborted,
-                    "reconcile",
-                    format!("could not look up pending order {} on the exchange: {e}", order.client_order_id),
-                )
-            })?;
-            let found = match found {
-                Some(report) => Some(report),
-                None => self.find_in_order_list(&order).await?,
-            };
-            let outcome = reconcile::settle(state, &order, found.as_ref(), self.run.now);
-            let (kind, detail) = match &outcome {
-                Settlement::Settled { executed_qty, quote_qty } => {
-                    ("settled", format!("executed {} for {} USDT", executed_qty.normalize(), quote_qty.normalize()))
+            let (kind, detail) = match self.look_up(&order).await {
+                Ok((found, note)) => {
+                    let outcome = reconcile::settle(state, &order, found.as_ref(), self.run.now);
+                    let (kind, why) = match &outcome {
+                        Settlement::Settled { executed_qty, quote_qty } => (
+                            "settled",
+                            format!("executed {} for {} USDT", executed_qty.normalize(), quote_qty.normalize()),
+                        ),
+                        Settlement::Dropped(why) => ("dropped", why.clone()),
+                        Settlement::Kept(why) => ("kept", why.clone()),
+                    };
+                    (kind, note.map(|n| format!("{why} ({n})")).unwrap_or(why))
                 }
-                Settlement::Dropped(why) => ("dropped", why.clone()),
-                Settlement::Kept(why) => ("kept", why.clone()),
+                Err(PortError::Definitive(e)) => {
+                    let detail = format!(
+                        "order {} ({}) cannot be looked up on the exchange: {e}; quarantined: kept in the ledger, \
+                         no new {} risk until it is resolved (check it on Binance, then remove pending_orders.{} \
+                         from the state document)",
+                        order.client_order_id, order.symbol, order.symbol, order.client_order_id
+                    );
+                    if let Some(entry) = state.pending_orders.get_mut(&order.client_order_id)
+                        && entry.status != PENDING_QUARANTINED
+                    {
+                        // Alerted once, when it is quarantined; each later run
+                        // reports it as an attention item.
+                        entry.status = PENDING_QUARANTINED.to_string();
+                        self.outbox.push(Event::OrderAttention { detail: detail.clone() });
+                    }
+                    ("quarantined", detail)
+                }
+                Err(e) => ("kept", format!("could not be looked up this run ({e}); kept, no new risk this cycle")),
             };
             self.report.reconciled.push(Reconciliation {
                 client_order_id: order.client_order_id.clone(),
@@ -323,21 +375,27 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         Ok(())
     }
 
-    /// The order list since shortly before the order was written ahead:
-    /// a lookup by client id can miss an order the list already shows.
-    async fn find_in_order_list(&self, order: &PendingOrder) -> Result<Option<OrderReport>, Stop> {
-        let created = DateTime::parse_from_rfc3339(&order.created_at).map(|t| t.with_timezone(&Utc));
+    /// The exchange's record of a pending order: by client id, else from
+    /// the order list; an order under the same id that is not this one
+    /// (an older order reusing the id) does not count. Also says why a
+    /// found order was passed over.
+    async fn look_up(&self, order: &PendingOrder) -> Result<(Option<OrderReport>, Option<String>), PortError> {
+        let written = reconcile::written_at(order).unwrap_or(self.run.now);
+        let other = |r: &OrderReport| reconcile::mismatch(&order.symbol, order.side, written, r);
+        let mut passed_over = None;
+        if let Some(report) = self.run.exchange.query_order(&order.symbol, &order.client_order_id).await? {
+            match other(&report) {
+                None => return Ok((Some(report), None)),
+                Some(why) => passed_over = Some(why),
+            }
+        }
+        // The order list since shortly before the order was written ahead:
+        // a lookup by client id can miss an order the list already shows.
         // Binance's order list reaches one day back at most.
-        let since = created.unwrap_or(self.run.now).max(self.run.now - chrono::Duration::hours(23))
-            - chrono::Duration::minutes(1);
-        let orders = self.run.exchange.orders_since(&order.symbol, since).await.map_err(|e| {
-            (
-                Status::Aborted,
-                "reconcile",
-                format!("could not list the orders of {} on the exchange: {e}", order.symbol),
-            )
-        })?;
-        Ok(orders.into_iter().rev().find(|o| o.client_order_id == order.client_order_id))
+        let since = written.max(self.run.now - chrono::Duration::hours(23)) - chrono::Duration::minutes(1);
+        let orders = self.run.exchange.orders_since(&order.symbol, since).await?;
+        let found = orders.into_iter().rev().find(|o| o.client_order_id == order.client_order_id && other(o).is_none());
+        Ok((found, passed_over))
     }
 
     fn resolve_pool(&self, raw_state: &Value) -> Result<PoolResolution, String> {
@@ -393,19 +451,62 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         if self.suppress() {
             return Outcome::Suppressed;
         }
+        if let Some(why) = &self.lease.lost {
+            return Outcome::Skipped(format!("not sent: {why}"));
+        }
         if let Some(id) = intent.client_order_id.as_deref() {
             if cycle.state.pending_orders.contains_key(id) {
                 return Outcome::Skipped(format!(
                     "order {id} is still pending from an earlier attempt; not sent again"
                 ));
             }
+            let lease_until = match self.fence().await {
+                Ok(until) => until,
+                Err(why) => return Outcome::Skipped(format!("not sent: {why}")),
+            };
             cycle.write_ahead(intent, &self.run.run_id);
+            if let Some(entry) = cycle.state.pending_orders.get_mut(id) {
+                entry.lease_until = lease_until;
+            }
             if !self.save_state(&cycle.state, &format!("write_ahead:{id}")).await {
                 cycle.state.pending_orders.shift_remove(id);
                 return Outcome::Skipped("the write-ahead save failed; order not sent".into());
             }
+            // Only send while the lease written into the entry still holds:
+            // after that a next run may take over and drop the entry.
+            if lease_until.is_some_and(|until| self.lease_now() >= until) {
+                return Outcome::Skipped("the run lease ran out before the order could be sent; not sent".into());
+            }
         }
         self.run.executor.perform(intent).await
+    }
+
+    /// The cycle's clock for the lease: its (possibly injected) start plus
+    /// the real time elapsed since.
+    fn lease_now(&self) -> DateTime<Utc> {
+        let elapsed = chrono::Duration::from_std(self.started.elapsed()).unwrap_or(chrono::Duration::zero());
+        self.run.now + elapsed
+    }
+
+    /// Renews the run lease before a write-ahead; returns until when it now
+    /// holds (`None` when this run takes no lease). A lease taken over, or
+    /// one that cannot be renewed, is lost for good: the report says why,
+    /// the operator is alerted, and nothing more is sent or saved.
+    async fn fence(&mut self) -> Result<Option<DateTime<Utc>>, String> {
+        let Some(ttl) = self.run.lease_ttl else { return Ok(None) };
+        let now = self.lease_now();
+        let why = match self.run.store.renew_lease(&self.lease.owner, now, ttl).await {
+            Ok(true) => return Ok(crate::store::lease_expiry(now, ttl).ok()),
+            Ok(false) => format!(
+                "this run ({}) lost the run lease to another cycle; it sends and saves nothing more",
+                self.lease.owner
+            ),
+            Err(e) => format!("the run lease could not be renewed ({e}); this run sends and saves nothing more"),
+        };
+        self.report.fail(Status::Error, "lease_lost", why.clone());
+        self.outbox.push(Event::OrderAttention { detail: why.clone() });
+        self.lease.lost = Some(why.clone());
+        Err(why)
     }
 
     /// Performs the saves the cycle queued, in order, and moves its
@@ -427,6 +528,11 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         if self.suppress() {
             self.report.state_writes.push(StateWrite { reason: reason.to_string(), status: WriteStatus::Suppressed });
             return true;
+        }
+        if let Some(why) = self.lease.lost.clone() {
+            self.report.fail(Status::Error, "state_save", format!("state ({reason}) not saved: {why}"));
+            self.report.state_writes.push(StateWrite { reason: reason.to_string(), status: WriteStatus::Failed });
+            return false;
         }
         let doc = state.to_value();
         let mut delay = self.run.save_policy.backoff;

@@ -7,12 +7,14 @@
 
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::app::Executor;
 use crate::domain::intent::{Fill, Intent, IntentKind};
 use crate::ports::{Exchange, OrderReport, OrderRequest, PortError};
 use crate::strategy::cycle::Outcome;
+use crate::strategy::reconcile;
 
 /// Timing of the bounded waits; tests shrink them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -73,9 +75,10 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
             quote_order_qty: if intent.quantity.is_none() { intent.amount } else { None },
             client_order_id,
         };
+        let sent_at = chrono::Utc::now();
         match self.exchange.place_order(&req).await {
             Ok(report) => outcome_of(report),
-            Err(PortError::Ambiguous(why)) => self.resolve(&req, why).await,
+            Err(PortError::Ambiguous(why)) => self.resolve(&req, sent_at, why).await,
             // The adapter only reports these when the order cannot have executed.
             Err(
                 e @ (PortError::Definitive(_) | PortError::Auth(_) | PortError::Retryable(_) | PortError::Conflict(_)),
@@ -84,15 +87,21 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
     }
 
     /// Looks an ambiguous order up until the exchange gives a final answer.
-    async fn resolve(&self, req: &OrderRequest, why: String) -> Outcome {
+    /// Only an order matching the request (symbol, side, placed no earlier
+    /// than it was sent) counts: the id may also name an older, filled order.
+    async fn resolve(&self, req: &OrderRequest, sent_at: DateTime<Utc>, why: String) -> Outcome {
         let mut delay = self.policy.query_backoff;
         let mut last = String::from("not found");
+        let other = |r: &OrderReport| reconcile::mismatch(&req.symbol, req.side, sent_at, r);
         for _ in 0..self.policy.query_attempts {
             tokio::time::sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(8));
             match self.exchange.query_order(&req.symbol, &req.client_order_id).await {
-                Ok(Some(report)) if report.status.is_final() => return outcome_of(report),
-                Ok(Some(report)) => last = format!("still {:?}", report.status),
+                Ok(Some(report)) => match other(&report) {
+                    Some(mismatch) => last = mismatch,
+                    None if report.status.is_final() => return outcome_of(report),
+                    None => last = format!("still {:?}", report.status),
+                },
                 Ok(None) => last = "not found".into(),
                 Err(e) => last = e.to_string(),
             }
@@ -100,7 +109,8 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
         // Second look: the order list, in case the lookup path lags.
         let since = chrono::Utc::now() - chrono::Duration::minutes(10);
         if let Ok(orders) = self.exchange.orders_since(&req.symbol, since).await
-            && let Some(report) = orders.into_iter().rev().find(|o| o.client_order_id == req.client_order_id)
+            && let Some(report) =
+                orders.into_iter().rev().find(|o| o.client_order_id == req.client_order_id && other(o).is_none())
             && report.status.is_final()
         {
             return outcome_of(report);
@@ -181,6 +191,8 @@ mod tests {
             executed_qty: qty,
             cummulative_quote_qty: qty * dec!(3000),
             commissions: vec![],
+            side: None,
+            time: None,
         }
     }
 

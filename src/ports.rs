@@ -100,6 +100,14 @@ pub struct OrderReport {
     pub cummulative_quote_qty: Decimal,
     /// From the FULL response's `fills`; empty when learnt from a query.
     pub commissions: Vec<Commission>,
+    /// `side`, when the exchange said (a lookup checks it against the intent).
+    #[serde(default)]
+    pub side: Option<Side>,
+    /// When the exchange created the order (`time` / `transactTime`): client
+    /// ids repeat per hour slot and are free again after a fill, so a lookup
+    /// by id can find an older order than the one written ahead.
+    #[serde(default)]
+    pub time: Option<DateTime<Utc>>,
 }
 
 /// `GET /sapi/v1/account/apiRestrictions`.
@@ -151,6 +159,14 @@ pub trait StateStore {
     /// Takes the run lease (no two cycles of one account at once); an
     /// expired lease may be taken over.
     async fn acquire_lease(&self, owner: &str, now: DateTime<Utc>, ttl: Duration) -> Result<LeaseOutcome, PortError>;
+    /// Extends the lease to `now + ttl` if `owner` still holds it (even if
+    /// it ran out meanwhile, as long as nobody took it over); `false` when
+    /// it was taken over or removed: the run has lost its fence and must
+    /// send nothing more (design.md §3.18). Stores that cannot tell
+    /// "still ours" from "free" fall back to taking it again.
+    async fn renew_lease(&self, owner: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool, PortError> {
+        Ok(self.acquire_lease(owner, now, ttl).await? == LeaseOutcome::Acquired)
+    }
     /// Releases the lease if `owner` still holds it.
     async fn release_lease(&self, owner: &str) -> Result<(), PortError>;
     /// Writes this service's heartbeat record (status, time, run id, last error).

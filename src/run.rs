@@ -138,6 +138,12 @@ impl StateStore for AnyStore {
             AnyStore::Firestore(s) => s.acquire_lease(owner, now, ttl).await,
         }
     }
+    async fn renew_lease(&self, owner: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool, PortError> {
+        match self {
+            AnyStore::File(s) => s.renew_lease(owner, now, ttl).await,
+            AnyStore::Firestore(s) => s.renew_lease(owner, now, ttl).await,
+        }
+    }
     async fn release_lease(&self, owner: &str) -> Result<(), PortError> {
         match self {
             AnyStore::File(s) => s.release_lease(owner).await,

@@ -7,6 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::live::Live;
+use common::strs;
 use serde_json::{Value, json};
 use tradecycle_fakes::binance::{Fault, FaultKind};
 
@@ -70,7 +71,12 @@ fn backend_timeout_1007_after_execution_is_filled() {
 fn unknown_outcome_stays_pending_is_alerted_and_the_next_run_places_it_once() {
     let live = Live::new("cycle_replay");
     live.fake.inject(Fault::new("POST", ORDER, FaultKind::timeout_1007()).symbol("XRPUSDT"));
-    let r = ok_run(&live, "f-1007");
+    // The cycle finishes, but an order of unknown outcome needs a look: exit 5.
+    let run = live.run(&["--live", "--run-id", "f-1007"], &[]);
+    assert_eq!(run.code, 5, "stderr: {}\nstdout: {}", run.stderr, run.stdout);
+    let r = run.json();
+    assert_eq!(r["status"], "attention");
+    assert!(strs(&r["attention"]).iter().any(|a| a.contains("outcome unknown")), "{}", r["attention"]);
     let xrp = intent(&r, "trend_buy", "XRPUSDT");
     assert_eq!(xrp["status"], "unresolved");
     assert!(

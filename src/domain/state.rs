@@ -6,6 +6,7 @@
 //! uses the reference's key names and shapes plus our own keys
 //! (`pending_orders`, `trading_paused`).
 
+use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -81,8 +82,41 @@ pub struct PendingOrder {
     pub run_id: String,
     /// RFC 3339.
     pub created_at: String,
-    /// `pending` (written, maybe sent) or `unresolved` (sent, outcome unknown).
+    /// `pending` (written, maybe sent), `unresolved` (sent, outcome
+    /// unknown) or `quarantined` (cannot be looked up; blocks new risk in
+    /// its symbol only).
     pub status: String,
+    /// Until when the run that wrote it held the lease (design.md §3.18):
+    /// before then it may still be sending the order, so an entry the
+    /// exchange does not know yet is kept, not dropped. Cleared when that
+    /// run finished; absent in entries written before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// Ledger statuses.
+pub const PENDING_QUARANTINED: &str = "quarantined";
+
+/// A ledger entry that does not parse (e.g. after a hand edit): kept
+/// byte for byte and written back unchanged, blocking new risk until
+/// someone fixes it (design.md §3.2: the ledger fails closed).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnreadableEntry {
+    pub raw: Value,
+    pub error: String,
+}
+
+impl UnreadableEntry {
+    /// What the operator reads: which key, what is wrong, how to fix it.
+    pub fn advice(&self, id: &str) -> String {
+        format!(
+            "pending order entry pending_orders.{id} in the state document cannot be read ({}); \
+             no new risk until it is fixed: correct it in the state document (Firestore \
+             TRADECYCLE_STATE_DOCUMENT, or the --store file) to the ledger format (decimals as strings, \
+             e.g. \"price\": \"3200\"), or delete it after checking on Binance what became of order {id}",
+            self.error
+        )
+    }
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -110,6 +144,8 @@ pub struct StateDoc {
     /// One entry per official-pool symbol, in pool order.
     pub positions: IndexMap<String, TrendPosition>,
     pub pending_orders: IndexMap<String, PendingOrder>,
+    /// Ledger entries that do not parse, by key (written back unchanged).
+    pub unreadable_pending: IndexMap<String, UnreadableEntry>,
     /// Kill switch stored with the account (`TRADECYCLE_PAUSE` is the other).
     pub trading_paused: bool,
 }
@@ -223,18 +259,21 @@ impl StateDoc {
                 .unwrap_or_default(),
             retired: IndexMap::new(),
             positions: IndexMap::new(),
-            pending_orders: get("pending_orders")
-                .and_then(Value::as_object)
-                .map(|m| {
-                    m.iter()
-                        .filter_map(|(id, v)| {
-                            serde_json::from_value::<PendingOrder>(v.clone()).ok().map(|p| (id.clone(), p))
-                        })
-                        .collect()
-                })
-                .unwrap_or_default(),
+            pending_orders: IndexMap::new(),
+            unreadable_pending: IndexMap::new(),
             trading_paused: as_bool(get("trading_paused")),
         };
+
+        for (id, v) in get("pending_orders").and_then(Value::as_object).unwrap_or(&empty) {
+            match serde_json::from_value::<PendingOrder>(v.clone()) {
+                Ok(p) => {
+                    doc.pending_orders.insert(id.clone(), p);
+                }
+                Err(e) => {
+                    doc.unreadable_pending.insert(id.clone(), UnreadableEntry { raw: v.clone(), error: e.to_string() });
+                }
+            }
+        }
 
         let raw_retired = get("retired_trend_positions").and_then(Value::as_object).unwrap_or(&empty);
         for symbol in official.keys() {
@@ -329,7 +368,14 @@ impl StateDoc {
         for (sym, pos) in &self.positions {
             m.insert(sym.clone(), json!(pos));
         }
-        m.insert("pending_orders".into(), json!(self.pending_orders));
+        let mut pending = match json!(self.pending_orders) {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        for (id, entry) in &self.unreadable_pending {
+            pending.entry(id.clone()).or_insert_with(|| entry.raw.clone());
+        }
+        m.insert("pending_orders".into(), Value::Object(pending));
         m.insert("trading_paused".into(), json!(self.trading_paused));
         Value::Object(m)
     }
@@ -513,6 +559,7 @@ mod tests {
                 run_id: "r1".into(),
                 created_at: "2026-03-15T00:00:00Z".into(),
                 status: "pending".into(),
+                lease_until: None,
             },
         );
         let v = doc.to_value();

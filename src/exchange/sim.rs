@@ -170,6 +170,8 @@ impl Exchange for SimExchange {
                 executed_qty: qty,
                 cummulative_quote_qty: quote,
                 commissions: vec![Commission { asset: got_asset, amount: fee }],
+                side: Some(order.side),
+                time: None,
             };
             book.next_order_id += 1;
             book.orders.insert(order.client_order_id.clone(), report.clone());

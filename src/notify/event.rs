@@ -142,6 +142,11 @@ pub enum Event {
         symbol: String,
         client_order_id: String,
     },
+    /// An order, the pending ledger or the run lease needs an operator:
+    /// a quarantined order, an unreadable ledger entry, a lost lease.
+    OrderAttention {
+        detail: String,
+    },
     StatusReport(StatusReport),
     /// Binance could not be reached; nothing was traded.
     ApiError {
@@ -184,6 +189,7 @@ impl Event {
             Event::FuelTopUpFailed { .. } => "bnb_top_up_failed",
             Event::RedeemFailed { .. } => "redeem_failed",
             Event::OrderUnresolved { .. } => "order_unresolved",
+            Event::OrderAttention { .. } => "order_attention",
             Event::StatusReport(_) => "status_report",
             Event::ApiError { .. } => "api_error",
             Event::SystemCrash { .. } => "system_crash",

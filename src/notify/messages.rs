@@ -233,6 +233,17 @@ pub fn render(event: &Event, lang: Lang, strategy_name: &str) -> String {
                 ),
             );
         }
+        Event::OrderAttention { detail } => {
+            m.title(pick("🛑 [Orders Need Attention]", "🛑 [订单需要人工处理]"), None);
+            m.line(l.error, clip(detail));
+            m.line(
+                l.note,
+                pick(
+                    "no new risk is taken where this applies until it is resolved",
+                    "在此问题解决之前，相关部分不会新增风险",
+                ),
+            );
+        }
         Event::StatusReport(report) => render_status(&mut m, report, lang, strategy_name),
         Event::ApiError { error } => {
             m.title(pick("⚠️ [Binance API Error]", "⚠️ [币安 API 异常]"), None);
@@ -611,6 +622,7 @@ mod tests {
             Event::RedeemFailed { asset: "USDT".into(), error: "product paused".into() },
             Event::OrderUnresolved { symbol: "ETHUSDT".into(), client_order_id: "tc-26032908-tb-ETHUSDT".into() },
             Event::StatusReport(status(Some(0.7))),
+            Event::OrderAttention { detail: "order tc-26032908-tb-ETHUSDT is quarantined".into() },
             Event::ApiError { error: "connection reset".into() },
             Event::SystemCrash { error: "panic in planner".into() },
             Event::StateLoadFailed { error: "permission denied".into() },
@@ -645,6 +657,7 @@ mod tests {
             Event::SystemCrash { .. } => 20,
             Event::StateLoadFailed { .. } => 21,
             Event::StateSaveFailed { .. } => 22,
+            Event::OrderAttention { .. } => 23,
         }
     }
 
@@ -655,7 +668,7 @@ mod tests {
         let events = all_events();
         let mut seen: Vec<usize> = events.iter().map(variant_index).collect();
         seen.sort_unstable();
-        assert_eq!(seen, (0..23).collect::<Vec<_>>(), "one event per variant");
+        assert_eq!(seen, (0..24).collect::<Vec<_>>(), "one event per variant");
         for event in &events {
             for lang in [Lang::En, Lang::Zh] {
                 let body = render(event, lang, strategy_display_name(lang));

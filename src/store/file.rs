@@ -193,6 +193,21 @@ impl StateStore for FileStore {
         })
     }
 
+    async fn renew_lease(&self, owner: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool, PortError> {
+        let lease_path = self.lease_path();
+        let expires_at = super::lease_expiry(now, ttl)?;
+        self.exclusive(|| match read_lease(&lease_path)? {
+            Some(held) if held.owner == owner => {
+                let record = LeaseRecord { owner: owner.to_string(), expires_at, acquired_at: held.acquired_at };
+                let bytes = serde_json::to_vec_pretty(&record).map_err(|e| PortError::Definitive(e.to_string()))?;
+                write_atomically(&lease_path, &bytes).map_err(|e| e.into_port_error(&lease_path))?;
+                Ok(true)
+            }
+            // Taken over, or removed: no longer ours.
+            _ => Ok(false),
+        })
+    }
+
     async fn release_lease(&self, owner: &str) -> Result<(), PortError> {
         let lease_path = self.lease_path();
         self.exclusive(|| match read_lease(&lease_path)? {

@@ -172,6 +172,26 @@ impl StateStore for FirestoreStore {
         Err(PortError::Retryable(format!("taking the run lease {lease}: it kept changing under us; try again")))
     }
 
+    async fn renew_lease(&self, owner: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool, PortError> {
+        let lease = &self.config().lease;
+        let Some(doc) = self.conn.get(lease).await? else { return Ok(false) };
+        let (holder, _) = read_lease(&doc, lease)?;
+        if holder != owner {
+            return Ok(false);
+        }
+        let acquired_at = match doc.fields.get("acquired_at").and_then(|v| v.value_type.as_ref()) {
+            Some(ValueType::TimestampValue(ts)) => DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32),
+            _ => None,
+        };
+        let fields = lease_fields(owner, acquired_at.unwrap_or(now), super::lease_expiry(now, ttl)?);
+        // Conditional on the version just read: a takeover in between wins.
+        match self.conn.put(lease, fields, Expect::UpdatedAt(update_time(&doc, lease)?)).await {
+            Ok(_) => Ok(true),
+            Err(PortError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     async fn release_lease(&self, owner: &str) -> Result<(), PortError> {
         let lease = &self.config().lease;
         let Some(doc) = self.conn.get(lease).await? else { return Ok(()) };

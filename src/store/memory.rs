@@ -44,6 +44,13 @@ impl MemoryStore {
         }
     }
 
+    /// Simulates another run taking the lease over (e.g. after it expired).
+    pub fn take_over_lease(&self, owner: &str, expires_at: DateTime<Utc>) {
+        if let Ok(mut i) = self.inner.lock() {
+            i.lease = Some((owner.to_string(), expires_at));
+        }
+    }
+
     fn with<T>(&self, f: impl FnOnce(&mut Inner) -> Result<T, PortError>) -> Result<T, PortError> {
         let mut inner = self.inner.lock().map_err(|_| PortError::Retryable("memory store lock poisoned".into()))?;
         f(&mut inner)
@@ -82,6 +89,16 @@ impl StateStore for MemoryStore {
             let ttl = chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::minutes(15));
             i.lease = Some((owner.to_string(), now + ttl));
             Ok(LeaseOutcome::Acquired)
+        })
+    }
+
+    async fn renew_lease(&self, owner: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool, PortError> {
+        self.with(|i| match &mut i.lease {
+            Some((holder, expires_at)) if holder == owner => {
+                *expires_at = super::lease_expiry(now, ttl)?;
+                Ok(true)
+            }
+            _ => Ok(false),
         })
     }
 

@@ -28,7 +28,7 @@ use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{EquityReport, Gate};
 use crate::domain::rules::{QtyReject, SymbolRules};
 use crate::domain::snapshot::{AssetBalance, BtcSnapshot, Indicators};
-use crate::domain::state::{PendingOrder, StateDoc, TrendPosition};
+use crate::domain::state::{PENDING_QUARANTINED, PendingOrder, StateDoc, TrendPosition};
 use crate::notify::event::{Event, SellReason, StatusReport};
 
 pub const USDT: &str = "USDT";
@@ -118,6 +118,11 @@ pub struct Cycle {
     sold_this_cycle: BTreeSet<String>,
     orders_planned: usize,
     unresolved: bool,
+    /// Symbols with a quarantined order: no new risk in them (sells run).
+    quarantined: BTreeSet<String>,
+    /// Ledger entries this cycle wrote ahead: the only ones its outcomes
+    /// may remove (an entry reconciliation kept is never deleted here).
+    written_ahead: BTreeSet<String>,
     pub breaker_triggered: bool,
     pub intents: Vec<Intent>,
     pub gates: Vec<Gate>,
@@ -183,12 +188,30 @@ impl Cycle {
             }
         }
         let usdt_total = balances.get(USDT).map(AssetBalance::total).unwrap_or_default();
-        // Orders left unresolved by an earlier run block new risk until the
-        // exchange says what became of them.
-        let unresolved = !state.pending_orders.is_empty();
-        for id in state.pending_orders.keys() {
-            warnings
-                .push(format!("order {id} from an earlier run is still unresolved: no buys or Earn moves this cycle"));
+        // Orders left unresolved by an earlier run, and ledger entries that
+        // cannot be read, block new risk until someone knows what became of
+        // them; a quarantined order blocks only its own symbol.
+        let mut attention = Vec::new();
+        let mut quarantined = BTreeSet::new();
+        let mut unresolved = false;
+        for (id, order) in &state.pending_orders {
+            if order.status == PENDING_QUARANTINED {
+                quarantined.insert(order.symbol.clone());
+                attention.push(format!(
+                    "order {id} is quarantined (it cannot be looked up on the exchange): no new {} risk until it is \
+                     resolved; check it on Binance and remove pending_orders.{id} from the state document",
+                    order.symbol
+                ));
+            } else {
+                unresolved = true;
+                attention.push(format!(
+                    "order {id} from an earlier run is still unresolved: no buys or Earn moves this cycle"
+                ));
+            }
+        }
+        for (id, entry) in &state.unreadable_pending {
+            unresolved = true;
+            attention.push(entry.advice(id));
         }
         let mut cycle = Cycle {
             now,
@@ -214,12 +237,14 @@ impl Cycle {
             sold_this_cycle: BTreeSet::new(),
             orders_planned: 0,
             unresolved,
+            quarantined,
+            written_ahead: BTreeSet::new(),
             breaker_triggered: false,
             intents: Vec::new(),
             gates: Vec::new(),
             log_lines: Vec::new(),
             warnings,
-            attention: Vec::new(),
+            attention,
             effects: Vec::new(),
         };
         cycle.log_pool_source();
@@ -414,13 +439,28 @@ impl Cycle {
             run_id: run_id.to_string(),
             created_at: self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             status: "pending".to_string(),
+            lease_until: None,
         };
+        self.written_ahead.insert(id.clone());
         self.state.pending_orders.insert(id, entry);
+    }
+
+    /// This cycle will send nothing more: its entries left in the ledger no
+    /// longer carry its lease (the next run may settle or drop them at once).
+    pub fn done_sending(&mut self) {
+        for id in &self.written_ahead {
+            if let Some(entry) = self.state.pending_orders.get_mut(id) {
+                entry.lease_until = None;
+            }
+        }
     }
 
     /// Applies the outcome of an intent produced by this cycle and records it.
     pub fn apply(&mut self, mut intent: Intent, outcome: Outcome) {
-        if let Some(id) = &intent.client_order_id {
+        // Only an entry this cycle wrote ahead is settled here: a same-slot
+        // intent skipped because an earlier run's entry is still pending
+        // must leave that entry alone.
+        if let Some(id) = intent.client_order_id.as_ref().filter(|id| self.written_ahead.contains(*id)) {
             if matches!(outcome, Outcome::Unresolved(_)) {
                 if let Some(p) = self.state.pending_orders.get_mut(id) {
                     p.status = "unresolved".to_string();
@@ -469,7 +509,7 @@ impl Cycle {
                         client_order_id: intent.client_order_id.clone().unwrap_or_default(),
                     });
                 }
-                self.warnings.push(format!(
+                self.attention.push(format!(
                     "{} outcome unknown: {why}",
                     intent.client_order_id.as_deref().unwrap_or("earn move")
                 ));
@@ -944,6 +984,10 @@ impl Cycle {
                 self.gate("trend", "unresolved_order_pending", Some(&symbol), Value::Null);
                 continue;
             }
+            if self.quarantined.contains(&symbol) {
+                self.gate("trend", "order_quarantined", Some(&symbol), Value::Null);
+                continue;
+            }
             let base = self.base_of(&symbol);
             let price = self.price_dec(&symbol).unwrap_or_default();
             match self.buy_quantity(&symbol, budget, price) {
@@ -1054,6 +1098,10 @@ impl Cycle {
         }
         if self.unresolved {
             self.gate("btc_dca", "unresolved_order_pending", Some(BTC_SYMBOL), Value::Null);
+            return None;
+        }
+        if self.quarantined.contains(BTC_SYMBOL) {
+            self.gate("btc_dca", "order_quarantined", Some(BTC_SYMBOL), Value::Null);
             return None;
         }
         let budget = b.dca_usdt_pool.min(b.btc_base_order_usdt * m);

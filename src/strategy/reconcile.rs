@@ -23,6 +23,50 @@ pub enum Settlement {
     Kept(String),
 }
 
+/// How far the exchange's clock may lag ours when an order's creation time
+/// is compared with the moment it was written ahead.
+pub const CLOCK_TOLERANCE_SECS: i64 = 120;
+
+/// Why `report`, found under a client id, is not the order that was meant
+/// (`None` when it is): client ids repeat per hour slot and are free again
+/// once an order filled, so the id alone can point at an older order
+/// (design.md §3.2, binance-and-pitfalls.md §3.4). `not_before` is when the
+/// meant order was written ahead (or sent).
+pub fn mismatch(symbol: &str, side: Side, not_before: DateTime<Utc>, report: &OrderReport) -> Option<String> {
+    if report.symbol != symbol {
+        return Some(format!("the order found under this id is for {}, not {symbol}", report.symbol));
+    }
+    if let Some(other) = report.side.filter(|s| *s != side) {
+        return Some(format!("the order found under this id is a {other:?}, not a {side:?}"));
+    }
+    match report.time {
+        Some(t) if t < not_before - chrono::Duration::seconds(CLOCK_TOLERANCE_SECS) => Some(format!(
+            "the order found under this id ({}) was placed at {}, before this one was written ({}): an older order reusing the id",
+            report.order_id,
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            not_before.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        )),
+        _ => None,
+    }
+}
+
+/// When the pending entry was written (its `created_at`), if readable.
+pub fn written_at(order: &PendingOrder) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(&order.created_at).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// Why an entry the exchange does not know must still be kept: the run
+/// that wrote it held the lease until `lease_until`, and until then it may
+/// still be sending the order (design.md §3.18).
+fn writer_may_still_send(order: &PendingOrder, now: DateTime<Utc>) -> Option<String> {
+    let until = order.lease_until.filter(|t| *t >= now)?;
+    Some(format!(
+        "not on the exchange yet, but run {} held the lease until {} and may still be sending it; kept",
+        order.run_id,
+        until.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    ))
+}
+
 fn f(d: Decimal) -> f64 {
     d.to_f64().unwrap_or(0.0)
 }
@@ -37,6 +81,9 @@ pub fn settle(
 ) -> Settlement {
     let id = &order.client_order_id;
     let Some(report) = report else {
+        if let Some(why) = writer_may_still_send(order, now) {
+            return Settlement::Kept(why);
+        }
         state.pending_orders.shift_remove(id);
         return Settlement::Dropped("the exchange has no order with this client id: it was never placed".into());
     };
@@ -117,6 +164,7 @@ mod tests {
             run_id: "r1".into(),
             created_at: "2026-03-15T10:00:05Z".into(),
             status: "pending".into(),
+            lease_until: None,
         }
     }
 
@@ -129,6 +177,8 @@ mod tests {
             executed_qty: qty,
             cummulative_quote_qty: quote,
             commissions: vec![],
+            side: None,
+            time: None,
         }
     }
 

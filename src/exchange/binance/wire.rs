@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::domain::intent::Commission;
+use crate::domain::intent::{Commission, Side};
 use crate::domain::rules::{SymbolRules, parse_decimal};
 use crate::domain::snapshot::Kline;
 use crate::ports::{ApiRestrictions, OrderReport, OrderStatus};
@@ -107,6 +107,11 @@ pub struct Order {
     /// Present in the FULL response only.
     #[serde(default)]
     pub fills: Vec<OrderFill>,
+    #[serde(default)]
+    pub side: Option<Side>,
+    /// Creation time in ms: `time` in a lookup, `transactTime` when placed.
+    #[serde(default, alias = "transactTime")]
+    pub time: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -139,6 +144,8 @@ impl Order {
             executed_qty: self.executed_qty,
             cummulative_quote_qty: self.cummulative_quote_qty,
             commissions,
+            side: self.side,
+            time: self.time.and_then(chrono::DateTime::from_timestamp_millis),
         }
     }
 }
