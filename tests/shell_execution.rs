@@ -14,6 +14,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tradecycle::app::{CycleRun, PoolInput, SavePolicy};
 use tradecycle::config::{Env, Settings};
+use tradecycle::domain::intent::IntentStatus;
 use tradecycle::domain::report::{Mode, Report};
 use tradecycle::domain::snapshot::MarketData;
 use tradecycle::exchange::sim::SimExchange;
@@ -355,5 +356,154 @@ fn the_same_slot_run_twice_places_no_order_twice() {
         assert_eq!(second.exit_code(), 0, "{:?}", second.errors);
         assert_eq!(exchange.posts.load(Ordering::SeqCst), posts, "{:?}", statuses(&second));
         assert!(second.intents.iter().all(|i| !i.kind.is_order()));
+    });
+}
+
+/// A memory store whose lease another run takes over right after the
+/// `after`-th save (as a run does once this one's lease ran out).
+struct LeaseThief {
+    inner: MemoryStore,
+    after: usize,
+    saves: AtomicUsize,
+}
+
+impl StateStore for LeaseThief {
+    async fn load(&self) -> Result<Option<Value>, PortError> {
+        self.inner.load().await
+    }
+    async fn save(&self, doc: &Value) -> Result<(), PortError> {
+        self.inner.save(doc).await?;
+        if self.saves.fetch_add(1, Ordering::SeqCst) + 1 == self.after {
+            let later = fixtures().config.now_utc.unwrap() + chrono::Duration::hours(1);
+            self.inner.take_over_lease("next-run/0", later);
+        }
+        Ok(())
+    }
+    async fn acquire_lease(
+        &self,
+        o: &str,
+        n: chrono::DateTime<chrono::Utc>,
+        t: Duration,
+    ) -> Result<LeaseOutcome, PortError> {
+        self.inner.acquire_lease(o, n, t).await
+    }
+    async fn renew_lease(&self, o: &str, n: chrono::DateTime<chrono::Utc>, t: Duration) -> Result<bool, PortError> {
+        self.inner.renew_lease(o, n, t).await
+    }
+    async fn release_lease(&self, o: &str) -> Result<(), PortError> {
+        self.inner.release_lease(o).await
+    }
+    async fn write_heartbeat(&self, s: &str, r: &Value) -> Result<(), PortError> {
+        self.inner.write_heartbeat(s, r).await
+    }
+    async fn read_heartbeat(&self, s: &str) -> Result<Option<Value>, PortError> {
+        self.inner.read_heartbeat(s).await
+    }
+}
+
+#[test]
+fn two_runs_with_the_same_run_id_do_not_both_hold_the_lease() {
+    rt().block_on(async {
+        // Run ids default to the start time in seconds: two runs started in
+        // the same second share one. The lease owner must still differ.
+        let (a, b) =
+            (tradecycle::app::lease_owner("20260315T000000Z"), tradecycle::app::lease_owner("20260315T000000Z"));
+        assert_ne!(a, b);
+        assert!(a.starts_with("20260315T000000Z/"), "{a}");
+        let exchange = Faulty::new(SimExchange::new(fixtures()));
+        let store = MemoryStore::new(Some(fixtures().initial_state));
+        let now = fixtures().config.now_utc.unwrap();
+        assert_eq!(store.acquire_lease(&a, now, Duration::from_secs(600)).await.unwrap(), LeaseOutcome::Acquired);
+        let r = run_once(&exchange, &store, "20260315T000000Z", None).await;
+        assert_eq!(r.exit_code(), 4, "{:?}", r.errors);
+        assert_eq!(exchange.posts.load(Ordering::SeqCst), 0);
+    });
+}
+
+#[test]
+fn a_run_that_lost_the_lease_sends_and_saves_nothing_more() {
+    rt().block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let exchange = Faulty::new(SimExchange::new(fixtures()));
+        // Save 1: pool metadata, 2: fuel write-ahead; then the lease is taken over.
+        let store = LeaseThief {
+            inner: MemoryStore::new(Some(fixtures().initial_state)),
+            after: 2,
+            saves: AtomicUsize::new(0),
+        };
+        let r = run_once(&exchange, &store, "slow-run", Some(dir.path())).await;
+        assert_eq!(exchange.posts.load(Ordering::SeqCst), 1, "only the order written ahead before the loss");
+        assert_eq!(r.exit_code(), 1);
+        let lost = r.errors.iter().find(|e| e.stage == "lease_lost").expect("says why");
+        assert!(lost.message.contains("lost the run lease to another cycle"), "{}", lost.message);
+        let not_sent: Vec<_> =
+            r.intents.iter().filter(|i| i.kind.is_order() && i.status == IntentStatus::Skipped).collect();
+        assert!(!not_sent.is_empty());
+        assert!(not_sent.iter().all(|i| i.error.as_deref().unwrap().starts_with("not sent: ")), "{not_sent:?}");
+        // Save 3 books the fuel fill (the loss is noticed at the next
+        // write-ahead); after that nothing is saved over the new holder's state.
+        let writes = store.inner.writes();
+        assert_eq!(writes.len(), 3);
+        assert_eq!(writes[2]["pending_orders"], json!({}));
+        assert!(r.notifications.iter().any(|n| n.event == "order_attention"));
+        assert!(r.recovery_file.is_some(), "the unsaved state is kept for the operator");
+        // The new holder's lease is left alone.
+        let now = fixtures().config.now_utc.unwrap();
+        assert!(matches!(
+            store.inner.acquire_lease("third", now, Duration::from_secs(1)).await.unwrap(),
+            LeaseOutcome::Held { owner, .. } if owner == "next-run/0"
+        ));
+    });
+}
+
+#[test]
+fn a_pending_entry_is_kept_while_its_writer_may_still_send_it_and_never_deleted_by_the_same_slot_intent() {
+    rt().block_on(async {
+        let exchange = Faulty::new(SimExchange::new(fixtures()));
+        let now = fixtures().config.now_utc.unwrap();
+        // Run A wrote its fuel order ahead and holds the lease for another
+        // ten minutes: it may be about to send it. The exchange has not seen it.
+        let fuel = "tc-26031500-fb-BNBUSDT";
+        let mut doc = fixtures().initial_state;
+        doc["pending_orders"] = json!({ fuel: {
+            "client_order_id": fuel, "kind": "fuel_buy", "symbol": "BNBUSDT", "side": "BUY",
+            "quote_amount": "15", "price": "600", "run_id": "run-a", "created_at": "2026-03-15T00:00:00Z",
+            "status": "pending", "lease_until": (now + chrono::Duration::minutes(10)).to_rfc3339()}});
+        let store = MemoryStore::new(Some(doc));
+        let r = run_once(&exchange, &store, "run-b", None).await;
+        assert_eq!(r.reconciled[0].outcome, "kept", "{:?}", r.reconciled);
+        assert!(r.reconciled[0].detail.contains("may still be sending it"), "{}", r.reconciled[0].detail);
+        let ids = exchange.ids.lock().unwrap().clone();
+        assert!(!ids.iter().any(|id| id == fuel), "not sent a second time: {ids:?}");
+        // The same-slot fuel intent was skipped; the entry stays.
+        let after = r.state_after.as_ref().unwrap();
+        assert_eq!(after["pending_orders"][fuel]["run_id"], "run-a", "{}", after["pending_orders"]);
+        assert_eq!(store.writes().last().unwrap()["pending_orders"][fuel]["status"], "pending");
+        assert_eq!(r.exit_code(), 5, "an unresolved order needs attention");
+    });
+}
+
+#[test]
+fn entries_a_finished_run_leaves_pending_no_longer_carry_its_lease() {
+    rt().block_on(async {
+        let exchange = Faulty::new(SimExchange::new(fixtures()));
+        exchange.inject("tb-ETHUSDT", Fault::AmbiguousNotExecuted);
+        let store = MemoryStore::new(Some(fixtures().initial_state));
+        let r = run_once(&exchange, &store, "run-1", None).await;
+        let writes = store.writes();
+        let ahead =
+            writes.iter().find(|w| w["pending_orders"].get("tc-26031500-tb-ETHUSDT").is_some()).expect("written ahead");
+        let until = ahead["pending_orders"]["tc-26031500-tb-ETHUSDT"]["lease_until"].as_str().expect("lease_until");
+        let until = chrono::DateTime::parse_from_rfc3339(until).unwrap();
+        let now = fixtures().config.now_utc.unwrap();
+        assert!(
+            until >= now + chrono::Duration::seconds(899) && until <= now + chrono::Duration::seconds(960),
+            "{until}"
+        );
+        // The run is over: nothing of it can still be in flight.
+        let last = writes.last().unwrap();
+        assert_eq!(last["pending_orders"]["tc-26031500-tb-ETHUSDT"]["status"], "unresolved");
+        assert!(last["pending_orders"]["tc-26031500-tb-ETHUSDT"].get("lease_until").is_none(), "{last}");
+        assert_eq!(r.exit_code(), 5);
     });
 }
