@@ -245,3 +245,28 @@ async fn the_upstream_file_is_found_missing_or_failed() {
     assert_eq!(FileUpstream::from_env(&env).unwrap().label(), upstream.label());
     assert!(FileUpstream::from_env(&Default::default()).is_none());
 }
+
+#[tokio::test]
+async fn only_the_holder_renews_the_lease_even_after_it_ran_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.json");
+    let (a, b) = (FileStore::new(&path), FileStore::new(&path));
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 15, 9, 0, 0).unwrap();
+    let ttl = Duration::from_secs(60);
+    assert!(!a.renew_lease("run-a", t0, ttl).await.unwrap(), "no lease: nothing to renew");
+    assert!(!a.lease_path().exists(), "renewing never creates a lease");
+    assert_eq!(a.acquire_lease("run-a", t0, ttl).await.unwrap(), LeaseOutcome::Acquired);
+    // Past its expiry but not taken over: still the holder's to extend.
+    let t1 = t0 + chrono::Duration::seconds(90);
+    assert!(a.renew_lease("run-a", t1, ttl).await.unwrap());
+    let lease: Value = serde_json::from_str(&std::fs::read_to_string(a.lease_path()).unwrap()).unwrap();
+    assert_eq!((lease["owner"].as_str(), lease["expires_at"].as_str()), (Some("run-a"), Some("2026-03-15T09:02:30Z")));
+    assert_eq!(lease["acquired_at"], "2026-03-15T09:00:00Z");
+    let held = b.acquire_lease("run-b", t1 + chrono::Duration::seconds(30), ttl).await.unwrap();
+    assert!(matches!(held, LeaseOutcome::Held { ref owner, .. } if owner == "run-a"), "{held:?}");
+    // Taken over once it ran out: the old holder cannot renew any more.
+    let t2 = t1 + chrono::Duration::seconds(61);
+    assert_eq!(b.acquire_lease("run-b", t2, ttl).await.unwrap(), LeaseOutcome::Acquired);
+    assert!(!a.renew_lease("run-a", t2, ttl).await.unwrap());
+    assert!(b.renew_lease("run-b", t2, ttl).await.unwrap());
+}

@@ -398,3 +398,22 @@ async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Ite
     .await;
     results.into_iter().map(|r| r.expect("completed")).collect()
 }
+
+#[tokio::test]
+async fn only_the_holder_renews_the_lease_even_after_it_ran_out() {
+    let cfg = config("lease_renew");
+    let a = FirestoreStore::new(cfg.clone());
+    let b = FirestoreStore::new(cfg.clone());
+    let t0 = Utc.with_ymd_and_hms(2026, 3, 15, 9, 0, 0).unwrap();
+    let ttl = Duration::from_secs(60);
+    assert!(!a.renew_lease("run-a", t0, ttl).await.unwrap(), "no lease: nothing to renew");
+    assert_eq!(a.acquire_lease("run-a", t0, ttl).await.unwrap(), LeaseOutcome::Acquired);
+    let t1 = t0 + chrono::Duration::seconds(90);
+    assert!(a.renew_lease("run-a", t1, ttl).await.unwrap(), "ran out, but nobody took it over");
+    let held = b.acquire_lease("run-b", t1 + chrono::Duration::seconds(30), ttl).await.unwrap();
+    assert_eq!(held, LeaseOutcome::Held { owner: "run-a".into(), expires_at: t1 + chrono::Duration::seconds(60) });
+    let t2 = t1 + chrono::Duration::seconds(61);
+    assert_eq!(b.acquire_lease("run-b", t2, ttl).await.unwrap(), LeaseOutcome::Acquired);
+    assert!(!a.renew_lease("run-a", t2, ttl).await.unwrap(), "taken over: lost for good");
+    assert!(b.renew_lease("run-b", t2, ttl).await.unwrap());
+}

@@ -151,3 +151,61 @@ impl Live {
 pub fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).expect("readable")).expect("json")
 }
+
+impl Live {
+    /// Starts two `run --live` processes with the same run id (two
+    /// schedulers firing in the same second), `gap` apart, and waits for
+    /// both; their outcomes in start order.
+    pub fn race(&self, gap: std::time::Duration, extra: &[(&str, &str)]) -> [Run; 2] {
+        let start = || {
+            let artifacts = self.artifacts();
+            let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tradecycle"));
+            cmd.args(["run", "--live", "--run-id", "race", "--artifacts", artifacts.to_str().unwrap()]);
+            cmd.current_dir(root()).env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+            cmd.envs(self.env()).envs(extra.iter().copied());
+            cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().expect("spawn")
+        };
+        let first = start();
+        if !gap.is_zero() {
+            std::thread::sleep(gap);
+        }
+        let second = start();
+        [first, second].map(|child| {
+            let out = child.wait_with_output().expect("runs");
+            Run {
+                code: out.status.code().unwrap_or(-1),
+                stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+                stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            }
+        })
+    }
+
+    /// Exactly one of two racing runs traded (and finished cleanly); the
+    /// other touched nothing and exited 4; no client id was sent twice.
+    pub fn assert_one_traded(&self, runs: &[Run; 2], what: &str) {
+        let mut codes: Vec<i32> = runs.iter().map(|r| r.code).collect();
+        codes.sort_unstable();
+        let both =
+            || format!("{what}: {}\n{}\n---\n{}\n{}", runs[0].stderr, runs[0].stdout, runs[1].stderr, runs[1].stdout);
+        assert_eq!(codes, [0, 4], "{}", both());
+        let (winner, loser) = if runs[0].code == 0 { (&runs[0], &runs[1]) } else { (&runs[1], &runs[0]) };
+        let (winner, loser) = (winner.json(), loser.json());
+        assert_eq!(loser["errors"][0]["stage"], "lease", "{what}: {loser}");
+        assert!(loser["intents"].as_array().unwrap().is_empty(), "{what}: {loser}");
+        assert!(loser["state_writes"].as_array().unwrap().is_empty(), "{what}: {loser}");
+        let filled = winner["intents"].as_array().unwrap().iter().filter(|i| i["status"] == "filled").count();
+        let orders = self.fake.orders();
+        assert!(!orders.is_empty(), "{what}: the winner traded");
+        let mut ids: Vec<&str> = orders.iter().map(|o| o.client_order_id.as_str()).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        assert_eq!(ids.len(), orders.len(), "{what}: no client id twice");
+        let earn_moves = winner["intents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["status"] == "filled" && i["kind"].as_str().unwrap().starts_with("earn"))
+            .count();
+        assert_eq!(orders.len(), filled - earn_moves, "{what}: every order is the winner's");
+    }
+}
