@@ -569,6 +569,23 @@ mod tests {
     }
 
     #[test]
+    fn an_unreadable_pending_entry_is_kept_byte_for_byte_next_to_readable_ones() {
+        let good = json!({"client_order_id": "a", "kind": "trend_buy", "symbol": "ETHUSDT", "side": "BUY",
+            "price": "3200", "run_id": "r", "created_at": "2026-03-15T00:00:00Z", "status": "pending"});
+        let mut bad = good.clone();
+        bad["price"] = json!(3200.5);
+        bad["client_order_id"] = json!("b");
+        let raw = json!({"pending_orders": {"a": good, "b": bad}});
+        let doc = StateDoc::normalize(&raw, &Universe::new());
+        assert_eq!(doc.pending_orders.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(doc.unreadable_pending["b"].raw, bad);
+        let advice = doc.unreadable_pending["b"].advice("b");
+        assert!(advice.starts_with("pending order entry pending_orders.b in the state document cannot be read ("));
+        assert!(advice.contains("\"price\": \"3200\""), "{advice}");
+        assert_eq!(doc.to_value()["pending_orders"], raw["pending_orders"]);
+    }
+
+    #[test]
     fn non_object_documents_normalise_to_defaults() {
         for raw in [json!(null), json!([1, 2]), json!("x"), json!(3)] {
             let doc = StateDoc::normalize(&raw, &universe(&["ETHUSDT"]));

@@ -1394,6 +1394,75 @@ mod tests {
         assert!(matches!(&c.drain_effects()[..], [Effect::Notify(Event::TrendBuyFailed { .. })]));
     }
 
+    fn pending(id: &str, symbol: &str, status: &str) -> PendingOrder {
+        PendingOrder {
+            client_order_id: id.into(),
+            kind: IntentKind::TrendBuy,
+            symbol: symbol.into(),
+            side: Side::Buy,
+            quantity: Some(dec!(0.5)),
+            quote_amount: None,
+            price: dec!(3200),
+            run_id: "earlier".into(),
+            created_at: "2026-03-15T09:00:00Z".into(),
+            status: status.into(),
+            lease_until: None,
+        }
+    }
+
+    #[test]
+    fn a_quarantined_order_blocks_new_risk_only_in_its_symbol() {
+        let mut i = inputs(dec!(5000), Decimal::ZERO);
+        let id = "tc-26031509-tb-ETHUSDT";
+        i.state.pending_orders.insert(id.into(), pending(id, "ETHUSDT", PENDING_QUARANTINED));
+        let mut c = Cycle::new(i).unwrap();
+        assert_eq!(c.attention.len(), 1);
+        assert!(c.attention[0].starts_with(&format!("order {id} is quarantined")), "{}", c.attention[0]);
+        c.open_day();
+        let buys: Vec<String> = c.plan_trend_buys().iter().map(|b| b.symbol().to_string()).collect();
+        assert_eq!(buys, ["SOLUSDT"]);
+        assert!(c.plan_dca_buy().is_some(), "BTC is not blocked");
+        let gates: Vec<(&str, Option<&str>)> = c.gates.iter().map(|g| (g.gate.as_str(), g.symbol.as_deref())).collect();
+        assert_eq!(gates, [("order_quarantined", Some("ETHUSDT"))]);
+    }
+
+    #[test]
+    fn an_unreadable_ledger_entry_blocks_all_new_risk_and_needs_attention() {
+        let raw = json!({"pending_orders": {"tc-26031509-tb-ETHUSDT": {"client_order_id": "tc-26031509-tb-ETHUSDT",
+            "kind": "trend_buy", "symbol": "ETHUSDT", "side": "BUY", "price": 3200, "run_id": "r",
+            "created_at": "2026-03-15T09:00:00Z", "status": "pending"}}});
+        let mut i = inputs(dec!(5000), Decimal::ZERO);
+        i.state = StateDoc::normalize(&raw, &universe());
+        let mut c = Cycle::new(i).unwrap();
+        assert_eq!(c.attention.len(), 1);
+        assert!(c.attention[0].contains("pending_orders.tc-26031509-tb-ETHUSDT"), "{}", c.attention[0]);
+        c.open_day();
+        assert!(c.plan_trend_buys().is_empty());
+        assert!(c.plan_dca_buy().is_none());
+        // Still in the document, unchanged, after the cycle.
+        assert_eq!(c.state.to_value()["pending_orders"], raw["pending_orders"]);
+    }
+
+    #[test]
+    fn an_outcome_only_settles_the_entry_this_cycle_wrote_ahead() {
+        let mut i = inputs(dec!(5000), Decimal::ZERO);
+        let id = "tc-26031510-tb-ETHUSDT";
+        // Kept by reconciliation (an earlier run of this slot may still send it).
+        i.state.pending_orders.insert(id.into(), pending(id, "ETHUSDT", "pending"));
+        let mut c = Cycle::new(i).unwrap();
+        let mut j = inputs(dec!(5000), Decimal::ZERO);
+        j.state.pending_orders.clear();
+        let mut fresh = Cycle::new(j).unwrap();
+        fresh.open_day();
+        let eth = fresh.plan_trend_buys().remove(0);
+        assert_eq!(eth.client_order_id.as_deref(), Some(id));
+        c.apply(eth.clone(), Outcome::Skipped(format!("order {id} is still pending from an earlier attempt")));
+        assert_eq!(c.state.pending_orders[id].run_id, "earlier", "a skipped same-slot intent leaves it alone");
+        c.write_ahead(&eth, "this-run");
+        c.apply(eth, Outcome::Rejected("-2010".into()));
+        assert!(c.state.pending_orders.is_empty(), "its own entry is settled");
+    }
+
     #[test]
     fn unresolved_order_stops_further_buys_and_the_earn_buffer() {
         let mut c = Cycle::new(inputs(dec!(5000), Decimal::ZERO)).unwrap();

@@ -196,6 +196,43 @@ mod tests {
     }
 
     #[test]
+    fn a_lookup_only_accepts_the_order_that_was_meant() {
+        let written = Utc.with_ymd_and_hms(2026, 3, 15, 10, 0, 5).unwrap();
+        let mut r = report(OrderStatus::Filled, dec!(0.5), dec!(1605));
+        assert_eq!(mismatch("ETHUSDT", Side::Buy, written, &r), None, "side and time unknown: accepted");
+        r.side = Some(Side::Buy);
+        // Within the clock tolerance of the moment it was written.
+        r.time = Some(written - chrono::Duration::seconds(CLOCK_TOLERANCE_SECS));
+        assert_eq!(mismatch("ETHUSDT", Side::Buy, written, &r), None);
+        r.time = Some(written - chrono::Duration::minutes(30));
+        let why = mismatch("ETHUSDT", Side::Buy, written, &r).unwrap();
+        assert!(why.contains("an older order reusing the id"), "{why}");
+        r.time = None;
+        assert_eq!(
+            mismatch("ETHUSDT", Side::Sell, written, &r).as_deref(),
+            Some("the order found under this id is a Buy, not a Sell")
+        );
+        assert_eq!(
+            mismatch("SOLUSDT", Side::Buy, written, &r).as_deref(),
+            Some("the order found under this id is for ETHUSDT, not SOLUSDT")
+        );
+    }
+
+    #[test]
+    fn an_unknown_order_is_kept_while_its_writer_may_still_send_it() {
+        let mut p = pending(IntentKind::TrendBuy, "ETHUSDT", Side::Buy);
+        p.lease_until = Some(now() + chrono::Duration::seconds(1));
+        let mut s = state_with(&p);
+        let got = settle(&mut s, &p, None, now());
+        assert!(matches!(&got, Settlement::Kept(why) if why.contains("may still be sending it")), "{got:?}");
+        assert_eq!(s.pending_orders.len(), 1);
+        // Once that lease ran out it was never placed.
+        p.lease_until = Some(now() - chrono::Duration::seconds(1));
+        assert!(matches!(settle(&mut s, &p, None, now()), Settlement::Dropped(_)));
+        assert!(s.pending_orders.is_empty());
+    }
+
+    #[test]
     fn filled_buy_is_settled_into_the_position() {
         let p = pending(IntentKind::TrendBuy, "ETHUSDT", Side::Buy);
         let mut s = state_with(&p);
