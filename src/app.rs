@@ -444,7 +444,8 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         self.flush(cycle).await;
     }
 
-    /// Sends one intent, or records it as suppressed. An order is first
+    /// Sends one intent, or records it as suppressed. The run lease is
+    /// renewed first (a run that lost it sends nothing). An order is then
     /// written ahead to the state's pending ledger; if that save fails, or an
     /// order with the same client id is still pending, it is not sent.
     async fn perform(&mut self, cycle: &mut Cycle, intent: &Intent) -> Outcome {
@@ -454,16 +455,17 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         if let Some(why) = &self.lease.lost {
             return Outcome::Skipped(format!("not sent: {why}"));
         }
+        if let Some(id) = intent.client_order_id.as_deref()
+            && cycle.state.pending_orders.contains_key(id)
+        {
+            return Outcome::Skipped(format!("order {id} is still pending from an earlier attempt; not sent again"));
+        }
+        // Every side effect (orders and Earn moves) first re-checks the fence.
+        let lease_until = match self.fence().await {
+            Ok(until) => until,
+            Err(why) => return Outcome::Skipped(format!("not sent: {why}")),
+        };
         if let Some(id) = intent.client_order_id.as_deref() {
-            if cycle.state.pending_orders.contains_key(id) {
-                return Outcome::Skipped(format!(
-                    "order {id} is still pending from an earlier attempt; not sent again"
-                ));
-            }
-            let lease_until = match self.fence().await {
-                Ok(until) => until,
-                Err(why) => return Outcome::Skipped(format!("not sent: {why}")),
-            };
             cycle.write_ahead(intent, &self.run.run_id);
             if let Some(entry) = cycle.state.pending_orders.get_mut(id) {
                 entry.lease_until = lease_until;
