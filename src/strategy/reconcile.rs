@@ -55,11 +55,17 @@ pub fn written_at(order: &PendingOrder) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(&order.created_at).ok().map(|t| t.with_timezone(&Utc))
 }
 
+/// How long after its writer's lease ran out an order may still reach the
+/// exchange and execute: Binance refuses a request older than its
+/// `recvWindow`, at most 60 s.
+pub const SEND_GRACE_SECS: i64 = 60;
+
 /// Why an entry the exchange does not know must still be kept: the run
-/// that wrote it held the lease until `lease_until`, and until then it may
-/// still be sending the order (design.md §3.18).
+/// that wrote it held the lease until `lease_until`, and until then (plus
+/// the time a request can be in flight) it may still be sending the order
+/// (design.md §3.18).
 fn writer_may_still_send(order: &PendingOrder, now: DateTime<Utc>) -> Option<String> {
-    let until = order.lease_until.filter(|t| *t >= now)?;
+    let until = order.lease_until.filter(|t| *t + chrono::Duration::seconds(SEND_GRACE_SECS) >= now)?;
     Some(format!(
         "not on the exchange yet, but run {} held the lease until {} and may still be sending it; kept",
         order.run_id,
@@ -226,8 +232,11 @@ mod tests {
         let got = settle(&mut s, &p, None, now());
         assert!(matches!(&got, Settlement::Kept(why) if why.contains("may still be sending it")), "{got:?}");
         assert_eq!(s.pending_orders.len(), 1);
-        // Once that lease ran out it was never placed.
-        p.lease_until = Some(now() - chrono::Duration::seconds(1));
+        // Nor right after: a request sent just before may still be in flight.
+        p.lease_until = Some(now() - chrono::Duration::seconds(SEND_GRACE_SECS));
+        assert!(matches!(settle(&mut s, &p, None, now()), Settlement::Kept(_)));
+        // Once that lease ran out (and any request with it) it was never placed.
+        p.lease_until = Some(now() - chrono::Duration::seconds(SEND_GRACE_SECS + 1));
         assert!(matches!(settle(&mut s, &p, None, now()), Settlement::Dropped(_)));
         assert!(s.pending_orders.is_empty());
     }
