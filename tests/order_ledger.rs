@@ -154,3 +154,26 @@ fn an_ambiguous_order_is_not_taken_for_an_older_filled_order_with_the_same_id() 
     assert_eq!(fills_for(&live, "XRPUSDT"), 1);
     assert_eq!(live.state()["pending_orders"][xrp_buy_id()]["status"], "unresolved");
 }
+
+#[test]
+fn a_pending_order_that_cannot_be_looked_up_right_now_is_kept_and_the_cycle_goes_on() {
+    let live = Live::new("cycle_replay");
+    let id = xrp_buy_id();
+    with_pending(
+        &live,
+        &id,
+        json!({"client_order_id": id, "kind": "trend_buy", "symbol": "XRPUSDT", "side": "BUY", "quantity": "729.3",
+               "price": "2.4", "run_id": "earlier", "created_at": chrono::Utc::now().to_rfc3339(), "status": "pending"}),
+    );
+    // Binance's order endpoints are down for this symbol (every retry too).
+    let down = |path: &str| Fault::new("GET", path, FaultKind::error(503, -1001, "Internal error.")).symbol("XRPUSDT");
+    live.fake.inject(down(ORDER).times(100));
+    live.fake.inject(down("/api/v3/allOrders").times(100));
+    let r = run_with_code(&live, "lookup-down", 5);
+    assert_eq!(r["reconciled"][0]["outcome"], "kept", "{}", r["reconciled"]);
+    assert_eq!(live.state()["pending_orders"][&id]["status"], "pending");
+    // Not aborted: the cycle ran, but no new risk while the order is unknown.
+    assert!(gates(&r).contains(&"unresolved_order_pending".to_string()), "{:?}", gates(&r));
+    assert!(r["intents"].as_array().unwrap().iter().all(|i| i["kind"] != "trend_buy" && i["kind"] != "dca_buy"));
+    assert!(strs(&r["attention"]).iter().any(|a| a.contains(&id)), "{}", r["attention"]);
+}
