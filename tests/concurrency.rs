@@ -32,8 +32,8 @@ fn two_live_runs_at_once_one_trades_the_other_exits_4_file_store() {
 #[test]
 fn a_run_that_outlives_its_lease_is_fenced_and_its_in_flight_order_is_not_sent_again() {
     let live = Live::new("cycle_replay");
-    // A's XRP order reaches the exchange only after 3 s (then executes).
-    live.fake.inject(Fault::new("POST", "/api/v3/order", FaultKind::Delay(Duration::from_secs(3))).symbol("XRPUSDT"));
+    // A's XRP order reaches the exchange only after 5 s (then executes).
+    live.fake.inject(Fault::new("POST", "/api/v3/order", FaultKind::Delay(Duration::from_secs(5))).symbol("XRPUSDT"));
     let ttl = [("TRADECYCLE_LEASE_TTL_SECS", "1")];
     let mut slow = live.spawn(&["--live", "--run-id", "slow"], &[ttl[0], ("BINANCE_TIMEOUT_SECS", "30")]);
     // A wrote the XRP order ahead (and renewed its lease just before).
