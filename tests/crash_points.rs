@@ -1,0 +1,168 @@
+//! Crash points (issue 8 §3, design.md §5): a live cycle is killed at every
+//! call it makes through a port — after the lease, before and after each
+//! state save (write-aheads and fill saves included), before and after each
+//! order is sent (after = it executed, the answer never came back), during
+//! Earn moves and the wait for a redeem, during notification, before the
+//! final save and before the lease is released — and the next cycles must
+//! recover: no client id filled twice on the exchange, no own trade booked as
+//! an external flow, no false circuit breaker, the saved state equal to the
+//! account's balances, nothing left pending, and the account's value
+//! changed by exactly the fees paid.
+//!
+//! Killing is in process: the world's port wrappers (tests/common/world.rs)
+//! stop at the armed call and the cycle's future is dropped there. The next
+//! cycle runs 16 minutes later (same hourly slot, so the same client order
+//! ids, once the 15-minute lease has expired), then one an hour later.
+
+mod common;
+
+use chrono::{DateTime, Duration as Span, Utc};
+use common::world::{When, World, intent_summary, rt};
+use rust_decimal::Decimal;
+use tradecycle::domain::report::{Report, Status};
+
+/// How a scenario brings the world to the cycle that is killed; returns
+/// that cycle's time.
+type Prelude = fn(&mut World) -> std::pin::Pin<Box<dyn std::future::Future<Output = DateTime<Utc>> + '_>>;
+
+/// The first cycle of a settled account: redeems from Earn, buys the two
+/// trend candidates and the BTC DCA amount, parks the rest in Earn.
+fn first_cycle(w: &mut World) -> std::pin::Pin<Box<dyn std::future::Future<Output = DateTime<Utc>> + '_>> {
+    Box::pin(async move { w.start() })
+}
+
+/// The cycle after the entries: the first position bought fell 8 % within
+/// the same UTC day, below its ATR trailing stop, and is sold at a loss (the
+/// trend sleeve as a whole lost about 4 %, short of the 5 % breaker).
+fn stop_exit_cycle(w: &mut World) -> std::pin::Pin<Box<dyn std::future::Future<Output = DateTime<Utc>> + '_>> {
+    Box::pin(async move {
+        let t0 = w.start();
+        let first = w.run(t0).await.expect("the entry cycle runs");
+        assert!(first.exit_code() == 0 || first.exit_code() == 5, "entry cycle: {:?}", first.errors);
+        let summary = intent_summary(&first);
+        let bought = summary.iter().find_map(|s| s.strip_prefix("trend_buy:")?.strip_suffix(":filled"));
+        let symbol = bought.expect("a trend entry").to_string();
+        let fallen = w.prices[&symbol] * Decimal::new(92, 2);
+        w.set_price(&symbol, fallen);
+        t0 + Span::hours(1)
+    })
+}
+
+/// Runs the scenario's killed cycle once without a kill and returns the
+/// labels of its steps (saves named by the report's write reasons).
+async fn enumerate(prelude: Prelude) -> (Vec<String>, Report) {
+    let mut w = World::settled();
+    let t = prelude(&mut w).await;
+    let first = w.trip.step_count();
+    let report = w.run(t).await.expect("not armed");
+    let mut reasons = report.state_writes.iter().map(|s| s.reason.clone());
+    let labels = w.trip.steps()[first..]
+        .iter()
+        .map(|l| if l == "save" { format!("save({})", reasons.next().unwrap_or_default()) } else { l.clone() })
+        .collect();
+    (labels, report)
+}
+
+/// Kills the scenario's cycle at relative step `step`, runs the next two
+/// cycles and returns every broken invariant.
+async fn kill_and_recover(prelude: Prelude, step: usize, when: When) -> Vec<String> {
+    let mut w = World::settled();
+    let t = prelude(&mut w).await;
+    let (value_before, fills_before) = (w.account_value(), w.live.fake.fills().len());
+    w.trip.arm(w.trip.step_count() + step, when);
+    if let Some(r) = w.run(t).await {
+        return vec![format!("the kill point was not reached; the cycle ended {:?}", r.status)];
+    }
+    let mut broken = w.no_client_id_filled_twice();
+    for (name, at) in [("same-slot rerun", t + Span::minutes(16)), ("next hour", t + Span::hours(1))] {
+        let Some(r) = w.run(at).await else { unreachable!("disarmed") };
+        let mut found = w.check(Some(&r));
+        if r.circuit_breaker_triggered || w.saved_state()["is_circuit_broken"] == true {
+            found.push("circuit breaker fired on a day the trend sleeve lost less than 5 %".into());
+        }
+        if matches!(r.status, Status::Error | Status::Aborted) {
+            found.push(format!(
+                "cycle ended {:?}: {:?}",
+                r.status,
+                r.errors.iter().map(|e| &e.message).collect::<Vec<_>>()
+            ));
+        }
+        let pending = &w.saved_state()["pending_orders"];
+        if pending.as_object().is_some_and(|p| !p.is_empty()) {
+            found.push(format!("orders still pending: {pending}"));
+        }
+        broken.extend(found.into_iter().map(|f| format!("{name}: {f}")));
+    }
+    broken.extend(w.conserved(value_before, fills_before));
+    broken.sort();
+    broken.dedup();
+    broken
+}
+
+/// Where to kill: before the first call, and after every call that changes
+/// something (a save, the lease, an order, an Earn move, a message). Dying
+/// after call k or before call k+1 leaves the same world behind (what the
+/// cycle held in memory is lost either way), and a read changes nothing, so
+/// these are all the distinct crash points.
+fn kill_points(labels: &[String]) -> Vec<(usize, When)> {
+    const READS: [&str; 6] = ["load", "market_data", "spot_free", "query_order", "orders_since", "api_restrictions"];
+    let effectful = |l: &String| !READS.iter().any(|r| l.split(':').next() == Some(*r));
+    let mut points = vec![(0, When::Before)];
+    points.extend(labels.iter().enumerate().filter(|(_, l)| effectful(l)).map(|(i, _)| (i, When::After)));
+    points
+}
+
+/// Kills at every crash point and fails with the whole table of
+/// broken invariants per kill point.
+fn every_kill_point(prelude: Prelude) {
+    rt().block_on(async {
+        let (labels, baseline) = enumerate(prelude).await;
+        println!("baseline: {:?} {:?}", baseline.status, intent_summary(&baseline));
+        let mut table = Vec::new();
+        let points = kill_points(&labels);
+        for &(step, when) in &points {
+            let broken = kill_and_recover(prelude, step, when).await;
+            let point = format!("#{step:02} {when:?} {}", labels[step]);
+            println!("{point}: {}", if broken.is_empty() { "ok".to_string() } else { broken.join(" | ") });
+            if !broken.is_empty() {
+                table.push(format!("{point}\n    {}", broken.join("\n    ")));
+            }
+        }
+        assert!(
+            table.is_empty(),
+            "{} of {} kill points broke an invariant:\n{}",
+            table.len(),
+            points.len(),
+            table.join("\n")
+        );
+    });
+}
+
+#[test]
+fn killed_anywhere_in_a_settled_accounts_first_cycle_the_next_cycles_recover() {
+    every_kill_point(first_cycle);
+}
+
+#[test]
+fn killed_anywhere_in_a_stop_loss_exit_the_next_cycles_recover() {
+    every_kill_point(stop_exit_cycle);
+}
+
+/// The harness itself: an unkilled first cycle of the settled account does
+/// what issue 8 §1 says and keeps every invariant, so a failure above is
+/// the kill's doing.
+#[test]
+fn the_unkilled_first_cycle_buys_funded_from_earn_and_keeps_every_invariant() {
+    rt().block_on(async {
+        let mut w = World::settled();
+        let value = w.account_value();
+        let r = w.run(w.start()).await.expect("not armed");
+        let summary = intent_summary(&r);
+        let trend_buys = summary.iter().filter(|s| s.starts_with("trend_buy:") && s.ends_with(":filled")).count();
+        assert_eq!(trend_buys, 2, "the two trend candidates: {summary:?}");
+        assert!(summary.iter().any(|s| s == "dca_buy:BTCUSDT:filled"), "{summary:?}");
+        assert_eq!(w.check(Some(&r)), Vec::<String>::new());
+        assert_eq!(w.conserved(value, 0), Vec::<String>::new());
+        assert!(w.live.fake.earn_calls().iter().any(|c| c.outcome.is_ok()), "funded from Earn");
+    });
+}
