@@ -26,7 +26,6 @@ use common::world::{World, intent_summary, rt};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use tradecycle::domain::report::{Report, Status};
-use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle_fakes::binance::{Fault, FaultKind};
 
 const CYCLES: usize = 72;
@@ -111,17 +110,11 @@ struct Market {
 
 impl Market {
     fn new(w: &World) -> Market {
-        let mut history = BTreeMap::new();
+        let mut history = w.closes.clone();
         let mut price = BTreeMap::new();
-        for (symbol, p) in &w.prices {
-            let p = p.to_f64().expect("price");
-            let days = if symbol == "BTCUSDT" { BTC_LOOKBACK_DAYS } else { TREND_LOOKBACK_DAYS } as usize;
-            // The same series the world seeded, minus today's open candle.
-            let mut closes: Vec<f64> =
-                tradecycle::paper::synthetic_klines(symbol, p, days, Utc::now()).into_iter().map(|k| k.close).collect();
-            closes.pop();
-            history.insert(symbol.clone(), closes);
-            price.insert(symbol.clone(), p);
+        for (symbol, closes) in history.iter_mut() {
+            // Today's open candle is the price; the rest are closed days.
+            price.insert(symbol.clone(), closes.pop().expect("a series"));
         }
         Market { history, price }
     }

@@ -33,6 +33,7 @@ use tradecycle::domain::report::{Mode, Report};
 use tradecycle::domain::snapshot::MarketData;
 use tradecycle::exchange::binance::{BinanceClient, BinanceConfig};
 use tradecycle::execute::{ExchangeExecutor, ExecutionPolicy};
+use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle::ports::{
     ApiRestrictions, Exchange, LeaseOutcome, MarketRequest, Notifier, OrderReport, OrderRequest, PortError, StateStore,
 };
@@ -232,8 +233,16 @@ pub struct World {
     /// Trend symbols of the pool (everything but BTCUSDT and BNBUSDT).
     pub trend_symbols: Vec<String>,
     pub pool: Value,
+    /// Daily closes served per symbol, oldest first (the last one is
+    /// today's open candle).
+    pub closes: BTreeMap<String, Vec<f64>>,
     runs: usize,
 }
+
+/// Daily rows served per symbol: as many as the adapter asks for (and as
+/// tests/common/live.rs seeds).
+pub const TREND_ROWS: usize = TREND_LOOKBACK_DAYS as usize;
+pub const BTC_ROWS: usize = BTC_LOOKBACK_DAYS as usize;
 
 /// USDT on spot, in Flexible Earn, and BNB fuel, of issue 8's "settled account".
 pub const SETTLED_SPOT_USDT: i64 = 300;
@@ -274,7 +283,14 @@ impl World {
         let pool = fresh_pool(&live.fixtures, live.fixtures.config.now_utc.expect("fixture now"));
         let store =
             TripStore { inner: MemoryStore::new(Some(live.fixtures.initial_state.clone())), trip: trip.clone() };
-        World {
+        let mut closes = BTreeMap::new();
+        for (symbol, price) in &prices {
+            let rows = if symbol == "BTCUSDT" { BTC_ROWS } else { TREND_ROWS };
+            let price = price.to_f64().expect("price");
+            let series = tradecycle::paper::synthetic_klines(symbol, price, rows, Utc::now());
+            closes.insert(symbol.clone(), series.into_iter().map(|k| k.close).collect::<Vec<f64>>());
+        }
+        let world = World {
             exchange: TripExchange { inner: client, trip: trip.clone() },
             store,
             notifier: TripNotifier { sent: Mutex::new(Vec::new()), trip: trip.clone() },
@@ -284,8 +300,13 @@ impl World {
             pool,
             trip,
             live,
+            closes,
             runs: 0,
+        };
+        for (symbol, closes) in &world.closes {
+            world.set_daily_closes(symbol, closes);
         }
+        world
     }
 
     /// The fixture's `now` (2026-03-15T00:00:00Z): the first cycle's time.
@@ -399,6 +420,7 @@ impl World {
         broken.extend(self.no_client_id_filled_twice());
         if let Some(r) = report {
             broken.extend(no_own_trade_booked_as_flow(r));
+            broken.extend(self.equity_matches_account(r));
         }
         broken.extend(self.state_matches_balances());
         broken
@@ -442,6 +464,26 @@ impl World {
             broken.push(format!("BTCUSDT: state holding_qty={recorded} but the account holds {btc_qty} BTC"));
         }
         broken
+    }
+
+    /// The equity the cycle reported (valued after trading, at the prices
+    /// it read) against what the account really holds at those prices:
+    /// money in transit from Earn, a fee the shell did not see or a fill it
+    /// missed shows up here. Within 0.05 USDT of rounding.
+    pub fn equity_matches_account(&self, r: &Report) -> Vec<String> {
+        let Some(total) = r.equity.as_ref().and_then(|e| e.total_usdt.parse::<Decimal>().ok()) else {
+            return Vec::new();
+        };
+        let actual = self.account_value();
+        if (total - actual).abs() > Decimal::new(5, 2) {
+            vec![format!(
+                "reported equity {} USDT but the account is worth {} USDT",
+                total.round_dp(4),
+                actual.round_dp(4)
+            )]
+        } else {
+            Vec::new()
+        }
     }
 
     /// Checks cash conservation over one cycle at fixed prices: the account
