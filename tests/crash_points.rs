@@ -48,6 +48,21 @@ fn stop_exit_cycle(w: &mut World) -> std::pin::Pin<Box<dyn std::future::Future<O
     })
 }
 
+/// The cycle after the entries: every trend coin fell 12 % within the same
+/// UTC day; the circuit breaker fires and sells the sleeve.
+fn breaker_cycle(w: &mut World) -> std::pin::Pin<Box<dyn std::future::Future<Output = DateTime<Utc>> + '_>> {
+    Box::pin(async move {
+        let t0 = w.start();
+        let first = w.run(t0).await.expect("the entry cycle runs");
+        assert!(first.exit_code() == 0 || first.exit_code() == 5, "entry cycle: {:?}", first.errors);
+        for symbol in w.trend_symbols.clone() {
+            let fallen = w.prices[&symbol] * Decimal::new(88, 2);
+            w.set_price(&symbol, fallen);
+        }
+        t0 + Span::hours(1)
+    })
+}
+
 /// Runs the scenario's killed cycle once without a kill and returns the
 /// labels of its steps (saves named by the report's write reasons).
 async fn enumerate(prelude: Prelude) -> (Vec<String>, Report) {
@@ -64,8 +79,9 @@ async fn enumerate(prelude: Prelude) -> (Vec<String>, Report) {
 }
 
 /// Kills the scenario's cycle at relative step `step`, runs the next two
-/// cycles and returns every broken invariant.
-async fn kill_and_recover(prelude: Prelude, step: usize, when: When) -> Vec<String> {
+/// cycles and returns every broken invariant. On a `breaker_day` the
+/// breaker may fire again in the rerun (the sleeve did fall).
+async fn kill_and_recover(prelude: Prelude, breaker_day: bool, step: usize, when: When) -> Vec<String> {
     let mut w = World::settled();
     let t = prelude(&mut w).await;
     let (value_before, fills_before) = (w.account_value(), w.live.fake.fills().len());
@@ -77,7 +93,7 @@ async fn kill_and_recover(prelude: Prelude, step: usize, when: When) -> Vec<Stri
     for (name, at) in [("same-slot rerun", t + Span::minutes(16)), ("next hour", t + Span::hours(1))] {
         let Some(r) = w.run(at).await else { unreachable!("disarmed") };
         let mut found = w.check(Some(&r));
-        if r.circuit_breaker_triggered || w.saved_state()["is_circuit_broken"] == true {
+        if !breaker_day && (r.circuit_breaker_triggered || w.saved_state()["is_circuit_broken"] == true) {
             found.push("circuit breaker fired on a day the trend sleeve lost less than 5 %".into());
         }
         if matches!(r.status, Status::Error | Status::Aborted) {
@@ -114,14 +130,21 @@ fn kill_points(labels: &[String]) -> Vec<(usize, When)> {
 
 /// Kills at every crash point and fails with the whole table of
 /// broken invariants per kill point.
-fn every_kill_point(prelude: Prelude) {
+/// `trades`: kinds the unkilled cycle must fill (so the scenario kills
+/// what it claims to).
+fn every_kill_point(prelude: Prelude, breaker_day: bool, trades: &[&str]) {
     rt().block_on(async {
         let (labels, baseline) = enumerate(prelude).await;
-        println!("baseline: {:?} {:?}", baseline.status, intent_summary(&baseline));
+        let summary = intent_summary(&baseline);
+        println!("baseline: {:?} {summary:?}", baseline.status);
+        for kind in trades {
+            let filled = summary.iter().any(|s| s.starts_with(&format!("{kind}:")) && s.ends_with(":filled"));
+            assert!(filled, "the unkilled cycle fills no {kind}: {summary:?}");
+        }
         let mut table = Vec::new();
         let points = kill_points(&labels);
         for &(step, when) in &points {
-            let broken = kill_and_recover(prelude, step, when).await;
+            let broken = kill_and_recover(prelude, breaker_day, step, when).await;
             let point = format!("#{step:02} {when:?} {}", labels[step]);
             println!("{point}: {}", if broken.is_empty() { "ok".to_string() } else { broken.join(" | ") });
             if !broken.is_empty() {
@@ -140,12 +163,17 @@ fn every_kill_point(prelude: Prelude) {
 
 #[test]
 fn killed_anywhere_in_a_settled_accounts_first_cycle_the_next_cycles_recover() {
-    every_kill_point(first_cycle);
+    every_kill_point(first_cycle, false, &["earn_redeem", "trend_buy", "dca_buy"]);
 }
 
 #[test]
 fn killed_anywhere_in_a_stop_loss_exit_the_next_cycles_recover() {
-    every_kill_point(stop_exit_cycle);
+    every_kill_point(stop_exit_cycle, false, &["trend_sell", "trend_buy", "earn_subscribe"]);
+}
+
+#[test]
+fn killed_anywhere_in_a_circuit_breaker_liquidation_the_next_cycles_recover() {
+    every_kill_point(breaker_cycle, true, &["breaker_sell"]);
 }
 
 /// The harness itself: an unkilled first cycle of the settled account does
