@@ -37,6 +37,7 @@ use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle::ports::{
     ApiRestrictions, Exchange, LeaseOutcome, MarketRequest, Notifier, OrderReport, OrderRequest, PortError, StateStore,
 };
+use tradecycle::run::LEASE_TTL;
 use tradecycle::store::memory::MemoryStore;
 use tradecycle_fakes::binance::{FakeBinanceConfig, Kline};
 
@@ -207,9 +208,6 @@ impl Notifier for TripNotifier {
     }
 }
 
-/// The run lease's time to live, as in production (run.rs `LEASE_TTL`).
-pub const LEASE_TTL: Duration = Duration::from_secs(15 * 60);
-
 /// Waits of the executor shrunk to milliseconds (no timed tests).
 pub fn fast_policy() -> ExecutionPolicy {
     ExecutionPolicy {
@@ -239,10 +237,13 @@ pub struct World {
     runs: usize,
 }
 
-/// Daily rows served per symbol: as many as the adapter asks for (and as
-/// tests/common/live.rs seeds).
-pub const TREND_ROWS: usize = TREND_LOOKBACK_DAYS as usize;
-pub const BTC_ROWS: usize = BTC_LOOKBACK_DAYS as usize;
+/// Daily rows served per trend symbol: the newest 240 of the series
+/// tests/common/live.rs seeds (420 days), enough for every indicator (the
+/// longest window is SMA200), so the indicators are the same while each
+/// cycle moves a third less kline data.
+pub const TREND_ROWS: usize = 240;
+/// BTC: the newest 600 of 700 rows (its 365 z-scores need 564).
+pub const BTC_ROWS: usize = 600;
 
 /// USDT on spot, in Flexible Earn, and BNB fuel, of issue 8's "settled account".
 pub const SETTLED_SPOT_USDT: i64 = 300;
@@ -285,10 +286,12 @@ impl World {
             TripStore { inner: MemoryStore::new(Some(live.fixtures.initial_state.clone())), trip: trip.clone() };
         let mut closes = BTreeMap::new();
         for (symbol, price) in &prices {
-            let rows = if symbol == "BTCUSDT" { BTC_ROWS } else { TREND_ROWS };
+            let (seeded, served) =
+                if symbol == "BTCUSDT" { (BTC_LOOKBACK_DAYS, BTC_ROWS) } else { (TREND_LOOKBACK_DAYS, TREND_ROWS) };
             let price = price.to_f64().expect("price");
-            let series = tradecycle::paper::synthetic_klines(symbol, price, rows, Utc::now());
-            closes.insert(symbol.clone(), series.into_iter().map(|k| k.close).collect::<Vec<f64>>());
+            let series = tradecycle::paper::synthetic_klines(symbol, price, seeded as usize, Utc::now());
+            let tail = series[series.len() - served..].iter().map(|k| k.close).collect::<Vec<f64>>();
+            closes.insert(symbol.clone(), tail);
         }
         let world = World {
             exchange: TripExchange { inner: client, trip: trip.clone() },
@@ -326,6 +329,7 @@ impl World {
             notifier: &self.notifier,
             executor: ExchangeExecutor::new(&self.exchange, fast_policy()),
             pool: PoolInput::Injected(self.pool.clone()),
+            // Production's lease time: a killed cycle blocks the account this long.
             lease_ttl: Some(LEASE_TTL),
             save_policy: SavePolicy { attempts: 2, backoff: Duration::from_millis(1) },
             artifacts_dir: Some(self.live.artifacts()),
