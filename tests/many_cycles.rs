@@ -7,10 +7,11 @@
 //! executing, a refused Earn redeem (-6009), a slow redemption and a state
 //! save that fails. After every cycle it checks the world's invariants (no
 //! client id filled twice, no own trade booked as a flow, state equal to
-//! the balances), that the breaker fires only on the day the trend sleeve
-//! really fell, and cash conservation (at the cycle's prices, the account
-//! lost exactly the fees it paid; the price moves between cycles are the
-//! only other change).
+//! the balances, the reported equity equal to the account's), that nothing
+//! refused, skipped or unresolved hides behind status `ok`, that the
+//! breaker fires only on the day the trend sleeve really fell, and cash
+//! conservation (at the cycle's prices the account lost exactly the fees
+//! it paid; the price moves between cycles are the only other change).
 //!
 //! The seed is printed; `MANY_CYCLES_SEED=N cargo test --test many_cycles
 //! -- --nocapture` replays a run exactly (the default seed keeps the suite
@@ -22,7 +23,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Duration as Span, Timelike, Utc};
-use common::world::{World, intent_summary, rt};
+use common::world::{World, intent_summary, nothing_hides_behind_ok, rt};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use tradecycle::domain::report::{Report, Status};
@@ -254,6 +255,7 @@ fn seventy_two_hourly_cycles_with_faults_keep_every_invariant() {
             println!("cycle {c:02} {now} {:?} faults={faults:?} {summary:?} {dca_gates:?}", report.status);
             let mut found = w.check(Some(&report));
             found.extend(w.conserved(value, fills));
+            found.extend(nothing_hides_behind_ok(&report));
             if report.circuit_breaker_triggered {
                 fired_on.push(c);
                 if !breaker_expected(&script, c) {

@@ -29,7 +29,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
 use tradecycle::app::{CycleRun, PoolInput, SavePolicy};
 use tradecycle::config::{Env, Settings};
-use tradecycle::domain::report::{Mode, Report};
+use tradecycle::domain::report::{Mode, Report, Status};
 use tradecycle::domain::snapshot::MarketData;
 use tradecycle::exchange::binance::{BinanceClient, BinanceConfig};
 use tradecycle::execute::{ExchangeExecutor, ExecutionPolicy};
@@ -520,6 +520,31 @@ pub fn no_own_trade_booked_as_flow(r: &Report) -> Vec<String> {
     if r.state_writes.iter().any(|w| w.reason == "external_balance_flow_rebase") {
         let line = r.log_lines.iter().find(|l| l.contains("External balance flow")).cloned().unwrap_or_default();
         broken.push(format!("an own trade was booked as an external flow: {line}"));
+    }
+    broken
+}
+
+/// Issue 8 §2.7: an order or Earn move that was refused, skipped or left
+/// unresolved needs an operator's look, so the cycle cannot end `ok`, and
+/// some message must have gone out (which event carries it is the
+/// notifier's business, not checked here).
+pub fn nothing_hides_behind_ok(r: &Report) -> Vec<String> {
+    use tradecycle::domain::intent::IntentStatus;
+    let troubled: Vec<String> = intent_summary(r)
+        .into_iter()
+        .zip(&r.intents)
+        .filter(|(_, i)| matches!(i.status, IntentStatus::Rejected | IntentStatus::Skipped | IntentStatus::Unresolved))
+        .map(|(s, _)| s)
+        .collect();
+    let mut broken = Vec::new();
+    if troubled.is_empty() {
+        return broken;
+    }
+    if r.status == Status::Ok {
+        broken.push(format!("status ok although {troubled:?} need a look"));
+    }
+    if r.notifications.is_empty() {
+        broken.push(format!("no alert for {troubled:?}"));
     }
     broken
 }
