@@ -19,7 +19,9 @@ mod common;
 use chrono::{DateTime, Duration as Span, Utc};
 use common::world::{When, World, intent_summary, rt};
 use rust_decimal::Decimal;
+use tradecycle::domain::intent::Side;
 use tradecycle::domain::report::{Report, Status};
+use tradecycle::ports::{Exchange, OrderRequest};
 
 /// How a scenario brings the world to the cycle that is killed; returns
 /// that cycle's time.
@@ -192,5 +194,40 @@ fn the_unkilled_first_cycle_buys_funded_from_earn_and_keeps_every_invariant() {
         assert_eq!(w.check(Some(&r)), Vec::<String>::new());
         assert_eq!(w.conserved(value, 0), Vec::<String>::new());
         assert!(w.live.fake.earn_calls().iter().any(|c| c.outcome.is_ok()), "funded from Earn");
+    });
+}
+
+/// The invariants can fail: an order sent again by hand with a client id
+/// that already filled is caught as a duplicate, and the coins it bought
+/// as state that no longer matches the balances.
+#[test]
+fn the_invariants_catch_a_duplicate_fill_and_a_state_balance_mismatch() {
+    rt().block_on(async {
+        let mut w = World::settled();
+        w.run(w.start()).await.expect("not armed");
+        let first = w.live.fake.orders().into_iter().find(|o| o.client_order_id.contains("-tb-")).expect("a trend buy");
+        assert_eq!(w.check(None), Vec::<String>::new());
+        let again = OrderRequest {
+            symbol: first.symbol.clone(),
+            side: Side::Buy,
+            quantity: Some(first.executed_qty),
+            quote_order_qty: None,
+            client_order_id: first.client_order_id.clone(),
+        };
+        // Spot USDT went back to Earn: fund the duplicate by hand.
+        w.live.fake.set_balance("USDT", Decimal::from(100_000), Decimal::ZERO);
+        w.exchange.inner.place_order(&again).await.expect("Binance reuses ids of filled orders");
+        assert_eq!(w.no_client_id_filled_twice(), vec![format!("client id {} filled 2 times", first.client_order_id)]);
+        // Twice the coin still matches `is_holding` (trend positions carry
+        // no quantity in state); a coin the state does not hold is caught
+        // as soon as the account owns some.
+        let other = w.trend_symbols.iter().find(|s| w.saved_state()[s.as_str()]["is_holding"] != true).unwrap().clone();
+        w.live.fake.set_balance(other.strip_suffix("USDT").unwrap(), Decimal::from(1_000), Decimal::ZERO);
+        let broken = w.state_matches_balances();
+        assert_eq!(broken.len(), 1, "{broken:?}");
+        assert!(
+            broken[0].starts_with(&format!("{other}: state is_holding=false but the account holds 1000 ")),
+            "{broken:?}"
+        );
     });
 }
