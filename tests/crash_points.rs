@@ -22,6 +22,7 @@ use rust_decimal::Decimal;
 use tradecycle::domain::intent::Side;
 use tradecycle::domain::report::{Report, Status};
 use tradecycle::ports::{Exchange, OrderRequest};
+use tradecycle_fakes::binance::{Fault, FaultKind};
 
 /// How a scenario brings the world to the cycle that is killed; returns
 /// that cycle's time.
@@ -86,6 +87,17 @@ async fn enumerate(prelude: Prelude) -> (Vec<String>, Report) {
 async fn kill_and_recover(prelude: Prelude, breaker_day: bool, step: usize, when: When) -> Vec<String> {
     let mut w = World::settled();
     let t = prelude(&mut w).await;
+    recover_after_kill(&mut w, t, breaker_day, step, when).await
+}
+
+/// The kill and the two cycles after it, in a world brought to time `t`.
+async fn recover_after_kill(
+    w: &mut World,
+    t: DateTime<Utc>,
+    breaker_day: bool,
+    step: usize,
+    when: When,
+) -> Vec<String> {
     let (value_before, fills_before) = (w.account_value(), w.live.fake.fills().len());
     w.trip.arm(w.trip.step_count() + step, when);
     if let Some(r) = w.run(t).await {
@@ -194,6 +206,30 @@ fn the_unkilled_first_cycle_buys_funded_from_earn_and_keeps_every_invariant() {
         assert_eq!(w.check(Some(&r)), Vec::<String>::new());
         assert_eq!(w.conserved(value, 0), Vec::<String>::new());
         assert!(w.live.fake.earn_calls().iter().any(|c| c.outcome.is_ok()), "funded from Earn");
+    });
+}
+
+/// Killed right after the first redeem of the settled account's first
+/// cycle, while the money is still on its way to spot (Binance credits a
+/// redemption a moment later; here it stays in transit for the rest of the
+/// test): the next cycles must neither book it as a withdrawal nor lose it
+/// from the equity they report.
+#[test]
+fn killed_while_a_redemption_is_in_transit_the_next_cycles_do_not_lose_it() {
+    rt().block_on(async {
+        let (labels, _) = enumerate(first_cycle).await;
+        let redeem = labels.iter().position(|l| l.starts_with("earn_redeem:")).expect("the first cycle redeems");
+        let mut w = World::settled();
+        let t = w.start();
+        // Applies to the first redeem only: the one the cycle dies after.
+        w.live.fake.inject(Fault::new(
+            "POST",
+            "/sapi/v1/simple-earn/flexible/redeem",
+            FaultKind::DelayRedeemCredit(std::time::Duration::from_secs(600)),
+        ));
+        let broken = recover_after_kill(&mut w, t, false, redeem, When::After).await;
+        assert_eq!(w.live.fake.pending_redeem_credits().len(), 1, "the redemption is still in transit");
+        assert!(broken.is_empty(), "killed after {}:\n{}", labels[redeem], broken.join("\n"));
     });
 }
 
