@@ -9,6 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 
 pub mod live;
+pub mod world;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
