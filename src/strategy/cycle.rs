@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::StrategySettings;
 use super::allocation::{AccountValues, Budgets};
+use super::booking::{self, FillDay, OrderFacts};
 use super::daily::{self, CIRCUIT_BREAKER_PNL};
 use super::dca;
 use super::earn::{self, BufferMove};
@@ -523,40 +524,29 @@ impl Cycle {
         }
     }
 
+    /// Books a fill (state and snapshot through [`booking::book_fill`], the
+    /// same function reconciliation uses), moves the working balances by it,
+    /// and queues the save and notification of its step.
     fn apply_fill(&mut self, intent: &Intent, fill: &Fill) {
         let symbol = intent.symbol().to_string();
-        let base = intent.asset.clone();
-        let side = intent.kind.side().unwrap_or(Side::Buy);
-        let mut base_delta = fill.executed_qty;
-        let mut quote_delta = fill.quote_qty;
-        for c in &fill.commissions {
-            if c.asset == base {
-                base_delta -= c.amount;
-            } else if c.asset == USDT {
-                quote_delta += if side == Side::Buy { c.amount } else { -c.amount };
-            } else {
-                self.bal_mut(&c.asset).free -= c.amount;
-            }
-        }
-        match side {
-            Side::Buy => {
-                self.bal_mut(USDT).free -= quote_delta;
-                self.bal_mut(&base).free += base_delta;
-            }
-            Side::Sell => {
-                let b = self.bal_mut(&base);
-                b.free = (b.free - fill.executed_qty).max(Decimal::ZERO);
-                self.bal_mut(USDT).free += quote_delta;
-            }
+        let facts = OrderFacts {
+            kind: intent.kind,
+            symbol: &symbol,
+            base: &intent.asset,
+            ordered_qty: intent.quantity,
+            planned_price: intent.price,
+        };
+        let today_id = self.today_id.clone();
+        let deltas =
+            booking::book_fill(&mut self.state, &facts, fill, FillDay { day_id: &today_id, counts_today: true });
+        for (asset, delta) in deltas {
+            let b = self.bal_mut(&asset);
+            b.free = (b.free + delta).max(Decimal::ZERO);
         }
         let price = fill.average_price().or(intent.price).map(f_dec).unwrap_or(0.0);
-        let quote = f_dec(fill.quote_qty);
         let qty = fill.executed_qty.normalize().to_string();
         match intent.kind {
             IntentKind::TrendBuy => {
-                self.state.set_position(&symbol, TrendPosition::holding(price));
-                self.state.record_action(&symbol, "buy", &self.today_id.clone());
-                self.state.daily_trend_equity_base += quote;
                 self.save(format!("trend_buy:{symbol}"));
                 let d = &intent.detail;
                 let num = |k: &str| d.get(k).and_then(Value::as_f64).unwrap_or(0.0);
@@ -570,36 +560,19 @@ impl Cycle {
                 });
             }
             IntentKind::TrendSell | IntentKind::BreakerSell => {
-                self.state.set_position(&symbol, TrendPosition::default());
-                self.state.daily_trend_equity_base = (self.state.daily_trend_equity_base - quote).max(0.0);
                 self.sold_this_cycle.insert(symbol.clone());
                 if intent.kind == IntentKind::TrendSell {
-                    self.state.record_action(&symbol, "sell", &self.today_id.clone());
                     self.save(format!("trend_sell:{symbol}"));
                     self.notify(Event::TrendSell { symbol, reason: sell_reason_of(intent), price, quantity: qty });
                 }
             }
             IntentKind::DcaBuy => {
-                let btc = &mut self.state.btc;
-                let held = btc.holding_qty.max(0.0);
-                let got = f_dec(base_delta);
-                if held + got > 0.0 {
-                    btc.avg_cost = (btc.avg_cost * held + quote) / (held + got);
-                }
-                btc.holding_qty = held + got;
-                self.state.dca_last_buy_date = self.today_id.clone();
                 self.save("btc_dca_buy");
                 let ratio = Budgets::compute(&self.values()).btc_target_ratio;
                 let ahr = intent.detail.get("ahr999").and_then(Value::as_f64).unwrap_or(0.0);
                 self.notify(Event::DcaBuy { ahr999: ahr, btc_target_ratio: ratio, quantity: qty });
             }
             IntentKind::DcaSell => {
-                let btc = &mut self.state.btc;
-                btc.holding_qty = (btc.holding_qty - f_dec(fill.executed_qty)).max(0.0);
-                if btc.holding_qty == 0.0 {
-                    btc.avg_cost = 0.0;
-                }
-                self.state.dca_last_sell_date = self.today_id.clone();
                 self.save("btc_dca_sell");
                 let d = &intent.detail;
                 let num = |k: &str| d.get(k).and_then(Value::as_f64).unwrap_or(0.0);
@@ -627,6 +600,10 @@ impl Cycle {
         }
         if self.settings.paused {
             self.gate("fuel", "paused", Some(BNB_SYMBOL), Value::Null);
+            return None;
+        }
+        if self.unresolved {
+            self.gate("fuel", "unresolved_order_pending", Some(BNB_SYMBOL), Value::Null);
             return None;
         }
         if let Err(e) = self.rules_for(BNB_SYMBOL).check_notional(FUEL_TOP_UP_USDT) {
