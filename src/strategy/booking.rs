@@ -129,26 +129,20 @@ pub fn book_fill(state: &mut StateDoc, facts: &OrderFacts, fill: &Fill, day: Fil
         }
         IntentKind::FuelBuy | IntentKind::EarnSubscribe | IntentKind::EarnRedeem => {}
     }
-    shift_snapshot(state, facts.base, &deltas);
+    shift_snapshot(state, &deltas);
     deltas
 }
 
-/// Moves the closing balance snapshot by a fill's deltas. An empty snapshot
-/// (no earlier cycle) stays empty; assets it does not track stay out of it,
-/// except the traded base and USDT, which it always tracks.
-fn shift_snapshot(state: &mut StateDoc, base: &str, deltas: &AssetDeltas) {
-    let snap = &mut state.last_balance_snapshot;
-    if snap.is_empty() {
-        return;
-    }
+/// Moves the closing balance snapshot by a fill's deltas. Only assets the
+/// snapshot tracks move (USDT, BTC and the trend bases; BNB fee fuel is not
+/// one unless it is a trend symbol); an empty snapshot (no earlier cycle)
+/// stays empty.
+fn shift_snapshot(state: &mut StateDoc, deltas: &AssetDeltas) {
     for (asset, delta) in deltas {
-        let tracked = asset == base || asset == USDT || snap.contains_key(asset);
-        if !tracked || delta.is_zero() {
-            continue;
+        if let Some(slot) = state.last_balance_snapshot.get_mut(asset) {
+            let moved = Decimal::from_f64(*slot).unwrap_or_default() + delta;
+            *slot = f(moved.max(Decimal::ZERO).round_dp(8));
         }
-        let slot = snap.entry(asset.clone()).or_insert(0.0);
-        let moved = Decimal::from_f64(*slot).unwrap_or_default() + delta;
-        *slot = f(moved.max(Decimal::ZERO).round_dp(8));
     }
 }
 
