@@ -1540,6 +1540,25 @@ mod tests {
         assert!(!c.breaker_triggered);
     }
 
+    #[test]
+    fn btcusdt_in_the_upstream_pool_keeps_the_dca_record_and_is_no_trend_position() {
+        let mut i = inputs(dec!(2000), Decimal::ZERO);
+        i.official.insert(BTC_SYMBOL.into(), "BTC".into());
+        i.state = StateDoc::normalize(&json!({"BTCUSDT": {"holding_qty": 0.01, "avg_cost": 70000.0}}), &i.official);
+        i.balances.insert("BTC".into(), AssetBalance { free: dec!(0.01), ..Default::default() });
+        let mut c = Cycle::new(i).unwrap();
+        c.open_day();
+        assert_eq!(c.values().trend, 0.0, "BTC is valued once, in the DCA sleeve");
+        let buy = Intent::order(c.now, IntentKind::DcaBuy, BTC_SYMBOL, "BTC", dec!(0.001), dec!(80000), "x");
+        let fill = Fill { executed_qty: dec!(0.001), quote_qty: dec!(80), commissions: vec![], estimated: false };
+        c.apply(buy, Outcome::Filled(fill));
+        c.finish();
+        let saved = c.state.to_value();
+        assert!((saved["BTCUSDT"]["holding_qty"].as_f64().unwrap() - 0.011).abs() < 1e-12, "{}", saved["BTCUSDT"]);
+        assert!((saved["BTCUSDT"]["avg_cost"].as_f64().unwrap() - 780.0 / 0.011).abs() < 1e-6);
+        assert!(saved["BTCUSDT"].get("is_holding").is_none());
+    }
+
     mod props {
         use super::*;
         use crate::ports::{OrderReport, OrderStatus};
