@@ -639,6 +639,10 @@ impl Cycle {
         if let Some(reason) = reset {
             self.save(reason);
         }
+        // `previous` is the last run's closing snapshot moved by every fill
+        // booked since (a settled pending order, this run's fuel buy), so
+        // the difference is only what came in or went out from outside.
+        // From here on each fill moves the new snapshot the same way.
         let current = self.balance_snapshot();
         let previous = std::mem::replace(&mut self.state.last_balance_snapshot, current.clone());
         if reset != Some("daily_reset") && !previous.is_empty() {
