@@ -74,8 +74,10 @@ fn regime_off_rotates_every_holding_out_and_buys_nothing() {
     let s = state(&r);
     assert_eq!(s["ETHUSDT"]["is_holding"], false);
     assert_eq!(s["trend_action_history"]["SOLUSDT"], json!({"action": "sell", "date": "20260315"}));
-    // The trend base follows the sells, so the day's trend PnL does not read the exit as a loss.
-    assert_eq!(s["daily_trend_equity_base"], 0.0);
+    // The sells' proceeds are the sleeve's realised side of the day: sold at
+    // the start-of-day value, the day reads 0 % with nothing left held.
+    assert_eq!(s["daily_trend_equity_base"], 3400.0);
+    assert_eq!(s["daily_trend_sell_proceeds"], 3400.0);
     assert_eq!(
         writes(&r),
         ["trend_pool_metadata_refresh", "trend_sell:ETHUSDT", "trend_sell:SOLUSDT", "btc_dca_buy", "cycle_complete"]

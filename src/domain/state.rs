@@ -4,7 +4,7 @@
 //! Reading is lenient on purpose: a document written by the reference must
 //! load unchanged, and a single odd value must not stop the cycle. Writing
 //! uses the reference's key names and shapes plus our own keys
-//! (`pending_orders`, `trading_paused`).
+//! (`pending_orders`, `trading_paused`, `daily_trend_sell_proceeds`).
 
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
@@ -14,6 +14,10 @@ use serde_json::{Map, Value, json};
 
 use super::intent::{IntentKind, Side};
 use super::pool::{PoolResolution, SourceKind, Universe, infer_base_asset};
+
+/// The BTC DCA record's key. BTC is the DCA core, never a trend position,
+/// even when an upstream pool lists `BTCUSDT`: its key holds the DCA record.
+const BTC_CORE_KEY: &str = "BTCUSDT";
 
 /// Per-symbol trend state.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
@@ -123,7 +127,12 @@ impl UnreadableEntry {
 pub struct StateDoc {
     pub btc: BtcHolding,
     pub daily_equity_base: f64,
+    /// Start-of-day trend value plus trend inflows and today's trend buy
+    /// costs (sells no longer subtract; see `strategy::daily`).
     pub daily_trend_equity_base: f64,
+    /// Net USDT proceeds of today's trend and breaker sells: the realised
+    /// side of the trend sleeve's day (our key, reset with the day).
+    pub daily_trend_sell_proceeds: f64,
     pub daily_trend_pnl_basis: String,
     pub last_reset_date: String,
     pub is_circuit_broken: bool,
@@ -205,7 +214,7 @@ impl StateDoc {
         let empty = Map::new();
         let s = raw.as_object().unwrap_or(&empty);
         let get = |k: &str| s.get(k);
-        let btc = get("BTCUSDT").and_then(Value::as_object);
+        let btc = get(BTC_CORE_KEY).and_then(Value::as_object);
         let mut doc = StateDoc {
             btc: BtcHolding {
                 holding_qty: as_f64(btc.and_then(|m| m.get("holding_qty"))),
@@ -213,6 +222,7 @@ impl StateDoc {
             },
             daily_equity_base: as_f64(get("daily_equity_base")),
             daily_trend_equity_base: as_f64(get("daily_trend_equity_base")),
+            daily_trend_sell_proceeds: as_f64(get("daily_trend_sell_proceeds")),
             daily_trend_pnl_basis: as_string(get("daily_trend_pnl_basis")),
             last_reset_date: as_string(get("last_reset_date")),
             is_circuit_broken: as_bool(get("is_circuit_broken")),
@@ -276,7 +286,7 @@ impl StateDoc {
         }
 
         let raw_retired = get("retired_trend_positions").and_then(Value::as_object).unwrap_or(&empty);
-        for symbol in official.keys() {
+        for symbol in official.keys().filter(|s| *s != BTC_CORE_KEY) {
             // A symbol re-entering the pool resumes its retired position;
             // the top-level entry, if any, wins field by field (§4.3 step 3).
             let mut pos = raw_retired.get(symbol).and_then(trend_state).unwrap_or_default();
@@ -296,7 +306,7 @@ impl StateDoc {
             doc.positions.insert(symbol.clone(), pos);
         }
         for (symbol, v) in raw_retired {
-            if official.contains_key(symbol) {
+            if official.contains_key(symbol) || symbol == BTC_CORE_KEY {
                 continue;
             }
             if let Some(pos) = trend_state(v).filter(TrendPosition::is_active) {
@@ -312,7 +322,10 @@ impl StateDoc {
         }
         // Top-level positions of symbols that left the pool (§4.3 step 5).
         for (key, v) in s {
-            if !key.ends_with("USDT") || key == "BTCUSDT" || official.contains_key(key) || doc.retired.contains_key(key)
+            if !key.ends_with("USDT")
+                || key == BTC_CORE_KEY
+                || official.contains_key(key)
+                || doc.retired.contains_key(key)
             {
                 continue;
             }
@@ -326,9 +339,10 @@ impl StateDoc {
     /// Serialises in the reference's layout (§4.2) plus our keys.
     pub fn to_value(&self) -> Value {
         let mut m = Map::new();
-        m.insert("BTCUSDT".into(), json!({"holding_qty": self.btc.holding_qty, "avg_cost": self.btc.avg_cost}));
+        m.insert(BTC_CORE_KEY.into(), json!({"holding_qty": self.btc.holding_qty, "avg_cost": self.btc.avg_cost}));
         m.insert("daily_equity_base".into(), json!(self.daily_equity_base));
         m.insert("daily_trend_equity_base".into(), json!(self.daily_trend_equity_base));
+        m.insert("daily_trend_sell_proceeds".into(), json!(self.daily_trend_sell_proceeds));
         m.insert("daily_trend_pnl_basis".into(), json!(self.daily_trend_pnl_basis));
         m.insert("last_reset_date".into(), json!(self.last_reset_date));
         m.insert("is_circuit_broken".into(), json!(self.is_circuit_broken));
@@ -365,7 +379,7 @@ impl StateDoc {
             })
             .collect();
         m.insert("retired_trend_positions".into(), Value::Object(retired));
-        for (sym, pos) in &self.positions {
+        for (sym, pos) in self.positions.iter().filter(|(s, _)| *s != BTC_CORE_KEY) {
             m.insert(sym.clone(), json!(pos));
         }
         let mut pending = match json!(self.pending_orders) {
@@ -386,8 +400,12 @@ impl StateDoc {
     }
 
     /// §4.4 set: pool symbols at the top level; a retired symbol keeps its
-    /// entry only while the position is active.
+    /// entry only while the position is active. `BTCUSDT` is the DCA core
+    /// and never gets a trend position.
     pub fn set_position(&mut self, symbol: &str, pos: TrendPosition) {
+        if symbol == BTC_CORE_KEY {
+            return;
+        }
         if let Some(slot) = self.positions.get_mut(symbol) {
             *slot = pos;
             self.retired.shift_remove(symbol);
@@ -403,6 +421,7 @@ impl StateDoc {
     /// caller where needed), each with its base asset.
     pub fn runtime_universe(&self, official: &Universe) -> Universe {
         let mut u = official.clone();
+        u.shift_remove(BTC_CORE_KEY);
         for (sym, (_, base)) in &self.retired {
             u.entry(sym.clone()).or_insert_with(|| base.clone());
         }
@@ -510,6 +529,25 @@ mod tests {
         assert_eq!(doc.retired["DOGEUSDT"].1, "DOGE");
         let ru = doc.runtime_universe(&universe(&["ETHUSDT", "SOLUSDT"]));
         assert_eq!(ru.keys().collect::<Vec<_>>(), vec!["ETHUSDT", "SOLUSDT", "AVAXUSDT", "DOGEUSDT"]);
+    }
+
+    #[test]
+    fn btcusdt_in_the_pool_never_overwrites_the_dca_record() {
+        let raw = json!({
+            "BTCUSDT": {"holding_qty": 0.25, "avg_cost": 61000.0},
+            "retired_trend_positions": {"BTCUSDT": {"is_holding": true, "entry_price": 5.0, "highest_price": 6.0}}
+        });
+        let pool = universe(&["BTCUSDT", "ETHUSDT"]);
+        let mut doc = StateDoc::normalize(&raw, &pool);
+        assert_eq!(doc.btc, BtcHolding { holding_qty: 0.25, avg_cost: 61000.0 });
+        assert_eq!(doc.positions.keys().collect::<Vec<_>>(), vec!["ETHUSDT"]);
+        assert!(doc.retired.is_empty());
+        assert_eq!(doc.runtime_universe(&pool).keys().collect::<Vec<_>>(), vec!["ETHUSDT"]);
+        doc.set_position("BTCUSDT", TrendPosition::holding(80000.0));
+        assert!(!doc.position("BTCUSDT").is_holding);
+        let out = doc.to_value();
+        assert_eq!(out["BTCUSDT"], json!({"holding_qty": 0.25, "avg_cost": 61000.0}));
+        assert_eq!(StateDoc::normalize(&out, &pool).btc, doc.btc);
     }
 
     #[test]

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 
 use super::StrategySettings;
 use super::allocation::{AccountValues, Budgets};
+use super::booking::{self, FillDay, OrderFacts};
 use super::daily::{self, CIRCUIT_BREAKER_PNL};
 use super::dca;
 use super::earn::{self, BufferMove};
@@ -563,40 +564,29 @@ impl Cycle {
         }
     }
 
+    /// Books a fill (state and snapshot through [`booking::book_fill`], the
+    /// same function reconciliation uses), moves the working balances by it,
+    /// and queues the save and notification of its step.
     fn apply_fill(&mut self, intent: &Intent, fill: &Fill) {
         let symbol = intent.symbol().to_string();
-        let base = intent.asset.clone();
-        let side = intent.kind.side().unwrap_or(Side::Buy);
-        let mut base_delta = fill.executed_qty;
-        let mut quote_delta = fill.quote_qty;
-        for c in &fill.commissions {
-            if c.asset == base {
-                base_delta -= c.amount;
-            } else if c.asset == USDT {
-                quote_delta += if side == Side::Buy { c.amount } else { -c.amount };
-            } else {
-                self.bal_mut(&c.asset).free -= c.amount;
-            }
-        }
-        match side {
-            Side::Buy => {
-                self.bal_mut(USDT).free -= quote_delta;
-                self.bal_mut(&base).free += base_delta;
-            }
-            Side::Sell => {
-                let b = self.bal_mut(&base);
-                b.free = (b.free - fill.executed_qty).max(Decimal::ZERO);
-                self.bal_mut(USDT).free += quote_delta;
-            }
+        let facts = OrderFacts {
+            kind: intent.kind,
+            symbol: &symbol,
+            base: &intent.asset,
+            ordered_qty: intent.quantity,
+            planned_price: intent.price,
+        };
+        let today_id = self.today_id.clone();
+        let deltas =
+            booking::book_fill(&mut self.state, &facts, fill, FillDay { day_id: &today_id, counts_today: true });
+        for (asset, delta) in deltas {
+            let b = self.bal_mut(&asset);
+            b.free = (b.free + delta).max(Decimal::ZERO);
         }
         let price = fill.average_price().or(intent.price).map(f_dec).unwrap_or(0.0);
-        let quote = f_dec(fill.quote_qty);
         let qty = fill.executed_qty.normalize().to_string();
         match intent.kind {
             IntentKind::TrendBuy => {
-                self.state.set_position(&symbol, TrendPosition::holding(price));
-                self.state.record_action(&symbol, "buy", &self.today_id.clone());
-                self.state.daily_trend_equity_base += quote;
                 self.save(format!("trend_buy:{symbol}"));
                 let d = &intent.detail;
                 let num = |k: &str| d.get(k).and_then(Value::as_f64).unwrap_or(0.0);
@@ -610,36 +600,19 @@ impl Cycle {
                 });
             }
             IntentKind::TrendSell | IntentKind::BreakerSell => {
-                self.state.set_position(&symbol, TrendPosition::default());
-                self.state.daily_trend_equity_base = (self.state.daily_trend_equity_base - quote).max(0.0);
                 self.sold_this_cycle.insert(symbol.clone());
                 if intent.kind == IntentKind::TrendSell {
-                    self.state.record_action(&symbol, "sell", &self.today_id.clone());
                     self.save(format!("trend_sell:{symbol}"));
                     self.notify(Event::TrendSell { symbol, reason: sell_reason_of(intent), price, quantity: qty });
                 }
             }
             IntentKind::DcaBuy => {
-                let btc = &mut self.state.btc;
-                let held = btc.holding_qty.max(0.0);
-                let got = f_dec(base_delta);
-                if held + got > 0.0 {
-                    btc.avg_cost = (btc.avg_cost * held + quote) / (held + got);
-                }
-                btc.holding_qty = held + got;
-                self.state.dca_last_buy_date = self.today_id.clone();
                 self.save("btc_dca_buy");
                 let ratio = Budgets::compute(&self.values()).btc_target_ratio;
                 let ahr = intent.detail.get("ahr999").and_then(Value::as_f64).unwrap_or(0.0);
                 self.notify(Event::DcaBuy { ahr999: ahr, btc_target_ratio: ratio, quantity: qty });
             }
             IntentKind::DcaSell => {
-                let btc = &mut self.state.btc;
-                btc.holding_qty = (btc.holding_qty - f_dec(fill.executed_qty)).max(0.0);
-                if btc.holding_qty == 0.0 {
-                    btc.avg_cost = 0.0;
-                }
-                self.state.dca_last_sell_date = self.today_id.clone();
                 self.save("btc_dca_sell");
                 let d = &intent.detail;
                 let num = |k: &str| d.get(k).and_then(Value::as_f64).unwrap_or(0.0);
@@ -667,6 +640,10 @@ impl Cycle {
         }
         if self.settings.paused {
             self.gate("fuel", "paused", Some(BNB_SYMBOL), Value::Null);
+            return None;
+        }
+        if self.unresolved {
+            self.gate("fuel", "unresolved_order_pending", Some(BNB_SYMBOL), Value::Null);
             return None;
         }
         if let Err(e) = self.rules_for(BNB_SYMBOL).check_notional(FUEL_TOP_UP_USDT) {
@@ -702,6 +679,10 @@ impl Cycle {
         if let Some(reason) = reset {
             self.save(reason);
         }
+        // `previous` is the last run's closing snapshot moved by every fill
+        // booked since (a settled pending order, this run's fuel buy), so
+        // the difference is only what came in or went out from outside.
+        // From here on each fill moves the new snapshot the same way.
         let current = self.balance_snapshot();
         let previous = std::mem::replace(&mut self.state.last_balance_snapshot, current.clone());
         if reset != Some("daily_reset") && !previous.is_empty() {
@@ -1539,9 +1520,253 @@ mod tests {
         );
     }
 
+    /// The next cycle of the same account: the state as the previous one
+    /// left it (what its saves carried) and the balances its fills left.
+    fn next_cycle(prev: &Cycle, hour: u32, eth_price: Decimal) -> Cycle {
+        let mut i = inputs(Decimal::ZERO, Decimal::ZERO);
+        i.now = Utc.with_ymd_and_hms(2026, 3, 15, hour, 0, 0).unwrap();
+        i.state = prev.state.clone();
+        i.balances = prev.book.clone();
+        i.prices.insert("ETHUSDT".into(), eth_price);
+        Cycle::new(i).unwrap()
+    }
+
+    fn saved_reasons(effects: &[Effect]) -> Vec<String> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Save(r) => Some(r.clone()),
+                Effect::Notify(_) => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_save_after_a_fill_carries_a_snapshot_with_it_so_the_next_run_books_no_flow() {
+        let mut c = Cycle::new(inputs(dec!(2000), Decimal::ZERO)).unwrap();
+        assert_eq!(c.open_day(), DayPlan::Trade);
+        let eth = c.plan_trend_buys().remove(0);
+        let fill = Fill {
+            executed_qty: dec!(0.3),
+            quote_qty: dec!(963),
+            commissions: vec![Commission { asset: "ETH".into(), amount: dec!(0.0003) }],
+            estimated: false,
+        };
+        c.drain_effects();
+        c.apply(eth, Outcome::Filled(fill));
+        assert_eq!(saved_reasons(&c.drain_effects()), ["trend_buy:ETHUSDT"]);
+        // What that save carries: the balances after the fill.
+        assert_eq!(c.state.last_balance_snapshot, c.balance_snapshot());
+        assert_eq!(c.state.last_balance_snapshot["USDT"], 1037.0);
+        assert_eq!(c.state.last_balance_snapshot["ETH"], 0.2997);
+
+        // The run dies here (no final save); the next one the same day sees
+        // its own buy in the balances and in the saved snapshot alike.
+        let mut next = next_cycle(&c, 11, dec!(3200));
+        assert_eq!(next.open_day(), DayPlan::Trade);
+        assert!(saved_reasons(&next.drain_effects()).is_empty(), "no flow rebase, no reset");
+        assert_eq!(next.state.daily_trend_equity_base, 963.0);
+        // 0.2997 ETH at 3200 = 959.04 against 963 spent: the fee, not −50 %.
+        assert!((next.pnl.1 - (959.04 - 963.0) / 963.0).abs() < 1e-9, "{:?}", next.pnl);
+    }
+
+    #[test]
+    fn a_fuel_buy_before_the_day_opens_is_not_mistaken_for_a_withdrawal() {
+        let mut i = inputs(dec!(2000), Decimal::ZERO);
+        i.balances.insert("BNB".into(), AssetBalance { free: dec!(0.001), ..Default::default() });
+        i.state.last_reset_date = "2026-03-15".into();
+        i.state.daily_trend_pnl_basis = daily::PNL_BASIS.into();
+        i.state.daily_equity_base = 2000.6;
+        i.state.last_balance_snapshot =
+            [("USDT", 2000.0), ("BTC", 0.0), ("ETH", 0.0), ("SOL", 0.0)].map(|(a, q)| (a.to_string(), q)).into();
+        let mut c = Cycle::new(i).unwrap();
+        let fuel = c.plan_fuel().expect("BNB worth 0.6 USDT needs fuel");
+        let fill = Fill { executed_qty: dec!(0.025), quote_qty: dec!(15), commissions: vec![], estimated: false };
+        c.apply(fuel, Outcome::Filled(fill));
+        assert_eq!(c.state.last_balance_snapshot["USDT"], 1985.0);
+        assert_eq!(c.open_day(), DayPlan::Trade);
+        assert!(saved_reasons(&c.drain_effects()).is_empty(), "the fuel buy is no external flow");
+        assert_eq!(c.state.daily_equity_base, 2000.6);
+    }
+
+    #[test]
+    fn fuel_is_not_bought_while_an_order_is_unresolved() {
+        let mut i = inputs(dec!(2000), Decimal::ZERO);
+        i.balances.insert("BNB".into(), AssetBalance { free: dec!(0.001), ..Default::default() });
+        let mut c = Cycle::new(i.clone()).unwrap();
+        assert!(c.plan_fuel().is_some(), "fuel is due");
+        let mut c2 = Cycle::new(i).unwrap();
+        let buy = Intent::order(c2.now, IntentKind::TrendBuy, "ETHUSDT", "ETH", dec!(0.1), dec!(3200), "x");
+        c2.write_ahead(&buy, "r0");
+        let mut i = inputs(dec!(2000), Decimal::ZERO);
+        i.balances.insert("BNB".into(), AssetBalance { free: dec!(0.001), ..Default::default() });
+        i.state.pending_orders = c2.state.pending_orders.clone();
+        let mut c = Cycle::new(i).unwrap();
+        assert_eq!(c.plan_fuel(), None);
+        assert_eq!(c.gates.last().map(|g| g.gate.as_str()), Some("unresolved_order_pending"));
+        assert_eq!(c.gates.last().and_then(|g| g.symbol.as_deref()), Some(BNB_SYMBOL));
+    }
+
+    #[test]
+    fn a_partially_filled_trend_sell_keeps_the_rest_of_the_position() {
+        let mut i = inputs(dec!(1000), Decimal::ZERO);
+        i.balances.insert("ETH".into(), AssetBalance { free: dec!(0.5), ..Default::default() });
+        i.state.set_position("ETHUSDT", TrendPosition::holding(3000.0));
+        i.btc.regime_on = Some(false);
+        let mut c = Cycle::new(i).unwrap();
+        c.open_day();
+        let sell = c.plan_trend_sells().remove(0);
+        assert_eq!(sell.quantity, Some(dec!(0.5)));
+        let fill = Fill { executed_qty: dec!(0.2), quote_qty: dec!(640), commissions: vec![], estimated: false };
+        c.apply(sell, Outcome::Filled(fill));
+        assert!(c.state.position("ETHUSDT").is_holding, "0.3 ETH is still held");
+        assert_eq!(c.bal("ETH").free, dec!(0.3));
+        assert_eq!(c.bal(USDT).free, dec!(1640));
+        assert!(!c.state.acted_today("ETHUSDT", "sell", "20260315"), "the rest may be sold next cycle");
+    }
+
+    #[test]
+    fn a_losing_atr_stop_exit_does_not_fire_the_breaker_on_the_next_cycle() {
+        // 10:00, first run of the day: 0.3125 ETH worth 1000 USDT, peak 3400.
+        let mut i = inputs(dec!(2000), Decimal::ZERO);
+        i.balances.insert("ETH".into(), AssetBalance { free: dec!(0.3125), ..Default::default() });
+        i.state.set_position("ETHUSDT", TrendPosition { is_holding: true, entry_price: 3300.0, highest_price: 3400.0 });
+        let mut c = Cycle::new(i).unwrap();
+        assert_eq!(c.open_day(), DayPlan::Trade);
+        assert_eq!(c.state.daily_trend_equity_base, 1000.0);
+        assert!(c.plan_trend_sells().is_empty(), "3200 is above the 3162.5 stop");
+        c.finish();
+
+        // 11:00: ETH at 3136 (−2 %) falls through the stop and is sold.
+        let mut c = next_cycle(&c, 11, dec!(3136));
+        assert_eq!(c.open_day(), DayPlan::Trade);
+        assert!((c.pnl.1 + 0.02).abs() < 1e-9);
+        let sell = c.plan_trend_sells().remove(0);
+        assert_eq!((sell.reason.as_str(), sell.quantity), ("atr_stop", Some(dec!(0.3125))));
+        let fill = Fill {
+            executed_qty: dec!(0.3125),
+            quote_qty: dec!(980),
+            commissions: vec![Commission { asset: USDT.into(), amount: dec!(0.98) }],
+            estimated: false,
+        };
+        c.apply(sell, Outcome::Filled(fill));
+        assert!(!c.state.position("ETHUSDT").is_holding);
+        c.finish();
+
+        // 12:00: nothing left in the sleeve; the day reads the realised
+        // (979.02 − 1000) / 1000, not (0 − 20) / 20 = −100 %.
+        let mut c = next_cycle(&c, 12, dec!(3136));
+        assert_eq!(c.open_day(), DayPlan::Trade);
+        assert!((c.pnl.1 - (979.02 - 1000.0) / 1000.0).abs() < 1e-9, "{:?}", c.pnl);
+        assert!(!c.breaker_triggered);
+    }
+
+    #[test]
+    fn btcusdt_in_the_upstream_pool_keeps_the_dca_record_and_is_no_trend_position() {
+        let mut i = inputs(dec!(2000), Decimal::ZERO);
+        i.official.insert(BTC_SYMBOL.into(), "BTC".into());
+        i.state = StateDoc::normalize(&json!({"BTCUSDT": {"holding_qty": 0.01, "avg_cost": 70000.0}}), &i.official);
+        i.balances.insert("BTC".into(), AssetBalance { free: dec!(0.01), ..Default::default() });
+        let mut c = Cycle::new(i).unwrap();
+        c.open_day();
+        assert_eq!(c.values().trend, 0.0, "BTC is valued once, in the DCA sleeve");
+        let buy = Intent::order(c.now, IntentKind::DcaBuy, BTC_SYMBOL, "BTC", dec!(0.001), dec!(80000), "x");
+        let fill = Fill { executed_qty: dec!(0.001), quote_qty: dec!(80), commissions: vec![], estimated: false };
+        c.apply(buy, Outcome::Filled(fill));
+        c.finish();
+        let saved = c.state.to_value();
+        assert!((saved["BTCUSDT"]["holding_qty"].as_f64().unwrap() - 0.011).abs() < 1e-12, "{}", saved["BTCUSDT"]);
+        assert!((saved["BTCUSDT"]["avg_cost"].as_f64().unwrap() - 780.0 / 0.011).abs() < 1e-6);
+        assert!(saved["BTCUSDT"].get("is_holding").is_none());
+    }
+
     mod props {
         use super::*;
+        use crate::ports::{OrderReport, OrderStatus};
+        use crate::strategy::reconcile;
         use proptest::prelude::*;
+
+        const KINDS: [(IntentKind, &str, &str); 6] = [
+            (IntentKind::TrendBuy, "ETHUSDT", "ETH"),
+            (IntentKind::TrendSell, "ETHUSDT", "ETH"),
+            (IntentKind::BreakerSell, "SOLUSDT", "SOL"),
+            (IntentKind::DcaBuy, "BTCUSDT", "BTC"),
+            (IntentKind::DcaSell, "BTCUSDT", "BTC"),
+            (IntentKind::FuelBuy, "BNBUSDT", "BNB"),
+        ];
+
+        proptest! {
+            /// A fill books the same state whether the cycle that sent the
+            /// order learns of it or a later run's reconciliation does.
+            #[test]
+            fn a_fill_books_the_same_state_through_the_cycle_and_reconciliation(
+                kind in 0usize..6, qty_units in 1u64..100_000, filled_pct in 1u64..=100,
+                slippage_bp in 9_800u64..10_200, fee_asset in 0usize..4, fee_units in 0u64..1_000,
+            ) {
+                let (kind, symbol, base) = KINDS[kind];
+                let mut i = inputs(dec!(100000), Decimal::ZERO);
+                for (asset, qty) in [("ETH", dec!(20)), ("SOL", dec!(300)), ("BTC", dec!(1.5))] {
+                    i.balances.insert(asset.into(), AssetBalance { free: qty, ..Default::default() });
+                }
+                i.state.btc = crate::domain::state::BtcHolding { holding_qty: 1.5, avg_cost: 60000.0 };
+                i.state.set_position("ETHUSDT", TrendPosition::holding(3000.0));
+                i.state.set_position("SOLUSDT", TrendPosition::holding(170.0));
+                let mut cycle = Cycle::new(i).unwrap();
+                cycle.open_day();
+                let before = cycle.state.clone();
+
+                let price = cycle.price_dec(symbol).unwrap();
+                let ordered = Decimal::new(qty_units as i64, 5);
+                let mut intent = Intent::order(cycle.now, kind, symbol, base, ordered, price, "prop");
+                if kind == IntentKind::FuelBuy {
+                    intent.quantity = None;
+                    intent.amount = Some(FUEL_TOP_UP_USDT);
+                }
+                let executed = match intent.quantity {
+                    Some(q) => (q * Decimal::from(filled_pct) / dec!(100)).round_dp(5),
+                    None => (FUEL_TOP_UP_USDT / price).round_dp(5),
+                };
+                prop_assume!(executed > Decimal::ZERO);
+                let quote = (executed * price * Decimal::from(slippage_bp) / dec!(10000)).round_dp(8);
+                let fee_asset = [base, USDT, "BNB", "ETH"][fee_asset];
+                let commissions = if fee_units == 0 {
+                    vec![]
+                } else {
+                    vec![Commission { asset: fee_asset.into(), amount: Decimal::new(fee_units as i64, 6) }]
+                };
+                let fill = Fill { executed_qty: executed, quote_qty: quote, commissions: commissions.clone(), estimated: false };
+
+                // Path 1: the cycle sends it (write-ahead, fill, apply).
+                cycle.write_ahead(&intent, "r1");
+                let pending = cycle.state.pending_orders.values().next().unwrap().clone();
+                cycle.apply(intent, Outcome::Filled(fill));
+
+                // Path 2: the run died after sending; the next run settles it.
+                let mut settled = before.clone();
+                settled.pending_orders.insert(pending.client_order_id.clone(), pending.clone());
+                let report = OrderReport {
+                    symbol: symbol.into(),
+                    client_order_id: pending.client_order_id.clone(),
+                    order_id: 1,
+                    status: OrderStatus::Filled,
+                    executed_qty: executed,
+                    cummulative_quote_qty: quote,
+                    commissions,
+                    side: None,
+                    time: None,
+                };
+                let later = cycle.now + chrono::Duration::minutes(55);
+                let got = reconcile::settle(&mut settled, &pending, Some(&report), later);
+                prop_assert!(matches!(got, reconcile::Settlement::Settled { .. }), "{got:?}");
+                prop_assert_eq!(&cycle.state, &settled);
+
+                // And the snapshot the saves carry is what the balances show.
+                let shown = cycle.balance_snapshot();
+                for (asset, q) in &cycle.state.last_balance_snapshot {
+                    prop_assert!((q - shown[asset]).abs() < 1e-9, "{asset}: {q} vs {}", shown[asset]);
+                }
+            }
+        }
 
         proptest! {
             /// Whatever the balances and prices, no planned sell exceeds what

@@ -4,6 +4,7 @@
 //! performs IO or reads the clock.
 
 pub mod allocation;
+pub mod booking;
 pub mod cycle;
 pub mod daily;
 pub mod dca;

@@ -5,11 +5,11 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use rust_decimal::prelude::ToPrimitive;
 
-use crate::domain::intent::{IntentKind, Side};
+use super::booking::{self, FillDay, OrderFacts};
+use crate::domain::intent::{Fill, Side};
 use crate::domain::pool::infer_base_asset;
-use crate::domain::state::{PendingOrder, StateDoc, TrendPosition};
+use crate::domain::state::{PendingOrder, StateDoc};
 use crate::ports::OrderReport;
 
 /// What became of one pending order.
@@ -73,10 +73,6 @@ fn writer_may_still_send(order: &PendingOrder, now: DateTime<Utc>) -> Option<Str
     ))
 }
 
-fn f(d: Decimal) -> f64 {
-    d.to_f64().unwrap_or(0.0)
-}
-
 /// Applies the exchange's record of `order` (`None`: the exchange does not
 /// know it) to `state`, removing or keeping the ledger entry.
 pub fn settle(
@@ -100,60 +96,37 @@ pub fn settle(
     if report.executed_qty <= Decimal::ZERO {
         return Settlement::Dropped(format!("order ended {:?} without a fill", report.status));
     }
-    let (qty, quote) = (report.executed_qty, report.cummulative_quote_qty);
-    let price = f(quote) / f(qty);
     // The day the order was planned: the duplicate guards are per UTC day.
     let day = DateTime::parse_from_rfc3339(&order.created_at).map(|t| t.with_timezone(&Utc)).unwrap_or(now);
     let day_id = day.format("%Y%m%d").to_string();
-    let same_day = day.date_naive() == now.date_naive();
-    let symbol = order.symbol.as_str();
-    match order.kind {
-        IntentKind::TrendBuy => {
-            state.set_position(symbol, TrendPosition::holding(price));
-            state.record_action(symbol, "buy", &day_id);
-            if same_day {
-                state.daily_trend_equity_base += f(quote);
-            }
-        }
-        IntentKind::TrendSell | IntentKind::BreakerSell => {
-            state.set_position(symbol, TrendPosition::default());
-            if order.kind == IntentKind::TrendSell {
-                state.record_action(symbol, "sell", &day_id);
-            }
-            if same_day {
-                state.daily_trend_equity_base = (state.daily_trend_equity_base - f(quote)).max(0.0);
-            }
-        }
-        IntentKind::DcaBuy => {
-            let btc = &mut state.btc;
-            let held = btc.holding_qty.max(0.0);
-            btc.avg_cost = (btc.avg_cost * held + f(quote)) / (held + f(qty));
-            btc.holding_qty = held + f(qty);
-            state.dca_last_buy_date = day_id;
-        }
-        IntentKind::DcaSell => {
-            state.btc.holding_qty = (state.btc.holding_qty - f(qty)).max(0.0);
-            state.dca_last_sell_date = day_id;
-        }
-        IntentKind::FuelBuy | IntentKind::EarnSubscribe | IntentKind::EarnRedeem => {}
-    }
-    // The closing snapshot of the crashed run predates this fill; move it so
-    // the trade is not mistaken for a deposit or withdrawal.
-    let base = infer_base_asset(symbol);
-    let (base_delta, usdt_delta) = match order.side {
-        Side::Buy => (f(qty), -f(quote)),
-        Side::Sell => (-f(qty), f(quote)),
+    // A fill of an earlier day is already in the valuation today was reset from.
+    let counts_today = day.format("%Y-%m-%d").to_string() == state.last_reset_date;
+    let base =
+        state.retired.get(&order.symbol).map(|(_, b)| b.clone()).unwrap_or_else(|| infer_base_asset(&order.symbol));
+    let facts = OrderFacts {
+        kind: order.kind,
+        symbol: &order.symbol,
+        base: &base,
+        ordered_qty: order.quantity,
+        planned_price: Some(order.price).filter(|p| *p > Decimal::ZERO),
     };
-    if !state.last_balance_snapshot.is_empty() {
-        *state.last_balance_snapshot.entry(base).or_insert(0.0) += base_delta;
-        *state.last_balance_snapshot.entry("USDT".to_string()).or_insert(0.0) += usdt_delta;
-    }
-    Settlement::Settled { executed_qty: qty, quote_qty: quote }
+    let fill = Fill {
+        executed_qty: report.executed_qty,
+        quote_qty: report.cummulative_quote_qty,
+        commissions: report.commissions.clone(),
+        estimated: false,
+    };
+    // The crashed run's last save predates this fill; booking it moves the
+    // snapshot too, so the trade is not mistaken for a deposit or withdrawal.
+    booking::book_fill(state, &facts, &fill, FillDay { day_id: &day_id, counts_today });
+    Settlement::Settled { executed_qty: report.executed_qty, quote_qty: report.cummulative_quote_qty }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::intent::{Commission, IntentKind, Side};
+    use crate::domain::state::TrendPosition;
     use crate::ports::OrderStatus;
     use chrono::TimeZone;
     use rust_decimal_macros::dec;
@@ -189,7 +162,7 @@ mod tests {
     }
 
     fn state_with(p: &PendingOrder) -> StateDoc {
-        let mut s = StateDoc::default();
+        let mut s = StateDoc { last_reset_date: "2026-03-15".into(), ..Default::default() };
         s.positions.insert("ETHUSDT".into(), TrendPosition::default());
         s.pending_orders.insert(p.client_order_id.clone(), p.clone());
         s.last_balance_snapshot.insert("USDT".into(), 2000.0);
@@ -296,12 +269,32 @@ mod tests {
         let p = pending(IntentKind::TrendSell, "ETHUSDT", Side::Sell);
         let mut s = state_with(&p);
         s.positions.insert("ETHUSDT".into(), TrendPosition::holding(3000.0));
+        s.last_balance_snapshot.insert("ETH".into(), 0.5);
         let r = report(OrderStatus::Expired, dec!(0.2), dec!(640));
         assert_eq!(
             settle(&mut s, &p, Some(&r), now()),
             Settlement::Settled { executed_qty: dec!(0.2), quote_qty: dec!(640) }
         );
-        assert!(!s.positions["ETHUSDT"].is_holding);
-        assert!(s.acted_today("ETHUSDT", "sell", "20260315"));
+        // 0.3 of the 0.5 ordered is still held: the position stays open and
+        // today's sell guard stays clear so the next cycle can sell the rest.
+        assert_eq!(s.positions["ETHUSDT"], TrendPosition::holding(3000.0));
+        assert!(!s.acted_today("ETHUSDT", "sell", "20260315"));
+        assert_eq!(s.daily_trend_sell_proceeds, 640.0);
+        assert!((s.last_balance_snapshot["ETH"] - 0.3).abs() < 1e-12);
+        assert_eq!(s.last_balance_snapshot["USDT"], 2640.0);
+    }
+
+    #[test]
+    fn dca_buy_with_its_commission_in_btc_books_the_btc_received() {
+        let p = pending(IntentKind::DcaBuy, "BTCUSDT", Side::Buy);
+        let mut s = state_with(&p);
+        s.last_balance_snapshot.insert("BTC".into(), 0.0);
+        let mut r = report(OrderStatus::Filled, dec!(0.001), dec!(80));
+        r.commissions = vec![Commission { asset: "BTC".into(), amount: dec!(0.000001) }];
+        settle(&mut s, &p, Some(&r), now());
+        assert_eq!(s.btc.holding_qty, 0.000999);
+        assert!((s.btc.avg_cost - 80.0 / 0.000999).abs() < 1e-6);
+        assert_eq!(s.last_balance_snapshot["BTC"], 0.000999);
+        assert_eq!(s.last_balance_snapshot["USDT"], 1920.0);
     }
 }
