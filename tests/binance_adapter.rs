@@ -910,6 +910,30 @@ async fn long_retry_after_fails_fast_and_holds_later_requests() {
 }
 
 #[tokio::test]
+async fn retry_after_at_the_integer_limit_pauses_without_panicking() {
+    // A proxy in front of Binance may send any integer; u64::MAX seconds
+    // once overflowed the Instant the pause is kept in.
+    let fake = Fake::new();
+    fake.push(
+        Method::GET,
+        "/api/v3/account",
+        Scripted::Reply {
+            status: 429,
+            headers: vec![("retry-after", u64::MAX.to_string())],
+            body: json!({"code": -1003, "msg": "Too much request weight used."}).to_string(),
+        },
+    );
+    let (fake, client) = start(fake).await;
+    let err = client.spot_free("USDT").await.unwrap_err();
+    assert!(matches!(err, PortError::Retryable(_)), "{err}");
+    assert!(err.to_string().contains("retry after 86400 s"), "capped at a day: {err}");
+    let before = fake.total_seen();
+    let held = client.spot_free("USDT").await.unwrap_err();
+    assert!(held.to_string().contains("not sent, rate limited for another"), "{held}");
+    assert_eq!(fake.total_seen(), before, "the pause holds later requests");
+}
+
+#[tokio::test]
 async fn unreadable_success_is_ambiguous_for_orders() {
     let fake = Fake::new();
     let garbled = Scripted::Reply { status: 200, headers: vec![], body: "<html>proxy says hi</html>".into() };

@@ -127,9 +127,17 @@ pub fn classify_transport(write: bool, what: &str, timed_out: bool, connect_fail
     Failure::new(outcome, format!("{what}: {kind}: {reason}"))
 }
 
-/// `Retry-After` in seconds (Binance sends an integer).
+/// The longest `Retry-After` taken literally. Longer waits (up to the
+/// integer limit a broken proxy may send) are capped here, since no cycle
+/// waits even this long and an `Instant` cannot hold `u64::MAX` seconds.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `Retry-After` in seconds (Binance sends an integer), capped at
+/// [`RETRY_AFTER_CAP`]; digits too many for a `u64` count as the cap.
 pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
-    value.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)
+    let digits = value.map(str::trim).filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))?;
+    let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(RETRY_AFTER_CAP))
 }
 
 /// A used-weight header (`X-MBX-USED-WEIGHT-1M`, `X-SAPI-USED-IP-WEIGHT-1M`).
@@ -317,6 +325,9 @@ mod tests {
         assert_eq!(parse_weight(Some("x")), None);
         assert_eq!(parse_weight(None), None);
         assert_eq!(parse_retry_after(Some("30")), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after(Some("18446744073709551615")), Some(RETRY_AFTER_CAP));
+        assert_eq!(parse_retry_after(Some("99999999999999999999999")), Some(RETRY_AFTER_CAP));
+        assert_eq!(parse_retry_after(Some("-5")), None);
         assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
     }
 
