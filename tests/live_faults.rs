@@ -48,6 +48,23 @@ fn order_filled_but_answered_500_is_found_by_client_id() {
 }
 
 #[test]
+fn order_filled_but_answered_a_non_json_400_is_found_by_client_id() {
+    // A proxy's HTML 400 says nothing about the order: it is looked up,
+    // not booked as a refusal while the exchange holds the fill.
+    let live = Live::new("cycle_replay");
+    let html = "<html><body><h1>400 Bad Request</h1></body></html>".to_string();
+    let fault = FaultKind::ExecuteThenRawReply { status: 400, body: html };
+    live.fake.inject(Fault::new("POST", ORDER, fault).symbol("XRPUSDT"));
+    let r = ok_run(&live, "f-400html");
+    let xrp = intent(&r, "trend_buy", "XRPUSDT");
+    assert_eq!(xrp["status"], "filled", "{xrp}");
+    assert_eq!(xrp["fill"]["executed_qty"], xrp["quantity"]);
+    assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (1, 1));
+    assert_eq!(live.state()["XRPUSDT"]["is_holding"], true);
+    assert_eq!(live.state()["pending_orders"], json!({}));
+}
+
+#[test]
 fn timeout_after_execution_is_resolved_by_lookup() {
     let live = Live::new("cycle_replay");
     // The client gives up after BINANCE_TIMEOUT_SECS=2; the fake answers after 4.

@@ -3,8 +3,9 @@
 //! codes and statuses lives here and is tested as a table.
 //!
 //! The line that matters most is "could this have executed?": for an order
-//! or Earn POST, a 5xx, a timeout, a reset after sending, `-1006`/`-1007` or
-//! an unknown server error means the outcome is unknown and the caller must
+//! or Earn POST, a 5xx, a timeout, a reset after sending, `-1006`/`-1007`,
+//! an unknown server error or a 4xx without Binance's error body (a proxy
+//! answering) means the outcome is unknown and the caller must
 //! look the order up instead of sending it again (design.md §3.2). For a
 //! read the same failures are merely worth retrying.
 
@@ -104,6 +105,10 @@ pub fn classify_response(write: bool, what: &str, status: u16, body: &str, retry
         (_, Some(-1008 | -1015)) => Outcome::Transient,
         // A WAF block without a Binance body: nothing reached the engine.
         (403, None) => Outcome::Transient,
+        // Any other 4xx to a write without Binance's error body came from
+        // something in between (a proxy, a gateway) and proves nothing
+        // about the order: look it up rather than book a refusal.
+        (400..=499, None) if write => Outcome::Unknown,
         _ => Outcome::Rejected,
     };
     let detail = match (outcome, retry_after) {
@@ -226,7 +231,10 @@ mod tests {
             (true, 400, Some(-1121), Rejected),
             (false, 400, Some(-2013), Rejected),
             (true, 400, Some(-1100), Rejected),
-            (true, 404, None, Rejected),
+            (true, 404, None, Unknown),
+            (true, 400, None, Unknown),
+            (true, 408, None, Unknown),
+            (false, 404, None, Rejected),
             (true, 500, None, Unknown),
             (true, 502, None, Unknown),
             (true, 503, Some(-1001), Unknown),
@@ -258,6 +266,18 @@ mod tests {
             assert_eq!(f.outcome, expected, "write={write} status={status} code={code:?}");
             assert_eq!(f.code, code);
         }
+    }
+
+    #[test]
+    fn a_write_answered_4xx_without_binance_body_is_unknown() {
+        let html = "<html><body><h1>400 Bad Request</h1></body></html>";
+        let f = classify_response(true, "POST /api/v3/order", 400, html, None);
+        assert_eq!((f.outcome, f.code), (Outcome::Unknown, None));
+        assert_eq!(f.detail, format!("POST /api/v3/order: HTTP 400: {html}"));
+        assert!(matches!(PortError::from(f), PortError::Ambiguous(_)));
+        // JSON that is not Binance's error shape proves nothing either.
+        let other = classify_response(true, "POST /sapi/v1/simple-earn/flexible/redeem", 400, r#"{"error":"x"}"#, None);
+        assert_eq!(other.outcome, Outcome::Unknown);
     }
 
     #[test]
