@@ -343,8 +343,15 @@ async fn preflight(exchange: &AnyExchange, run_id: &str, now: DateTime<Utc>, all
     };
     match exchange.api_restrictions().await {
         Err(e) => abort(format!("could not read the API key's permissions: {e}")),
-        Ok(r) if r.enable_withdrawals && !allow_withdrawal => abort(
+        Ok(r) if r.enable_withdrawals == Some(true) && !allow_withdrawal => abort(
             "the API key can withdraw funds; use a trade-only key, or pass --allow-withdrawal-key to accept the risk"
+                .into(),
+        ),
+        // Fail closed: an answer without the field is not a trade-only key.
+        Ok(r) if r.may_withdraw() && !allow_withdrawal => abort(
+            "Binance did not say whether the API key can withdraw (no enableWithdrawals in \
+             GET /sapi/v1/account/apiRestrictions); check the key in Binance API Management, or pass \
+             --allow-withdrawal-key to accept the risk"
                 .into(),
         ),
         Ok(r) if !r.enable_spot_and_margin_trading => {

@@ -721,7 +721,12 @@ async fn rejected_key_is_auth() {
     assert!(err.to_string().contains("-2015"), "{err}");
     assert_eq!(fake.seen(Method::GET, "/sapi/v1/account/apiRestrictions").len(), 1, "auth failures are not retried");
     let ok = client.api_restrictions().await.unwrap();
-    assert!(ok.enable_reading && ok.enable_spot_and_margin_trading && ok.ip_restrict && !ok.enable_withdrawals);
+    assert!(
+        ok.enable_reading
+            && ok.enable_spot_and_margin_trading
+            && ok.ip_restrict
+            && ok.enable_withdrawals == Some(false)
+    );
 
     let (_, addr) = serve(Fake::new()).await;
     let mut no_keys = config(addr);
