@@ -4,7 +4,7 @@
 //! cycle, writes the report to `artifacts/` and the heartbeat record.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -495,7 +495,8 @@ async fn seed_state(store: &FileStore, initial: &Value) -> Result<(), RunSetupEr
     Ok(())
 }
 
-/// `artifacts/report-<run_id>.json`.
-pub fn report_path(artifacts: &Path, run_id: &str) -> PathBuf {
-    artifacts.join(format!("report-{run_id}.json"))
+/// The report's file name without `.json`: `artifacts/report-<run_id>.json`
+/// (`report-<run_id>.2.json` when a run with the same id already left one).
+pub fn report_stem(run_id: &str) -> String {
+    format!("report-{run_id}")
 }

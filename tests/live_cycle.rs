@@ -175,6 +175,25 @@ fn a_key_whose_withdrawal_permission_is_not_reported_is_refused_unless_allowed()
 }
 
 #[test]
+fn two_runs_with_the_same_run_id_keep_both_reports() {
+    let live = Live::new("cycle_replay");
+    let first = live.run(&["--run-id", "same-id"], &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = live.run(&["--run-id", "same-id"], &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let (one, two) = (live.artifacts().join("report-same-id.json"), live.artifacts().join("report-same-id.2.json"));
+    assert!(second.stderr.contains("a report for run id same-id already exists"), "{}", second.stderr);
+    assert_eq!(read_json(&one), first.json(), "the first report is not overwritten");
+    assert_eq!(read_json(&two), second.json());
+    let mut names: Vec<String> = std::fs::read_dir(live.artifacts())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["report-same-id.2.json", "report-same-id.json"], "no temp file left behind");
+}
+
+#[test]
 fn secrets_never_appear_in_output_reports_or_state() {
     let live = Live::new("cycle_replay");
     let run = live.run(&["--live", "--run-id", "s-1"], &[("TRADECYCLE_LOG", "debug")]);
