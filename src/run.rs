@@ -365,7 +365,10 @@ async fn preflight(exchange: &AnyExchange, run_id: &str, now: DateTime<Utc>, all
 /// live cycle that was not refused by the lease.
 async fn write_heartbeat(store: &AnyStore, env: &Env, report: &mut Report) {
     let status = serde_json::to_value(report.status).ok().and_then(|v| v.as_str().map(str::to_string));
+    // Status `attention` carries its first item, so the watchdog's line
+    // says what needs a look.
     let last_error = report.errors.first().map(|e| format!("{}: {}", e.stage, e.message));
+    let last_error = last_error.or_else(|| report.attention.first().map(|a| format!("attention: {a}")));
     let written = crate::watchdog::write_cycle_heartbeat(
         store,
         &crate::watchdog::service_name(env),
