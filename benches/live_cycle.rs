@@ -6,7 +6,6 @@
 //! Run with `cargo bench --bench live_cycle`. Targets: 5 symbols in under 10
 //! round trips (500 ms); 100 symbols in under 2× the 5-symbol time.
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
@@ -58,7 +57,7 @@ fn one_cycle(rt: &tokio::runtime::Runtime, pool_size: usize, in_flight: usize) -
     let pool = json!({"as_of_date": today, "version": format!("{today}-core_major"), "mode": "core_major",
                       "pool_size": pool_size, "symbols": symbols, "source_project": "bench"});
     std::fs::write(dir.path().join("upstream.json"), pool.to_string()).expect("write pool");
-    let env: BTreeMap<String, String> = [
+    let env: tradecycle::config::Env = [
         ("BINANCE_BASE_URL", fake.url()),
         ("BINANCE_API_KEY", fake.api_key()),
         ("BINANCE_API_SECRET", fake.api_secret()),

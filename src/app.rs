@@ -569,14 +569,20 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// `artifacts/state-recovery-<run_id>.json` and queues the alert.
     fn write_recovery(&mut self) {
         let (Some(dir), Some(state)) = (self.run.artifacts_dir.clone(), self.final_state.as_ref()) else { return };
-        let path = dir.join(format!("state-recovery-{}.json", self.run.run_id));
+        let stem = format!("state-recovery-{}", self.run.run_id);
         let text = serde_json::to_string_pretty(&state.to_value()).unwrap_or_default();
-        let written = std::fs::create_dir_all(&dir).and_then(|_| std::fs::write(&path, text + "\n"));
-        let shown = path.display().to_string();
-        match written {
-            Ok(()) => self.report.recovery_file = Some(shown.clone()),
-            Err(e) => self.report.warnings.push(format!("could not write the recovery file {shown}: {e}")),
-        }
+        // Atomic, and never over an earlier run's recovery file (same run id).
+        let shown = match crate::artifacts::write_new(&dir, &stem, &text) {
+            Ok(path) => {
+                self.report.recovery_file = Some(path.display().to_string());
+                path.display().to_string()
+            }
+            Err(e) => {
+                let shown = dir.join(format!("{stem}.json")).display().to_string();
+                self.report.warnings.push(format!("could not write the recovery file {shown}: {e}"));
+                shown
+            }
+        };
         let stage = self.report.errors.iter().find(|e| e.stage == "state_save");
         let error = stage.map(|e| e.message.clone()).unwrap_or_default();
         self.outbox.push(Event::StateSaveFailed { error, path: shown });

@@ -11,8 +11,9 @@ use clap::{Parser, Subcommand, ValueEnum};
     version,
     about = "Runs one crypto trading cycle per invocation against a Binance spot account.",
     long_about = "Runs one crypto trading cycle per invocation against a Binance spot account and exits.\n\n\
-                  Exit codes: 0 ok, 1 cycle error, 2 usage or configuration error, 3 aborted before trading,\n\
-                  4 another cycle holds the run lease."
+                  Exit codes: 0 ok, 5 finished but needs attention (see the report's `attention`), 1 cycle\n\
+                  error, 2 usage or configuration error, 3 aborted before trading, 4 another cycle holds the\n\
+                  run lease."
 )]
 pub struct Cli {
     #[command(subcommand)]

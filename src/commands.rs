@@ -71,12 +71,18 @@ async fn run_command(args: RunArgs) -> u8 {
             return EXIT_USAGE;
         }
     };
-    // The report always lands in artifacts/, whatever else was asked.
-    let path = crate::run::report_path(&args.artifacts, &report.run_id);
-    if let Err(e) =
-        serde_json::to_string_pretty(&report).map_err(std::io::Error::other).and_then(|j| write_file(&path, &j))
-    {
-        eprintln!("error: cannot write the report to {}: {e}", path.display());
+    // The report always lands in artifacts/, whatever else was asked, and
+    // never over the report of an earlier run with the same id.
+    let stem = crate::run::report_stem(&report.run_id);
+    let written = serde_json::to_string_pretty(&report)
+        .map_err(std::io::Error::other)
+        .and_then(|j| crate::artifacts::write_new(&args.artifacts, &stem, &j));
+    match written {
+        Ok(path) if path.file_stem().and_then(|s| s.to_str()) != Some(stem.as_str()) => {
+            eprintln!("warning: a report for run id {} already exists; this one is {}", report.run_id, path.display())
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("error: cannot write the report to {}: {e}", args.artifacts.join(stem + ".json").display()),
     }
     emit(&report, args.output.as_deref(), args.format)
 }
@@ -142,10 +148,7 @@ fn emit(report: &Report, output: Option<&Path>, format: Format) -> u8 {
     report.exit_code()
 }
 
-/// Writes `text` and a newline, creating parent directories.
+/// Writes `text` and a newline atomically, creating parent directories.
 pub(crate) fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::write(path, format!("{text}\n"))
+    crate::artifacts::write_atomic(path, text)
 }

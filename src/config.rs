@@ -12,8 +12,71 @@ use crate::notify::messages::parse_lang;
 use crate::strategy::StrategySettings;
 use crate::upstream::payload::ContractSettings;
 
-/// A snapshot of the environment (tests and replay pass their own).
-pub type Env = BTreeMap<String, String>;
+/// A snapshot of the environment (tests and replay pass their own). It holds
+/// the Binance key and secret and the Telegram and GitHub tokens, so its
+/// `Debug` lists the variable names only, never a value: a request or
+/// settings struct that embeds it stays safe to `{:?}` into a log.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Env(BTreeMap<String, String>);
+
+impl Env {
+    pub fn new() -> Env {
+        Env(BTreeMap::new())
+    }
+}
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map().entries(self.0.keys().map(|name| (name, format_args!("<hidden>")))).finish()
+    }
+}
+
+impl std::ops::Deref for Env {
+    type Target = BTreeMap<String, String>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Env {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
+
+impl From<BTreeMap<String, String>> for Env {
+    fn from(map: BTreeMap<String, String>) -> Env {
+        Env(map)
+    }
+}
+
+impl<const N: usize> From<[(String, String); N]> for Env {
+    fn from(pairs: [(String, String); N]) -> Env {
+        Env(pairs.into())
+    }
+}
+
+impl FromIterator<(String, String)> for Env {
+    fn from_iter<I: IntoIterator<Item = (String, String)>>(pairs: I) -> Env {
+        Env(pairs.into_iter().collect())
+    }
+}
+
+impl IntoIterator for Env {
+    type Item = (String, String);
+    type IntoIter = std::collections::btree_map::IntoIter<String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a Env {
+    type Item = (&'a String, &'a String);
+    type IntoIter = std::collections::btree_map::Iter<'a, String, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
 
 pub fn process_env() -> Env {
     std::env::vars().collect()

@@ -2,7 +2,10 @@
 //! recent runs of the cycle workflow from the GitHub API and classifies them
 //! as healthy / parked / deferred / alert by the rules of behaviour.md §10.3,
 //! so a single late dispatch is not an incident but a failed run or a
-//! cadence gone quiet is.
+//! cadence gone quiet is. A cycle that exits 5 (`attention`: finished, needs
+//! a look) is a successful workflow run here — `cycle.yml` passes the step
+//! with warnings and the cycle alerted its items itself — so the heartbeat
+//! does not repeat those alerts; errors and aborts are failed runs.
 //!
 //! [`assess`] is pure (runs + now + settings → assessment); [`fetch_runs`]
 //! is the GitHub side with its retry policy; `commands.rs` wires them to the

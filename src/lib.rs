@@ -2,6 +2,7 @@
 //! spot account. See README.md for the map from concepts to files.
 
 pub mod app;
+pub mod artifacts;
 pub mod cli;
 pub mod commands;
 pub mod config;

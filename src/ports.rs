@@ -115,8 +115,17 @@ pub struct OrderReport {
 pub struct ApiRestrictions {
     pub enable_reading: bool,
     pub enable_spot_and_margin_trading: bool,
-    pub enable_withdrawals: bool,
+    /// `None` when Binance's answer did not say: treated as "can withdraw"
+    /// (fail closed), never as "cannot".
+    pub enable_withdrawals: Option<bool>,
     pub ip_restrict: bool,
+}
+
+impl ApiRestrictions {
+    /// Whether the key may be able to withdraw: yes, or not reported.
+    pub fn may_withdraw(&self) -> bool {
+        self.enable_withdrawals != Some(false)
+    }
 }
 
 pub trait Exchange {

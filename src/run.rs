@@ -4,7 +4,7 @@
 //! cycle, writes the report to `artifacts/` and the heartbeat record.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -349,8 +349,15 @@ async fn preflight(exchange: &AnyExchange, run_id: &str, now: DateTime<Utc>, all
     };
     match exchange.api_restrictions().await {
         Err(e) => abort(format!("could not read the API key's permissions: {e}")),
-        Ok(r) if r.enable_withdrawals && !allow_withdrawal => abort(
+        Ok(r) if r.enable_withdrawals == Some(true) && !allow_withdrawal => abort(
             "the API key can withdraw funds; use a trade-only key, or pass --allow-withdrawal-key to accept the risk"
+                .into(),
+        ),
+        // Fail closed: an answer without the field is not a trade-only key.
+        Ok(r) if r.may_withdraw() && !allow_withdrawal => abort(
+            "Binance did not say whether the API key can withdraw (no enableWithdrawals in \
+             GET /sapi/v1/account/apiRestrictions); check the key in Binance API Management, or pass \
+             --allow-withdrawal-key to accept the risk"
                 .into(),
         ),
         Ok(r) if !r.enable_spot_and_margin_trading => {
@@ -364,7 +371,10 @@ async fn preflight(exchange: &AnyExchange, run_id: &str, now: DateTime<Utc>, all
 /// live cycle that was not refused by the lease.
 async fn write_heartbeat(store: &AnyStore, env: &Env, report: &mut Report) {
     let status = serde_json::to_value(report.status).ok().and_then(|v| v.as_str().map(str::to_string));
+    // Status `attention` carries its first item, so the watchdog's line
+    // says what needs a look.
     let last_error = report.errors.first().map(|e| format!("{}: {}", e.stage, e.message));
+    let last_error = last_error.or_else(|| report.attention.first().map(|a| format!("attention: {a}")));
     let written = crate::watchdog::write_cycle_heartbeat(
         store,
         &crate::watchdog::service_name(env),
@@ -494,7 +504,8 @@ async fn seed_state(store: &FileStore, initial: &Value) -> Result<(), RunSetupEr
     Ok(())
 }
 
-/// `artifacts/report-<run_id>.json`.
-pub fn report_path(artifacts: &Path, run_id: &str) -> PathBuf {
-    artifacts.join(format!("report-{run_id}.json"))
+/// The report's file name without `.json`: `artifacts/report-<run_id>.json`
+/// (`report-<run_id>.2.json` when a run with the same id already left one).
+pub fn report_stem(run_id: &str) -> String {
+    format!("report-{run_id}")
 }

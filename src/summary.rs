@@ -1,7 +1,8 @@
 //! A finished cycle's report (`tradecycle.report.v1` JSON) rendered for
 //! GitHub Actions: a Markdown job summary (pool source, trades, gates,
-//! warnings, errors, notifications) and workflow annotations (`::warning::`
-//! for a degraded pool, undelivered alerts and unresolved orders).
+//! what needs attention, warnings, errors, notifications) and workflow
+//! annotations (`::warning::` for each attention item, a degraded pool,
+//! undelivered alerts and unresolved orders; `::error::` for errors).
 //!
 //! Reads the JSON as written rather than the `Report` type, so a summary of
 //! an older or newer report still renders what it can.
@@ -48,6 +49,7 @@ pub fn markdown(report: &Value) -> String {
     let status = s(report, "status");
     let icon = match status {
         "ok" => "✅",
+        "attention" => "⚠️",
         "error" => "❌",
         _ => "⛔",
     };
@@ -141,7 +143,21 @@ pub fn markdown(report: &Value) -> String {
         }
     }
 
-    let mut warnings: Vec<String> = arr(report, "warnings").iter().filter_map(Value::as_str).map(one_line).collect();
+    let attention: Vec<&str> = arr(report, "attention").iter().filter_map(Value::as_str).collect();
+    if !attention.is_empty() {
+        out.push(String::new());
+        out.push("### Needs attention".into());
+        out.push(String::new());
+        out.extend(attention.iter().map(|a| format!("- 👀 {}", one_line(a))));
+    }
+
+    // Attention items are warnings too; listed once, above.
+    let mut warnings: Vec<String> = arr(report, "warnings")
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|w| !attention.contains(w))
+        .map(one_line)
+        .collect();
     if let Some(p) = report.get("pool").filter(|p| p.get("degraded").and_then(Value::as_bool) == Some(true)) {
         warnings.insert(0, degraded_pool_text(p));
     }
@@ -195,18 +211,25 @@ fn one_line(t: &str) -> String {
     t.replace(['\r', '\n'], " ")
 }
 
-/// GitHub workflow commands for what needs an operator's eye: a degraded
-/// pool, undelivered notifications, unresolved orders (`::warning::`) and
+/// GitHub workflow commands for what needs an operator's eye: one
+/// `::warning::` per attention item, a degraded pool, undelivered
+/// notifications, unresolved orders not already an attention item, and
 /// cycle errors (`::error::`).
 pub fn annotations(report: &Value) -> Vec<String> {
     let mut out = Vec::new();
+    let attention: Vec<&str> = arr(report, "attention").iter().filter_map(Value::as_str).collect();
+    for a in &attention {
+        out.push(command("warning", "Needs attention", a));
+    }
     if let Some(p) = report.get("pool").filter(|p| p.get("degraded").and_then(Value::as_bool) == Some(true)) {
         out.push(command("warning", "Degraded pool", &degraded_pool_text(p)));
     }
     for n in arr(report, "notifications").iter().filter(|n| s(n, "status") == "failed") {
         out.push(command("warning", "Alert not delivered", &format!("{}: {}", s(n, "event"), s(n, "error"))));
     }
-    for i in arr(report, "intents").iter().filter(|i| s(i, "status") == "unresolved") {
+    let named = |id: &str| !id.is_empty() && attention.iter().any(|a| a.contains(id));
+    for i in arr(report, "intents").iter().filter(|i| s(i, "status") == "unresolved" && !named(s(i, "client_order_id")))
+    {
         let what = if i.get("symbol").is_some() { s(i, "symbol") } else { s(i, "asset") };
         out.push(command(
             "warning",
@@ -330,6 +353,38 @@ mod tests {
                 "::warning title=Unresolved order::trend_buy ETHUSDT client_order_id=tc-26031510-tb-ETHUSDT: HTTP 503",
                 "::error title=Cycle error::[execute] ETHUSDT outcome unknown",
             ]
+        );
+    }
+
+    #[test]
+    fn attention_items_are_listed_once_and_annotated_each() {
+        let r = json!({"schema": "tradecycle.report.v1", "run_id": "r", "mode": "live", "now": "t",
+                       "status": "attention", "pool": null, "execution_pool": [],
+                       "intents": [{"kind": "trend_buy", "symbol": "XRPUSDT", "status": "unresolved",
+                                    "client_order_id": "tc-26031510-tb-XRPUSDT", "error": "HTTP 503"}],
+                       "attention": ["trend_buy XRPUSDT (tc-26031510-tb-XRPUSDT) outcome unknown: HTTP 503",
+                                     "earn_redeem USDT not executed: -6003"],
+                       "warnings": ["trend_buy XRPUSDT (tc-26031510-tb-XRPUSDT) outcome unknown: HTTP 503",
+                                    "earn_redeem USDT not executed: -6003", "status report skipped"]});
+        let md = markdown(&r);
+        assert!(md.starts_with("## ⚠️ tradecycle cycle: attention (live)\n"), "{md}");
+        assert!(
+            md.contains(
+                "### Needs attention\n\n\
+                 - 👀 trend_buy XRPUSDT (tc-26031510-tb-XRPUSDT) outcome unknown: HTTP 503\n\
+                 - 👀 earn_redeem USDT not executed: -6003\n\n\
+                 ### Warnings\n\n\
+                 - ⚠️ status report skipped\n"
+            ),
+            "{md}"
+        );
+        assert_eq!(
+            annotations(&r),
+            vec![
+                "::warning title=Needs attention::trend_buy XRPUSDT (tc-26031510-tb-XRPUSDT) outcome unknown: HTTP 503",
+                "::warning title=Needs attention::earn_redeem USDT not executed: -6003",
+            ],
+            "the unresolved order is annotated once, as its attention item"
         );
     }
 

@@ -560,7 +560,7 @@ pub fn permissions_check(r: &ApiRestrictions, live: bool, allow_withdrawal_key: 
         "reading {}, spot trading {}, withdrawals {}, IP-restricted {}",
         yes(r.enable_reading),
         yes(r.enable_spot_and_margin_trading),
-        yes(r.enable_withdrawals),
+        r.enable_withdrawals.map_or("not reported", yes),
         yes(r.ip_restrict)
     );
     let mut failures: Vec<(&str, &str)> = Vec::new();
@@ -574,13 +574,26 @@ pub fn permissions_check(r: &ApiRestrictions, live: bool, allow_withdrawal_key: 
             "enable Spot & Margin Trading for the key (Binance API Management)",
         ));
     }
-    if r.enable_withdrawals {
-        let note = "the key can withdraw funds";
+    if r.may_withdraw() {
+        // Not reported counts as "can withdraw" (fail closed), said as such.
+        let (note, refused, accepted) = if r.enable_withdrawals.is_some() {
+            (
+                "the key can withdraw funds",
+                "the key can withdraw funds: run --live refuses it",
+                "the key can withdraw funds (accepted by --allow-withdrawal-key)",
+            )
+        } else {
+            (
+                "Binance did not report whether the key can withdraw",
+                "Binance did not report whether the key can withdraw: run --live refuses it",
+                "Binance did not report whether the key can withdraw (accepted by --allow-withdrawal-key)",
+            )
+        };
         let fix =
             "disable Withdrawals for the key (a trade-only key), or pass --allow-withdrawal-key to accept the risk";
         match (live, allow_withdrawal_key) {
-            (true, false) => failures.push(("the key can withdraw funds: run --live refuses it", fix)),
-            (true, true) => warnings.push(("the key can withdraw funds (accepted by --allow-withdrawal-key)", fix)),
+            (true, false) => failures.push((refused, fix)),
+            (true, true) => warnings.push((accepted, fix)),
             (false, _) => warnings.push((note, "disable Withdrawals for the key before trading live")),
         }
     }
@@ -888,7 +901,7 @@ mod tests {
         ApiRestrictions {
             enable_reading: read,
             enable_spot_and_margin_trading: trade,
-            enable_withdrawals: withdraw,
+            enable_withdrawals: Some(withdraw),
             ip_restrict: true,
         }
     }
@@ -942,6 +955,17 @@ mod tests {
         let c = permissions_check(&restrictions(true, true, true), true, false);
         assert!(c.fix.unwrap().contains("--allow-withdrawal-key"));
         assert!(c.detail.starts_with("reading yes, spot trading yes, withdrawals yes"), "{}", c.detail);
+    }
+
+    #[test]
+    fn unreported_withdrawals_fail_live_like_a_key_that_can_withdraw() {
+        let silent = ApiRestrictions { enable_withdrawals: None, ..restrictions(true, true, false) };
+        let c = permissions_check(&silent, true, false);
+        assert_eq!(c.status, Status::Fail);
+        assert!(c.detail.starts_with("reading yes, spot trading yes, withdrawals not reported"), "{}", c.detail);
+        assert!(c.detail.contains("Binance did not report whether the key can withdraw: run --live refuses it"));
+        assert_eq!(permissions_check(&silent, true, true).status, Status::Warn);
+        assert_eq!(permissions_check(&silent, false, false).status, Status::Warn);
     }
 
     #[test]

@@ -29,9 +29,11 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(4500);
 /// Longest `last_error` kept in the record and printed.
 const ERROR_LIMIT_CHARS: usize = 500;
 
-/// The record a cycle writes: `status` (`ok`, `error`, `aborted`),
-/// `timestamp` (RFC 3339 UTC), `run_id`, `last_error` (null when none) and
-/// the program version.
+/// The record a cycle writes: `status` (`ok`, `attention`, `error`,
+/// `aborted`: the report's status), `timestamp` (RFC 3339 UTC), `run_id`,
+/// `last_error` (the first error, or for `attention` the first item
+/// prefixed `attention: `; null when none) and the program version. The
+/// watchdog judges freshness only: a finished cycle of any status is alive.
 pub fn heartbeat_record(status: &str, now: DateTime<Utc>, run_id: &str, last_error: Option<&str>) -> Value {
     json!({
         "status": status,

@@ -721,7 +721,12 @@ async fn rejected_key_is_auth() {
     assert!(err.to_string().contains("-2015"), "{err}");
     assert_eq!(fake.seen(Method::GET, "/sapi/v1/account/apiRestrictions").len(), 1, "auth failures are not retried");
     let ok = client.api_restrictions().await.unwrap();
-    assert!(ok.enable_reading && ok.enable_spot_and_margin_trading && ok.ip_restrict && !ok.enable_withdrawals);
+    assert!(
+        ok.enable_reading
+            && ok.enable_spot_and_margin_trading
+            && ok.ip_restrict
+            && ok.enable_withdrawals == Some(false)
+    );
 
     let (_, addr) = serve(Fake::new()).await;
     let mut no_keys = config(addr);
@@ -907,6 +912,30 @@ async fn long_retry_after_fails_fast_and_holds_later_requests() {
     assert!(matches!(held, PortError::Retryable(_)), "not sent, so not ambiguous: {held}");
     assert_eq!(fake.total_seen(), before, "nothing is sent during a long pause");
     assert!(started.elapsed() < Duration::from_secs(5), "no two-minute sleep inside a cycle");
+}
+
+#[tokio::test]
+async fn retry_after_at_the_integer_limit_pauses_without_panicking() {
+    // A proxy in front of Binance may send any integer; u64::MAX seconds
+    // once overflowed the Instant the pause is kept in.
+    let fake = Fake::new();
+    fake.push(
+        Method::GET,
+        "/api/v3/account",
+        Scripted::Reply {
+            status: 429,
+            headers: vec![("retry-after", u64::MAX.to_string())],
+            body: json!({"code": -1003, "msg": "Too much request weight used."}).to_string(),
+        },
+    );
+    let (fake, client) = start(fake).await;
+    let err = client.spot_free("USDT").await.unwrap_err();
+    assert!(matches!(err, PortError::Retryable(_)), "{err}");
+    assert!(err.to_string().contains("retry after 86400 s"), "capped at a day: {err}");
+    let before = fake.total_seen();
+    let held = client.spot_free("USDT").await.unwrap_err();
+    assert!(held.to_string().contains("not sent, rate limited for another"), "{held}");
+    assert_eq!(fake.total_seen(), before, "the pause holds later requests");
 }
 
 #[tokio::test]

@@ -16,6 +16,20 @@ fn readme_and_runbook_list_every_variable_with_its_default() {
 }
 
 #[test]
+fn the_readme_exit_code_table_matches_the_statuses() {
+    use tradecycle::domain::report::Status;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    for status in [Status::Ok, Status::Attention, Status::Error, Status::Aborted] {
+        let name = serde_json::to_value(status).unwrap();
+        let row = format!("| {} | `{}` |", status.exit_code(), name.as_str().unwrap());
+        assert!(readme.contains(&row), "README's exit-code table lacks {row:?}");
+    }
+    for row in ["| 4 | `aborted` (stage `lease`) |", "| 2 | no report |"] {
+        assert!(readme.contains(row), "README's exit-code table lacks {row:?}");
+    }
+}
+
+#[test]
 fn ci_runs_the_readme_test_command() {
     let root = env!("CARGO_MANIFEST_DIR");
     let readme = std::fs::read_to_string(format!("{root}/README.md")).unwrap();

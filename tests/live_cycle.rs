@@ -158,6 +158,42 @@ fn a_key_that_can_withdraw_is_refused_unless_allowed() {
 }
 
 #[test]
+fn a_key_whose_withdrawal_permission_is_not_reported_is_refused_unless_allowed() {
+    let live = Live::new("cycle_replay");
+    live.fake.set_api_restrictions(ApiRestrictions { omit_enable_withdrawals: true, ..Default::default() });
+    let run = live.run(&["--live"], &[]);
+    assert_eq!(run.code, 3, "fail closed: {}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["status"], "aborted");
+    assert_eq!(report["errors"][0]["stage"], "preflight");
+    let message = report["errors"][0]["message"].as_str().unwrap();
+    assert!(message.starts_with("Binance did not say whether the API key can withdraw"), "{message}");
+    assert!(message.contains("--allow-withdrawal-key"), "{message}");
+    assert!(live.fake.order_attempts().is_empty());
+    let allowed = live.run(&["--live", "--allow-withdrawal-key"], &[]);
+    assert_eq!(allowed.code, 0, "{}", allowed.stderr);
+}
+
+#[test]
+fn two_runs_with_the_same_run_id_keep_both_reports() {
+    let live = Live::new("cycle_replay");
+    let first = live.run(&["--run-id", "same-id"], &[]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let second = live.run(&["--run-id", "same-id"], &[]);
+    assert_eq!(second.code, 0, "{}", second.stderr);
+    let (one, two) = (live.artifacts().join("report-same-id.json"), live.artifacts().join("report-same-id.2.json"));
+    assert!(second.stderr.contains("a report for run id same-id already exists"), "{}", second.stderr);
+    assert_eq!(read_json(&one), first.json(), "the first report is not overwritten");
+    assert_eq!(read_json(&two), second.json());
+    let mut names: Vec<String> = std::fs::read_dir(live.artifacts())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["report-same-id.2.json", "report-same-id.json"], "no temp file left behind");
+}
+
+#[test]
 fn secrets_never_appear_in_output_reports_or_state() {
     let live = Live::new("cycle_replay");
     let run = live.run(&["--live", "--run-id", "s-1"], &[("TRADECYCLE_LOG", "debug")]);

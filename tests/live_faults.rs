@@ -36,6 +36,20 @@ fn ok_run(live: &Live, run_id: &str) -> Value {
     run.json()
 }
 
+/// A cycle that finished but needs a look: exit 5, status `attention`,
+/// each item also a warning.
+fn attention_run(live: &Live, run_id: &str) -> Value {
+    let run = live.run(&["--live", "--run-id", run_id], &[]);
+    assert_eq!(run.code, 5, "stderr: {}\nstdout: {}", run.stderr, run.stdout);
+    let r = run.json();
+    assert_eq!(r["status"], "attention");
+    assert!(r["errors"].as_array().unwrap().is_empty(), "{}", r["errors"]);
+    for item in r["attention"].as_array().unwrap() {
+        assert!(r["warnings"].as_array().unwrap().contains(item), "{item} is also a warning");
+    }
+    r
+}
+
 #[test]
 fn order_filled_but_answered_500_is_found_by_client_id() {
     let live = Live::new("cycle_replay");
@@ -46,6 +60,23 @@ fn order_filled_but_answered_500_is_found_by_client_id() {
     assert_eq!(xrp["fill"]["executed_qty"], xrp["quantity"]);
     assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (1, 1));
     assert_eq!(live.state()["XRPUSDT"]["is_holding"], true);
+}
+
+#[test]
+fn order_filled_but_answered_a_non_json_400_is_found_by_client_id() {
+    // A proxy's HTML 400 says nothing about the order: it is looked up,
+    // not booked as a refusal while the exchange holds the fill.
+    let live = Live::new("cycle_replay");
+    let html = "<html><body><h1>400 Bad Request</h1></body></html>".to_string();
+    let fault = FaultKind::ExecuteThenRawReply { status: 400, body: html };
+    live.fake.inject(Fault::new("POST", ORDER, fault).symbol("XRPUSDT"));
+    let r = ok_run(&live, "f-400html");
+    let xrp = intent(&r, "trend_buy", "XRPUSDT");
+    assert_eq!(xrp["status"], "filled", "{xrp}");
+    assert_eq!(xrp["fill"]["executed_qty"], xrp["quantity"]);
+    assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (1, 1));
+    assert_eq!(live.state()["XRPUSDT"]["is_holding"], true);
+    assert_eq!(live.state()["pending_orders"], json!({}));
 }
 
 #[test]
@@ -126,9 +157,21 @@ fn insufficient_balance_is_rejected_once_and_alerted() {
     let live = Live::new("cycle_replay");
     let fault = FaultKind::error(400, -2010, "Account has insufficient balance for requested action.");
     live.fake.inject(Fault::new("POST", ORDER, fault).symbol("XRPUSDT"));
-    let r = ok_run(&live, "f-2010");
+    let r = attention_run(&live, "f-2010");
     let xrp = intent(&r, "trend_buy", "XRPUSDT");
     assert_eq!(xrp["status"], "rejected");
+    assert_eq!(
+        r["attention"],
+        json!([format!(
+            "trend_buy XRPUSDT ({}) not executed: {}",
+            xrp["client_order_id"].as_str().unwrap(),
+            xrp["error"].as_str().unwrap()
+        )])
+    );
+    // The watchdog's record says the same.
+    let beat = common::live::read_json(&live.dir.path().join("state.heartbeat.tradecycle.json"));
+    assert_eq!(beat["status"], "attention");
+    assert_eq!(beat["last_error"], format!("attention: {}", r["attention"][0].as_str().unwrap()));
     assert!(xrp["error"].as_str().unwrap().contains("-2010"), "{xrp}");
     assert_eq!(attempts_for(&live, "XRPUSDT"), 1, "never retried");
     assert!(r["notifications"].as_array().unwrap().iter().any(|n| n["event"] == "trend_buy_failed"));
@@ -142,9 +185,10 @@ fn filter_failure_is_rejected_without_retry() {
     let live = Live::new("cycle_replay");
     live.fake
         .inject(Fault::new("POST", ORDER, FaultKind::error(400, -1013, "Filter failure: NOTIONAL")).symbol("BTCUSDT"));
-    let r = ok_run(&live, "f-1013");
+    let r = attention_run(&live, "f-1013");
     let dca = intent(&r, "dca_buy", "BTCUSDT");
     assert_eq!(dca["status"], "rejected");
+    assert_eq!(r["attention"].as_array().unwrap().len(), 1, "{}", r["attention"]);
     assert_eq!(attempts_for(&live, "BTCUSDT"), 1);
     assert_eq!(live.state()["dca_last_buy_date"], "", "a rejected DCA buy does not count");
 }
@@ -203,9 +247,11 @@ fn a_redeem_slow_to_arrive_skips_the_buy_it_was_funding() {
     let live = Live::new("cycle_replay");
     let slow = FaultKind::DelayRedeemCredit(Duration::from_secs(60));
     live.fake.inject(Fault::new("POST", "/sapi/v1/simple-earn/flexible/redeem", slow));
-    let r = ok_run(&live, "f-redeem");
+    let r = attention_run(&live, "f-redeem");
     let ada = intent(&r, "trend_buy", "ADAUSDT");
     assert_eq!(ada["status"], "skipped");
+    let needs_look = r["attention"].as_array().unwrap();
+    assert!(needs_look.iter().any(|a| a.as_str().unwrap().starts_with("trend_buy ADAUSDT")), "{needs_look:?}");
     assert!(ada["error"].as_str().unwrap().starts_with("insufficient free USDT"), "{ada}");
     assert_eq!(attempts_for(&live, "ADAUSDT"), 0);
     assert_eq!(live.state()["ADAUSDT"]["is_holding"], false);

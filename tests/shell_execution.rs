@@ -319,6 +319,21 @@ fn failed_write_ahead_means_the_order_is_not_sent_and_state_goes_to_a_recovery_f
         let recovered: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(recovered["pending_orders"], json!({}), "no order was left half-sent");
         assert!(r.notifications.iter().any(|n| n.event == "state_save_failed"));
+
+        // A second run with the same id keeps the first recovery file.
+        let first = std::fs::read_to_string(&path).unwrap();
+        let store = FlakyStore {
+            inner: MemoryStore::new(Some(fixtures().initial_state)),
+            fail_from: 1,
+            saves: AtomicUsize::new(0),
+        };
+        let again = run_once(&Faulty::new(SimExchange::new(fixtures())), &store, "run-x", Some(dir.path())).await;
+        let second = dir.path().join("state-recovery-run-x.2.json");
+        assert_eq!(again.recovery_file.as_deref(), Some(second.to_str().unwrap()));
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), first, "the first run's recovery file is intact");
+        assert!(std::fs::read_to_string(&second).unwrap().contains("pending_orders"));
+        let files = std::fs::read_dir(dir.path()).unwrap().count();
+        assert_eq!(files, 2, "the two recovery files and no temp file");
     });
 }
 

@@ -236,6 +236,115 @@ fn cycle_builds_or_restores_the_binary_uploads_and_summarises_the_report() {
     assert!(at("Upload the report") < at("Alert when the run failed before writing a report"));
 }
 
+/// A step's `run` script executed as GitHub runs `shell: bash`
+/// (`bash --noprofile --norc -eo pipefail`), in `dir`, with `env`.
+fn step_script(script: &str, dir: &std::path::Path, env: &[(&str, &str)]) -> std::process::Command {
+    let file = dir.join("step.sh");
+    std::fs::write(&file, script).unwrap();
+    let mut cmd = std::process::Command::new("bash");
+    cmd.args(["--noprofile", "--norc", "-eo", "pipefail"]).arg(&file).current_dir(dir);
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd
+}
+
+/// A stand-in for the binary: records its arguments, exits with `code`.
+fn fake_binary(dir: &std::path::Path, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    let path = dir.join("fake-tradecycle");
+    std::fs::write(&path, format!("#!/bin/sh\necho \"$@\" > \"$(dirname \"$0\")/args\"\n{body}\n")).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+fn cycle_step_env(bin: &str) -> Vec<(&str, &str)> {
+    vec![
+        ("TRADECYCLE_BIN", bin),
+        ("VALIDATE_ONLY", "false"),
+        ("LIVE", "true"),
+        ("GITHUB_RUN_ID", "77"),
+        ("GITHUB_RUN_ATTEMPT", "2"),
+    ]
+}
+
+#[test]
+fn the_cycle_step_passes_exit_5_with_a_warning_and_keeps_every_other_code() {
+    let w = yaml(".github/workflows/cycle.yml");
+    let steps = steps(&w, "cycle");
+    let script = step(&steps, "Run the cycle")["run"].as_str().unwrap().to_string();
+    for (code, step_code) in [(0, 0), (5, 0), (1, 1), (2, 2), (3, 3), (4, 4)] {
+        let dir = tempfile::tempdir().unwrap();
+        let bin = fake_binary(dir.path(), &format!("exit {code}"));
+        let out = step_script(&script, dir.path(), &cycle_step_env(&bin)).output().unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(step_code), "binary exit {code}: {stdout}");
+        let args = std::fs::read_to_string(dir.path().join("args")).unwrap();
+        assert_eq!(args, "run --run-id gha-77-2 --live\n");
+        let warned = stdout.lines().any(|l| l.starts_with("::warning title=Cycle needs attention::"));
+        assert_eq!(warned, code == 5, "exit {code}: {stdout}");
+    }
+}
+
+#[test]
+fn the_cycle_step_forwards_a_cancel_to_the_cycle_and_reports_its_exit_code() {
+    let w = yaml(".github/workflows/cycle.yml");
+    let steps = steps(&w, "cycle");
+    let script = step(&steps, "Run the cycle")["run"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    // Stops cleanly on SIGTERM, as the real cycle does after its order in flight.
+    let bin = fake_binary(
+        dir.path(),
+        "trap 'touch \"$(dirname \"$0\")/stopped\"; exit 3' TERM\ntouch \"$(dirname \"$0\")/started\"\nwhile :; do sleep 0.05; done",
+    );
+    let mut child = step_script(&script, dir.path(), &cycle_step_env(&bin)).spawn().unwrap();
+    let started = dir.path().join("started");
+    for _ in 0..400 {
+        if started.exists() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(25));
+    }
+    assert!(started.exists(), "the cycle started");
+    // What the runner does when a workflow run is cancelled.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert!(dir.path().join("stopped").exists(), "the signal reached the cycle");
+    assert_eq!(status.code(), Some(3), "the step ends with the cycle's own code");
+}
+
+#[test]
+fn the_summary_step_annotates_each_attention_item() {
+    let w = yaml(".github/workflows/cycle.yml");
+    let steps = steps(&w, "cycle");
+    let script = step(&steps, "Summarise the report")["run"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("artifacts")).unwrap();
+    let report = json!({"schema": "tradecycle.report.v1", "run_id": "gha-77-2", "mode": "live",
+        "now": "2026-03-15T10:00:00Z", "status": "attention", "pool": null, "execution_pool": [], "intents": [],
+        "attention": ["trend_buy XRPUSDT (tc-26031510-tb-XRPUSDT) not executed: -2010", "earn_redeem USDT not executed: -6003"],
+        "warnings": ["trend_buy XRPUSDT (tc-26031510-tb-XRPUSDT) not executed: -2010", "earn_redeem USDT not executed: -6003"],
+        "errors": []});
+    std::fs::write(dir.path().join("artifacts/report-gha-77-2.json"), report.to_string()).unwrap();
+    let summary = dir.path().join("summary.md");
+    let out = step_script(
+        &script,
+        dir.path(),
+        &[("TRADECYCLE_BIN", env!("CARGO_BIN_EXE_tradecycle")), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+    )
+    .output()
+    .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "::warning title=Needs attention::trend_buy XRPUSDT (tc-26031510-tb-XRPUSDT) not executed: -2010\n\
+         ::warning title=Needs attention::earn_redeem USDT not executed: -6003\n"
+    );
+    let md = std::fs::read_to_string(summary).unwrap();
+    assert!(md.starts_with("## ⚠️ tradecycle cycle: attention (live)\n"), "{md}");
+}
+
 #[test]
 fn heartbeat_runs_hourly_with_read_only_permissions() {
     let w = yaml(".github/workflows/heartbeat.yml");

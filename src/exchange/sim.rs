@@ -226,7 +226,7 @@ impl Exchange for SimExchange {
         Ok(ApiRestrictions {
             enable_reading: true,
             enable_spot_and_margin_trading: true,
-            enable_withdrawals: false,
+            enable_withdrawals: Some(false),
             ip_restrict: false,
         })
     }

@@ -528,6 +528,12 @@ impl Cycle {
     fn failed(&mut self, intent: &Intent, why: &str) {
         let symbol = intent.symbol().to_string();
         let error = why.to_string();
+        // A refused or skipped order or Earn move needs an operator's look
+        // (design.md §3.19): the run's status becomes `attention`.
+        let kind = serde_json::to_value(intent.kind).ok().and_then(|v| v.as_str().map(str::to_string));
+        let id = intent.client_order_id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
+        let what = if symbol.is_empty() { &intent.asset } else { &symbol };
+        self.attention.push(format!("{} {what}{id} not executed: {why}", kind.unwrap_or_default()));
         let event = match intent.kind {
             IntentKind::TrendBuy => Event::TrendBuyFailed { symbol, error },
             IntentKind::TrendSell => Event::TrendSellFailed { symbol, reason: sell_reason_of(intent), error },
@@ -1373,6 +1379,10 @@ mod tests {
         assert!(!c.state.position("ETHUSDT").is_holding);
         assert_eq!(c.intents[0].error.as_deref(), Some("-2010 insufficient balance"));
         assert!(matches!(&c.drain_effects()[..], [Effect::Notify(Event::TrendBuyFailed { .. })]));
+        assert_eq!(
+            c.attention,
+            ["trend_buy ETHUSDT (tc-26031510-tb-ETHUSDT) not executed: -2010 insufficient balance"]
+        );
     }
 
     fn pending(id: &str, symbol: &str, status: &str) -> PendingOrder {

@@ -3,8 +3,9 @@
 //! codes and statuses lives here and is tested as a table.
 //!
 //! The line that matters most is "could this have executed?": for an order
-//! or Earn POST, a 5xx, a timeout, a reset after sending, `-1006`/`-1007` or
-//! an unknown server error means the outcome is unknown and the caller must
+//! or Earn POST, a 5xx, a timeout, a reset after sending, `-1006`/`-1007`,
+//! an unknown server error or a 4xx without Binance's error body (a proxy
+//! answering) means the outcome is unknown and the caller must
 //! look the order up instead of sending it again (design.md §3.2). For a
 //! read the same failures are merely worth retrying.
 
@@ -104,6 +105,10 @@ pub fn classify_response(write: bool, what: &str, status: u16, body: &str, retry
         (_, Some(-1008 | -1015)) => Outcome::Transient,
         // A WAF block without a Binance body: nothing reached the engine.
         (403, None) => Outcome::Transient,
+        // Any other 4xx to a write without Binance's error body came from
+        // something in between (a proxy, a gateway) and proves nothing
+        // about the order: look it up rather than book a refusal.
+        (400..=499, None) if write => Outcome::Unknown,
         _ => Outcome::Rejected,
     };
     let detail = match (outcome, retry_after) {
@@ -127,9 +132,17 @@ pub fn classify_transport(write: bool, what: &str, timed_out: bool, connect_fail
     Failure::new(outcome, format!("{what}: {kind}: {reason}"))
 }
 
-/// `Retry-After` in seconds (Binance sends an integer).
+/// The longest `Retry-After` taken literally. Longer waits (up to the
+/// integer limit a broken proxy may send) are capped here, since no cycle
+/// waits even this long and an `Instant` cannot hold `u64::MAX` seconds.
+pub const RETRY_AFTER_CAP: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// `Retry-After` in seconds (Binance sends an integer), capped at
+/// [`RETRY_AFTER_CAP`]; digits too many for a `u64` count as the cap.
 pub fn parse_retry_after(value: Option<&str>) -> Option<Duration> {
-    value.and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs)
+    let digits = value.map(str::trim).filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))?;
+    let secs = digits.parse::<u64>().unwrap_or(u64::MAX);
+    Some(Duration::from_secs(secs).min(RETRY_AFTER_CAP))
 }
 
 /// A used-weight header (`X-MBX-USED-WEIGHT-1M`, `X-SAPI-USED-IP-WEIGHT-1M`).
@@ -218,7 +231,10 @@ mod tests {
             (true, 400, Some(-1121), Rejected),
             (false, 400, Some(-2013), Rejected),
             (true, 400, Some(-1100), Rejected),
-            (true, 404, None, Rejected),
+            (true, 404, None, Unknown),
+            (true, 400, None, Unknown),
+            (true, 408, None, Unknown),
+            (false, 404, None, Rejected),
             (true, 500, None, Unknown),
             (true, 502, None, Unknown),
             (true, 503, Some(-1001), Unknown),
@@ -250,6 +266,18 @@ mod tests {
             assert_eq!(f.outcome, expected, "write={write} status={status} code={code:?}");
             assert_eq!(f.code, code);
         }
+    }
+
+    #[test]
+    fn a_write_answered_4xx_without_binance_body_is_unknown() {
+        let html = "<html><body><h1>400 Bad Request</h1></body></html>";
+        let f = classify_response(true, "POST /api/v3/order", 400, html, None);
+        assert_eq!((f.outcome, f.code), (Outcome::Unknown, None));
+        assert_eq!(f.detail, format!("POST /api/v3/order: HTTP 400: {html}"));
+        assert!(matches!(PortError::from(f), PortError::Ambiguous(_)));
+        // JSON that is not Binance's error shape proves nothing either.
+        let other = classify_response(true, "POST /sapi/v1/simple-earn/flexible/redeem", 400, r#"{"error":"x"}"#, None);
+        assert_eq!(other.outcome, Outcome::Unknown);
     }
 
     #[test]
@@ -317,6 +345,9 @@ mod tests {
         assert_eq!(parse_weight(Some("x")), None);
         assert_eq!(parse_weight(None), None);
         assert_eq!(parse_retry_after(Some("30")), Some(Duration::from_secs(30)));
+        assert_eq!(parse_retry_after(Some("18446744073709551615")), Some(RETRY_AFTER_CAP));
+        assert_eq!(parse_retry_after(Some("99999999999999999999999")), Some(RETRY_AFTER_CAP));
+        assert_eq!(parse_retry_after(Some("-5")), None);
         assert_eq!(parse_retry_after(Some("Wed, 21 Oct 2015 07:28:00 GMT")), None);
     }
 

@@ -397,7 +397,10 @@ impl Transport {
                 if let Some(wait) = failure.retry_after
                     && let Ok(mut paused) = self.paused_until.lock()
                 {
-                    let until = Instant::now() + wait;
+                    // Saturating: a pause beyond what an Instant can hold
+                    // is simply "longer than any cycle waits".
+                    let now = Instant::now();
+                    let until = now.checked_add(wait).unwrap_or(now + classify::RETRY_AFTER_CAP);
                     *paused = Some(paused.map_or(until, |p| p.max(until)));
                 }
                 tracing::warn!(request = %what, error = %failure.detail, "Binance rate limit");

@@ -191,8 +191,9 @@ pub struct Restrictions {
     pub enable_reading: bool,
     #[serde(default)]
     pub enable_spot_and_margin_trading: bool,
+    /// No default: a missing field must not read as "cannot withdraw".
     #[serde(default)]
-    pub enable_withdrawals: bool,
+    pub enable_withdrawals: Option<bool>,
     #[serde(default)]
     pub ip_restrict: bool,
 }
@@ -371,6 +372,15 @@ mod tests {
             "enableFixApiTrade": false, "enableFixReadOnly": true, "enableSpotAndMarginTrading": true,
             "enablePortfolioMarginTrading": false}"#;
         let r: ApiRestrictions = serde_json::from_str::<Restrictions>(text).unwrap().into();
-        assert!(r.enable_reading && r.enable_spot_and_margin_trading && r.ip_restrict && !r.enable_withdrawals);
+        assert!(
+            r.enable_reading
+                && r.enable_spot_and_margin_trading
+                && r.ip_restrict
+                && r.enable_withdrawals == Some(false)
+        );
+        let silent: ApiRestrictions =
+            serde_json::from_str::<Restrictions>(r#"{"enableReading": true}"#).unwrap().into();
+        assert_eq!(silent.enable_withdrawals, None);
+        assert!(silent.may_withdraw(), "an answer without enableWithdrawals fails closed");
     }
 }

@@ -64,6 +64,9 @@ pub struct ApiRestrictions {
     /// When false, orders and Earn subscribe/redeem answer -2015.
     pub enable_spot_and_margin_trading: bool,
     pub enable_portfolio_margin_trading: bool,
+    /// Leave `enableWithdrawals` out of the answer, as an older or
+    /// changed API might: a client must not read that as "cannot withdraw".
+    pub omit_enable_withdrawals: bool,
 }
 
 impl Default for ApiRestrictions {
@@ -82,13 +85,14 @@ impl Default for ApiRestrictions {
             enable_fix_read_only: false,
             enable_spot_and_margin_trading: true,
             enable_portfolio_margin_trading: false,
+            omit_enable_withdrawals: false,
         }
     }
 }
 
 impl ApiRestrictions {
     pub fn to_json(&self, create_time: i64) -> Value {
-        json!({
+        let mut answer = json!({
             "ipRestrict": self.ip_restrict,
             "createTime": create_time,
             "enableReading": self.enable_reading,
@@ -102,7 +106,13 @@ impl ApiRestrictions {
             "enableFixReadOnly": self.enable_fix_read_only,
             "enableSpotAndMarginTrading": self.enable_spot_and_margin_trading,
             "enablePortfolioMarginTrading": self.enable_portfolio_margin_trading,
-        })
+        });
+        if self.omit_enable_withdrawals
+            && let Some(fields) = answer.as_object_mut()
+        {
+            fields.remove("enableWithdrawals");
+        }
+        answer
     }
 }
 
