@@ -280,7 +280,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         for message in std::mem::take(&mut cycle.attention) {
             self.report.attention(message);
         }
-        self.report.log_lines = std::mem::take(&mut cycle.log_lines);
+        self.report.log_lines = std::mem::take(&mut cycle.log_lines).into();
         self.report.state_after = Some(cycle.state.to_value());
         Ok(())
     }
@@ -366,6 +366,12 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// Executes one intent: redeems from Earn first when spot is short,
     /// writes an order ahead to the ledger, sends it, applies the outcome.
     async fn execute(&mut self, cycle: &mut Cycle, intent: Intent) {
+        if let Some(signal) = crate::stop::requested() {
+            self.report.stopped(format!("{signal} received: the intents after it were skipped"));
+            cycle.apply(intent, Outcome::Skipped(crate::stop::SKIP_REASON.into()));
+            self.flush(cycle).await;
+            return;
+        }
         if let Some(redeem) = cycle.funding_for(&intent) {
             let (asset, need) = intent.requirement().unwrap_or_default();
             let outcome = self.perform(cycle, &redeem).await;

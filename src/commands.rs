@@ -12,7 +12,7 @@ use crate::replay::{ReplayOptions, replay};
 pub const EXIT_USAGE: u8 = 2;
 
 pub fn run_cli(cli: Cli) -> u8 {
-    init_tracing();
+    crate::logging::init(cli.log_format);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -20,6 +20,13 @@ pub fn run_cli(cli: Cli) -> u8 {
             return 1;
         }
     };
+    // Only a cycle has an order to finish before stopping; the other
+    // commands end at once on a signal.
+    let listener = {
+        let _inside = runtime.enter();
+        crate::stop::listen(matches!(cli.command, Command::Run(_)))
+    };
+    runtime.spawn(listener);
     match cli.command {
         Command::Replay(args) => runtime.block_on(replay_command(args)),
         Command::Run(args) => runtime.block_on(run_command(args)),
@@ -31,15 +38,9 @@ pub fn run_cli(cli: Cli) -> u8 {
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TRADECYCLE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
-}
-
 async fn replay_command(args: ReplayArgs) -> u8 {
-    let opts = ReplayOptions { fixtures: &args.fixtures, now: args.now, run_id: args.run_id, env: process_env() };
+    let opts =
+        ReplayOptions { fixtures: args.fixtures.as_deref(), now: args.now, run_id: args.run_id, env: process_env() };
     let report = match replay(opts).await {
         Ok(r) => r,
         Err(e) => {
@@ -111,10 +112,8 @@ async fn validate_command(args: ValidateArgs) -> u8 {
 }
 
 /// Prints the report (JSON or text) and writes it to `output`; returns the exit code.
+/// (The cycle's log lines went to the log as they were produced.)
 fn emit(report: &Report, output: Option<&Path>, format: Format) -> u8 {
-    for line in &report.log_lines {
-        tracing::info!("{line}");
-    }
     let json = match serde_json::to_string_pretty(report) {
         Ok(j) => j,
         Err(e) => {

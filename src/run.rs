@@ -65,7 +65,8 @@ pub const LEASE_TTL: Duration = Duration::from_secs(15 * 60);
 pub struct RunRequest {
     pub live: bool,
     pub paper: bool,
-    pub fixtures: PathBuf,
+    /// Paper mode's fixture set directory; `None` is the embedded default.
+    pub fixtures: Option<PathBuf>,
     pub paper_dir: PathBuf,
     pub synthetic_klines: bool,
     pub store: Option<String>,
@@ -435,7 +436,7 @@ async fn prepare_paper(
     settings: Settings,
     spec: Option<StoreSpec>,
 ) -> Result<Prepared, RunSetupError> {
-    let fixtures = FixtureSet::load(&req.fixtures).map_err(|e| setup(e.to_string()))?;
+    let fixtures = FixtureSet::load_or_default(req.fixtures.as_deref()).map_err(|e| setup(e.to_string()))?;
     let account_path = req.paper_dir.join("account.json");
     let start = fixtures.config.now_utc.unwrap_or_else(crate::replay::default_now);
     let account = match PaperAccount::load(&account_path).map_err(setup)? {

@@ -22,6 +22,7 @@ use super::allocation::{AccountValues, Budgets};
 use super::daily::{self, CIRCUIT_BREAKER_PNL};
 use super::dca;
 use super::earn::{self, BufferMove};
+use super::log_lines::LogLines;
 use super::rotation::{self, Candidate, round_to};
 use crate::domain::intent::{Fill, Intent, IntentKind, IntentStatus, Side};
 use crate::domain::pool::{PoolResolution, Universe};
@@ -121,7 +122,7 @@ pub struct Cycle {
     pub breaker_triggered: bool,
     pub intents: Vec<Intent>,
     pub gates: Vec<Gate>,
-    pub log_lines: Vec<String>,
+    pub log_lines: LogLines,
     pub warnings: Vec<String>,
     /// What needs an operator's look although the cycle finished (each
     /// becomes a report warning too, and turns `ok` into `attention`).
@@ -217,7 +218,7 @@ impl Cycle {
             breaker_triggered: false,
             intents: Vec::new(),
             gates: Vec::new(),
-            log_lines: Vec::new(),
+            log_lines: LogLines::default(),
             warnings,
             attention: Vec::new(),
             effects: Vec::new(),

@@ -1,0 +1,105 @@
+//! Log lines on stderr (`TRADECYCLE_LOG` filters them): plain text, with
+//! colour codes only when stderr is a terminal (a pipe, a file or a
+//! container log gets none), or `--log-format json` (`TRADECYCLE_LOG_FORMAT`):
+//! one JSON object per line with the fields Google Cloud Logging reads as
+//! the entry's severity, message and time.
+
+use std::io::IsTerminal;
+
+use chrono::{SecondsFormat, Utc};
+use serde_json::{Map, Value};
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::EnvFilter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (`severity`, `time`, `message`, fields) for Cloud Logging.
+    Json,
+}
+
+/// Installs the stderr logger (once per process; later calls do nothing).
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("TRADECYCLE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = match format {
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
+        LogFormat::Json => builder.with_ansi(false).event_format(CloudJson).try_init(),
+    };
+}
+
+/// Cloud Logging's structured-log line: `severity` uses its names
+/// (WARNING, not WARN), `time` is RFC 3339, `message` is the text.
+struct CloudJson;
+
+impl<S, N> FormatEvent<S, N> for CloudJson
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(&self, _: &FmtContext<'_, S, N>, mut writer: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+        writeln!(writer, "{}", json_line(event.metadata().level(), Utc::now(), event))
+    }
+}
+
+fn json_line(level: &Level, time: chrono::DateTime<Utc>, event: &Event<'_>) -> Value {
+    let mut line = Map::new();
+    line.insert("severity".into(), severity(level).into());
+    line.insert("time".into(), time.to_rfc3339_opts(SecondsFormat::Millis, true).into());
+    event.record(&mut JsonFields(&mut line));
+    Value::Object(line)
+}
+
+/// Cloud Logging's LogSeverity names.
+pub fn severity(level: &Level) -> &'static str {
+    match *level {
+        Level::ERROR => "ERROR",
+        Level::WARN => "WARNING",
+        Level::INFO => "INFO",
+        Level::DEBUG | Level::TRACE => "DEBUG",
+    }
+}
+
+/// Collects an event's fields (`message` included) into the JSON object.
+struct JsonFields<'a>(&'a mut Map<String, Value>);
+
+impl Visit for JsonFields<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        self.0.insert(field.name().into(), format!("{value:?}").into());
+    }
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().into(), value.into());
+    }
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.0.insert(field.name().into(), value.into());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn severities_use_cloud_logging_names() {
+        assert_eq!(
+            [Level::ERROR, Level::WARN, Level::INFO, Level::DEBUG, Level::TRACE].map(|l| severity(&l)),
+            ["ERROR", "WARNING", "INFO", "DEBUG", "DEBUG"]
+        );
+    }
+}
