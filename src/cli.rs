@@ -35,7 +35,8 @@ pub enum Command {
     /// Fire the cycle workflow through GitHub's workflow_dispatch API (what the VPS cron runs).
     #[command(
         long_about = "Fire the cycle workflow through GitHub's workflow_dispatch API (what the VPS cron runs).\n\n\
-        Settings come from an env file of KEY=VALUE lines: GITHUB_TOKEN, REPO (owner/name), WORKFLOW \
+        Settings come from an env file of KEY=VALUE lines (a variable set in the process environment wins \
+        over the file; without --env-file the default file may be absent): GITHUB_TOKEN, REPO (owner/name), WORKFLOW \
         (e.g. cycle.yml), REF (branch), optional VALIDATE_ONLY and LIVE (workflow inputs), \
         DISPATCH_MAX_ATTEMPTS (4), DISPATCH_RETRY_BASE_SECONDS (15; the wait before attempt k+1 is base*k), \
         GITHUB_API_URL, and TG_TOKEN + GLOBAL_TELEGRAM_CHAT_ID for the failure alert.\n\n\
