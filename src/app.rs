@@ -195,6 +195,11 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
             .market_data(&request)
             .await
             .map_err(|e| (Status::Aborted, "exchange", format!("could not read market data: {e}")))?;
+        if let Some(why) = &market.earn_unavailable {
+            self.report
+                .warnings
+                .push(format!("Simple Earn is unavailable on this exchange; the cycle runs without it: {why}"));
+        }
         let (btc, indicators) = signals(&market, &official).map_err(|e| (Status::Error, "snapshot", e))?;
         for symbol in official.keys().filter(|s| !indicators.contains_key(*s)) {
             self.report.warnings.push(format!("{symbol}: no indicators this cycle; it cannot be selected"));

@@ -270,7 +270,11 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
     let p = prepare(&req).await?;
     let Prepared { mode, settings, now, run_id, exchange, store, notifier, pool, paper } = p;
 
+    // The spot testnet has no key-permission endpoint, and its funds are
+    // not real: the live preflight is skipped there, with a warning.
+    let testnet = matches!(&exchange, AnyExchange::Binance(b) if b.is_testnet());
     if mode == Mode::Live
+        && !testnet
         && let Some(report) = preflight(&exchange, &run_id, now, req.allow_withdrawal_key).await
     {
         return Ok(report);
@@ -298,6 +302,12 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
     }
     .run()
     .await;
+    if mode == Mode::Live && testnet {
+        report.warnings.push(
+            "Binance spot testnet (BINANCE_TESTNET): the key's permissions were not checked (the testnet has no apiRestrictions)"
+                .into(),
+        );
+    }
 
     if let (Some((mut account, path)), AnyExchange::Sim(sim)) = (paper, &exchange) {
         // A run refused by the lease changed nothing: the clock stays.

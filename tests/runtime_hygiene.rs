@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::live::{Live, read_json};
 use common::*;
+use rust_decimal::Decimal;
 use serde_json::Value;
 use tradecycle_fakes::binance::FakeBinanceConfig;
 
@@ -208,4 +209,44 @@ fn sigterm_mid_cycle_finishes_the_order_in_flight_saves_and_exits_6() {
     assert_eq!(state, report["state_after"]);
     assert!(state["pending_orders"].as_object().is_none_or(|p| p.is_empty()), "{}", state["pending_orders"]);
     assert!(report["state_writes"].as_array().unwrap().iter().all(|w| w["status"] == "written"));
+}
+
+#[test]
+fn the_spot_testnet_runs_dry_and_live_cycles_without_simple_earn() {
+    let live = Live::with_config("cycle_replay", FakeBinanceConfig { spot_testnet: true, ..Default::default() });
+    // Testnet accounts hold their USDT on spot (there is no Earn to fund from).
+    live.fake.set_balance("USDT", Decimal::from(10_000), Decimal::ZERO);
+    let testnet = [("BINANCE_TESTNET", "1")];
+    let unavailable = "Simple Earn is unavailable on this exchange; the cycle runs without it: \
+                       GET /sapi/v1/simple-earn/flexible/";
+
+    // Not known to be the testnet: the 404 fails the snapshot, naming the setting.
+    let refused = live.run(&["--run-id", "tn-prod"], &[]);
+    assert_eq!(refused.code, 3, "stderr: {}", refused.stderr);
+    let error = refused.json()["errors"][0]["message"].as_str().unwrap().to_string();
+    assert!(error.contains("HTTP 404") && error.contains("set BINANCE_TESTNET=1"), "{error}");
+
+    let dry = live.run(&["--run-id", "tn-dry"], &testnet);
+    assert_eq!(dry.code, 0, "stderr: {}\nstdout: {}", dry.stderr, dry.stdout);
+    let r = dry.json();
+    assert_eq!((r["mode"].as_str(), r["status"].as_str()), (Some("dry_run"), Some("ok")));
+    assert!(strs(&r["warnings"]).iter().any(|w| w.starts_with(unavailable)), "{}", r["warnings"]);
+    assert!(r["intents"].as_array().unwrap().iter().all(|i| i["status"] == "suppressed"));
+    assert!(r["intents"].as_array().unwrap().iter().all(|i| !i["kind"].as_str().unwrap().starts_with("earn")));
+
+    let run = live.run(&["--live", "--run-id", "tn-live"], &testnet);
+    assert_eq!(run.code, 0, "stderr: {}\nstdout: {}", run.stderr, run.stdout);
+    let r = run.json();
+    assert_eq!((r["mode"].as_str(), r["status"].as_str()), (Some("live"), Some("ok")));
+    let warnings = strs(&r["warnings"]);
+    assert!(warnings.iter().any(|w| w.starts_with(unavailable)), "{warnings:?}");
+    assert!(warnings.iter().any(|w| w.contains("the key's permissions were not checked")), "{warnings:?}");
+    let filled = r["intents"].as_array().unwrap().iter().filter(|i| i["status"] == "filled").count();
+    assert!(filled >= 2, "{}", run.stdout);
+    assert_eq!(live.fake.orders().len(), filled);
+    assert!(live.fake.earn_calls().is_empty());
+    let requests = live.fake.requests();
+    assert!(!requests.iter().any(|q| q.path == "/sapi/v1/account/apiRestrictions"), "preflight skipped");
+    assert!(requests.iter().filter(|q| q.path.starts_with("/sapi/")).all(|q| q.status == Some(404)));
+    assert!(live.state()["pending_orders"].as_object().is_none_or(|p| p.is_empty()));
 }
