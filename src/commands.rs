@@ -21,12 +21,15 @@ pub fn run_cli(cli: Cli) -> u8 {
         }
     };
     // Only a cycle has an order to finish before stopping; the other
-    // commands end at once on a signal.
-    let listener = {
-        let _inside = runtime.enter();
-        crate::stop::listen(matches!(cli.command, Command::Run(_)))
-    };
-    runtime.spawn(listener);
+    // commands end at once on a signal. `summary` never drives the runtime,
+    // so it keeps the default handling.
+    if !matches!(cli.command, Command::Summary(_)) {
+        let listener = {
+            let _inside = runtime.enter();
+            crate::stop::listen(matches!(cli.command, Command::Run(_)))
+        };
+        runtime.spawn(listener);
+    }
     match cli.command {
         Command::Replay(args) => runtime.block_on(replay_command(args)),
         Command::Run(args) => runtime.block_on(run_command(args)),

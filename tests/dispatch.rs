@@ -485,3 +485,34 @@ async fn binary_runs_from_the_environment_alone_without_the_default_file() {
     assert!(run.stderr.contains(&format!("cannot read the dispatch env file {}", missing.display())), "{}", run.stderr);
     assert_eq!(gh.dispatches().len(), 1);
 }
+
+#[tokio::test]
+async fn binary_exits_at_once_on_sigterm_while_waiting_to_retry() {
+    let (gh, home) = (FakeGitHub::start().await, tempfile::tempdir().unwrap());
+    gh.script_dispatch([Reply::error(503, "Service Unavailable")]);
+    // An hour between attempts: only the signal can end this run soon.
+    let text = settings(&gh.url(), "http://127.0.0.1:9", "DISPATCH_RETRY_BASE_SECONDS=3600\n");
+    let path = env_file(home.path(), &text);
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecycle"))
+        .args(["dispatch", "--env-file", path.to_str().unwrap()])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    for _ in 0..6000 {
+        if !gh.dispatches().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(gh.dispatches().len(), 1, "the first attempt reached GitHub");
+    let pid = i32::try_from(child.id().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().await.unwrap();
+    // Nothing to finish: it ends as an unhandled SIGTERM would (128 + 15).
+    assert_eq!(out.status.code(), Some(143), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(gh.dispatches().len(), 1);
+}
