@@ -16,7 +16,7 @@ pub fn run_cli(cli: Cli) -> u8 {
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::logging::error_line(&format!("error: cannot start the async runtime: {e}"));
             return 1;
         }
     };
@@ -47,7 +47,7 @@ async fn replay_command(args: ReplayArgs) -> u8 {
     let report = match replay(opts).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::error_line(&format!("error: {e}"));
             return EXIT_USAGE;
         }
     };
@@ -71,7 +71,7 @@ async fn run_command(args: RunArgs) -> u8 {
     let report = match crate::run::run(req).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::error_line(&format!("error: {e}"));
             return EXIT_USAGE;
         }
     };
@@ -80,7 +80,7 @@ async fn run_command(args: RunArgs) -> u8 {
     if let Err(e) =
         serde_json::to_string_pretty(&report).map_err(std::io::Error::other).and_then(|j| write_file(&path, &j))
     {
-        eprintln!("error: cannot write the report to {}: {e}", path.display());
+        crate::logging::error_line(&format!("error: cannot write the report to {}: {e}", path.display()));
     }
     emit(&report, args.output.as_deref(), args.format)
 }
@@ -101,7 +101,7 @@ async fn validate_command(args: ValidateArgs) -> u8 {
         match serde_json::to_string_pretty(&result.to_json()) {
             Ok(j) => j,
             Err(e) => {
-                eprintln!("error: cannot serialise the checks: {e}");
+                crate::logging::error_line(&format!("error: cannot serialise the checks: {e}"));
                 return 1;
             }
         }
@@ -120,14 +120,14 @@ fn emit(report: &Report, output: Option<&Path>, format: Format) -> u8 {
     let json = match serde_json::to_string_pretty(report) {
         Ok(j) => j,
         Err(e) => {
-            eprintln!("error: cannot serialise the report: {e}");
+            crate::logging::error_line(&format!("error: cannot serialise the report: {e}"));
             return 1;
         }
     };
     if let Some(path) = output
         && let Err(e) = write_file(path, &json)
     {
-        eprintln!("error: cannot write the report to {}: {e}", path.display());
+        crate::logging::error_line(&format!("error: cannot write the report to {}: {e}", path.display()));
         return 1;
     }
     let body = match format {
@@ -139,7 +139,7 @@ fn emit(report: &Report, output: Option<&Path>, format: Format) -> u8 {
         return 1;
     }
     for e in &report.errors {
-        eprintln!("error [{}]: {}", e.stage, e.message);
+        crate::logging::error_line(&format!("error [{}]: {}", e.stage, e.message));
     }
     report.exit_code()
 }

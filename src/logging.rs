@@ -5,6 +5,7 @@
 //! the entry's severity, message and time.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use chrono::{SecondsFormat, Utc};
 use serde_json::{Map, Value};
@@ -25,14 +26,28 @@ pub enum LogFormat {
     Json,
 }
 
+/// Whether stderr carries JSON lines (set by [`init`]).
+static JSON: AtomicBool = AtomicBool::new(false);
+
 /// Installs the stderr logger (once per process; later calls do nothing).
 pub fn init(format: LogFormat) {
+    JSON.store(format == LogFormat::Json, Ordering::Relaxed);
     let filter = EnvFilter::try_from_env("TRADECYCLE_LOG").unwrap_or_else(|_| EnvFilter::new("warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
     let _ = match format {
         LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).try_init(),
         LogFormat::Json => builder.with_ansi(false).event_format(CloudJson).try_init(),
     };
+}
+
+/// An error line for the operator (`error: ...`): as is on a text stderr;
+/// in JSON mode an ERROR entry, so every stderr line stays one JSON object.
+pub fn error_line(line: &str) {
+    if JSON.load(Ordering::Relaxed) {
+        tracing::error!("{line}");
+    } else {
+        eprintln!("{line}");
+    }
 }
 
 /// Cloud Logging's structured-log line: `severity` uses its names

@@ -110,6 +110,13 @@ fn json_log_format_writes_one_cloud_logging_object_per_line() {
         }
         assert!(lines.iter().all(|l| l["severity"] == "INFO"), "{lines:?}");
     }
+    // Errors for the operator are JSON entries too, of severity ERROR.
+    let failed = tradecycle(&["--log-format", "json", "replay", "--fixtures", "no/such/dir"], &[]);
+    assert_eq!(failed.code, 2);
+    let lines = json_lines(&failed.stderr);
+    assert_eq!(lines.len(), 1, "{}", failed.stderr);
+    assert_eq!(lines[0]["severity"], "ERROR");
+    assert_eq!(lines[0]["message"], "error: no/such/dir: fixture directory not found");
     let bad = tradecycle(&["replay"], &[("TRADECYCLE_LOG_FORMAT", "xml")]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
     assert!(bad.stderr.contains("--log-format"), "{}", bad.stderr);
