@@ -20,9 +20,10 @@ pub use crate::logging::LogFormat;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
-    /// Log lines on stderr as text or as JSON lines for Cloud Logging (filter: TRADECYCLE_LOG).
-    #[arg(long, global = true, value_enum, env = "TRADECYCLE_LOG_FORMAT", default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
+    /// Log lines on stderr as text or as JSON lines for Cloud Logging (filter: TRADECYCLE_LOG)
+    /// [env: TRADECYCLE_LOG_FORMAT; default: text].
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -12,7 +12,18 @@ use crate::replay::{ReplayOptions, replay};
 pub const EXIT_USAGE: u8 = 2;
 
 pub fn run_cli(cli: Cli) -> u8 {
-    crate::logging::init(cli.log_format);
+    // An empty TRADECYCLE_LOG_FORMAT (an unset workflow variable) is text.
+    let format = match cli.log_format {
+        Some(format) => format,
+        None => match crate::logging::format_from_env(std::env::var("TRADECYCLE_LOG_FORMAT").ok().as_deref()) {
+            Ok(format) => format,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    crate::logging::init(format);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

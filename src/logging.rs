@@ -26,6 +26,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// `TRADECYCLE_LOG_FORMAT`'s value: unset or empty is text.
+pub fn format_from_env(value: Option<&str>) -> Result<LogFormat, String> {
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("") | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => Err(format!("TRADECYCLE_LOG_FORMAT: expected text or json, got '{other}'")),
+    }
+}
+
 /// Whether stderr carries JSON lines (set by [`init`]).
 static JSON: AtomicBool = AtomicBool::new(false);
 
@@ -109,6 +118,14 @@ impl Visit for JsonFields<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_format_variable_is_text_unless_json() {
+        assert_eq!(format_from_env(None), Ok(LogFormat::Text));
+        assert_eq!(format_from_env(Some("")), Ok(LogFormat::Text));
+        assert_eq!(format_from_env(Some(" JSON ")), Ok(LogFormat::Json));
+        assert_eq!(format_from_env(Some("xml")), Err("TRADECYCLE_LOG_FORMAT: expected text or json, got 'xml'".into()));
+    }
 
     #[test]
     fn severities_use_cloud_logging_names() {

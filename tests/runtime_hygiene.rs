@@ -119,7 +119,11 @@ fn json_log_format_writes_one_cloud_logging_object_per_line() {
     assert_eq!(lines[0]["message"], "error: no/such/dir: fixture directory not found");
     let bad = tradecycle(&["replay"], &[("TRADECYCLE_LOG_FORMAT", "xml")]);
     assert_eq!(bad.code, 2, "{}", bad.stderr);
-    assert!(bad.stderr.contains("--log-format"), "{}", bad.stderr);
+    assert_eq!(bad.stderr, "error: TRADECYCLE_LOG_FORMAT: expected text or json, got 'xml'\n");
+    // An unset workflow variable arrives empty: text.
+    let empty = tradecycle(&["replay"], &[("TRADECYCLE_LOG", "info"), ("TRADECYCLE_LOG_FORMAT", "")]);
+    assert_eq!(empty.code, 0, "{}", empty.stderr);
+    assert!(empty.stderr.contains(" INFO ") && !empty.stderr.starts_with('{'), "{}", empty.stderr);
 }
 
 /// Live against a slow fake: each request waits `latency`, so the cycle

@@ -103,6 +103,13 @@ impl BinanceConfig {
             Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
             Some(v) => return Err(ConfigError(format!("BINANCE_TESTNET: expected true or false, got '{v}'"))),
         };
+        // Testnet mode skips the live key preflight: never on production.
+        if config.testnet && config.base_url == DEFAULT_BASE_URL {
+            return Err(ConfigError(format!(
+                "BINANCE_TESTNET is set but BINANCE_BASE_URL is Binance's production API ({DEFAULT_BASE_URL}); \
+                 set BINANCE_BASE_URL={TESTNET_URL} or unset BINANCE_TESTNET"
+            )));
+        }
         if let Some(n) = var("BINANCE_MAX_IN_FLIGHT") {
             config.max_in_flight = n.parse::<usize>().ok().filter(|n| (1..=512).contains(n)).ok_or_else(|| {
                 ConfigError(format!("BINANCE_MAX_IN_FLIGHT: expected a whole number between 1 and 512, got '{n}'"))
@@ -272,8 +279,14 @@ mod tests {
                 .unwrap()
                 .testnet
         );
+        assert!(
+            config(&[("BINANCE_TESTNET", "1")])
+                .unwrap_err()
+                .0
+                .starts_with("BINANCE_TESTNET is set but BINANCE_BASE_URL is Binance's production API")
+        );
         assert_eq!(
-            config(&[("BINANCE_TESTNET", "maybe")]).unwrap_err().0,
+            config(&[("BINANCE_BASE_URL", "http://127.0.0.1:9"), ("BINANCE_TESTNET", "maybe")]).unwrap_err().0,
             "BINANCE_TESTNET: expected true or false, got 'maybe'"
         );
     }
