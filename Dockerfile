@@ -22,12 +22,16 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
 # bundle the HTTPS clients (Binance, Google, Telegram, GitHub) verify against.
 FROM gcr.io/distroless/cc-debian12:nonroot
 COPY --from=builder /out/usr/local/bin/tradecycle /usr/local/bin/tradecycle
-# The replay fixture sets, so `replay` works out of the box.
+# The default fixture set is compiled into the binary; the others are here
+# for `replay --fixtures fixtures/<set>`.
 COPY fixtures /app/fixtures
 # Reports and recovery files go to artifacts/ under the working directory:
 # writable by the runtime user (mount a volume there to keep them).
 COPY --from=builder --chown=65532:65532 /out/app/artifacts /app/artifacts
 WORKDIR /app
 USER 65532:65532
+# Exec form, no shell: the binary is PID 1 and receives SIGTERM itself
+# (`run` finishes the order in flight, saves, reports and exits 6; other
+# commands exit at once).
 ENTRYPOINT ["/usr/local/bin/tradecycle"]
 CMD ["--help"]

@@ -35,7 +35,7 @@ fn pure_cycle(dir: &Path, iterations: usize) {
         let f = fixtures.clone();
         let start = Instant::now();
         let report = rt
-            .block_on(replay_loaded(f, ReplayOptions { fixtures: dir, now: None, run_id: None, env: Env::new() }))
+            .block_on(replay_loaded(f, ReplayOptions { fixtures: Some(dir), now: None, run_id: None, env: Env::new() }))
             .expect("replay runs");
         samples.push(start.elapsed());
         assert_eq!(report.status.exit_code(), 0);

@@ -14,7 +14,7 @@ prog=install-cron.sh
 
 usage() {
     cat <<'EOF'
-Usage: scripts/install-cron.sh [--binary PATH] [--env-file PATH] [--minute M] [--log FILE]
+Usage: scripts/install-cron.sh [--binary PATH] [--env-file PATH] [--minute M] [--log FILE] [--live | --no-live]
 
 Writes the dispatch settings from this script's environment into the env file
 and installs an hourly crontab entry running `tradecycle dispatch`.
@@ -31,6 +31,10 @@ Options:
   --minute M       UTC minute to fire at, 11..49 (default: derived from REPO,
                    so several accounts spread over the hour)
   --log FILE       where cron appends the output (default: ~/.local/state/tradecycle/dispatch.log)
+  --live           the crontab line runs `tradecycle dispatch --live` (live cycles)
+  --no-live        drop --live from the crontab line
+                   (neither: an existing line's --live is kept, so a re-run never
+                   turns live trading off behind the operator's back)
 
 Values are never printed. Exit codes: 0 done, 2 bad option or settings.
 EOF
@@ -45,12 +49,15 @@ binary=""
 env_file="${HOME:?HOME is not set}/.config/tradecycle/dispatch.env"
 minute=""
 log_file="$HOME/.local/state/tradecycle/dispatch.log"
+live=""
 while [ $# -gt 0 ]; do
     case "$1" in
         --binary) binary="${2:?--binary needs a path}"; shift 2 ;;
         --env-file) env_file="${2:?--env-file needs a path}"; shift 2 ;;
         --minute) minute="${2:?--minute needs a number}"; shift 2 ;;
         --log) log_file="${2:?--log needs a path}"; shift 2 ;;
+        --live) live=on; shift ;;
+        --no-live) live=off; shift ;;
         -h | --help) usage; exit 0 ;;
         *) usage >&2; die "unknown option: $1" ;;
     esac
@@ -121,8 +128,10 @@ SET_KEYS="$set_keys" awk '
     END { for (i = 1; i <= n; i++) if (!(order[i] in done)) print "export " order[i] "='\''" ENVIRON[order[i]] "'\''" }
 ' "$existing" >>"$tmp"
 
-# The binary itself validates the result before it replaces anything.
-if ! check="$("$binary" dispatch --env-file "$tmp" --check 2>&1)"; then
+# The binary itself validates the result before it replaces anything: with
+# a bare environment, since dispatch lets process variables override the
+# file and only the file is what cron will have.
+if ! check="$(env -i PATH="$PATH" HOME="$HOME" "$binary" dispatch --env-file "$tmp" --check 2>&1)"; then
     echo "$prog: the settings do not validate (nothing changed):" >&2
     printf '%s\n' "$check" | sed "s|$tmp|$env_file|g; s|^|  |" >&2
     exit 2
@@ -163,7 +172,6 @@ local_minute=$(((minute + offset % 60 + 60) % 60))
 
 mkdir -p "$(dirname "$log_file")"
 marker="# tradecycle-dispatch env=$env_file"
-entry="$local_minute * * * * '$binary' dispatch --env-file '$env_file' >> '$log_file' 2>&1 $marker"
 
 if current="$(crontab -l 2>&1)"; then
     :
@@ -172,6 +180,18 @@ elif printf '%s' "$current" | grep -qi 'no crontab'; then
 else
     die "cannot read the current crontab: $current"
 fi
+# Without --live / --no-live, our existing line's --live (added by an
+# operator or an earlier --live) is kept. Paths hold no spaces, so " --live "
+# can only be the flag.
+if [ -z "$live" ]; then
+    old_entry="$(MARKER="$marker" awk '{ l = length(ENVIRON["MARKER"]); if (length($0) >= l && substr($0, length($0) - l + 1) == ENVIRON["MARKER"]) print }' <<<"$current")"
+    case " $old_entry " in
+        *" --live "*) live=on; echo "crontab: keeping --live from the existing line (pass --no-live to drop it)" ;;
+    esac
+fi
+dispatch_args="dispatch --env-file '$env_file'"
+[ "$live" = on ] && dispatch_args="$dispatch_args --live"
+entry="$local_minute * * * * '$binary' $dispatch_args >> '$log_file' 2>&1 $marker"
 # Replace our line in place (matched by its marker), or append it.
 if [ -z "$current" ]; then
     new="$entry"

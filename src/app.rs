@@ -225,6 +225,11 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
             .market_data(&request)
             .await
             .map_err(|e| (Status::Aborted, "exchange", format!("could not read market data: {e}")))?;
+        if let Some(why) = &market.earn_unavailable {
+            self.report
+                .warnings
+                .push(format!("Simple Earn is unavailable on this exchange; the cycle runs without it: {why}"));
+        }
         let (btc, indicators) = signals(&market, &official).map_err(|e| (Status::Error, "snapshot", e))?;
         for symbol in official.keys().filter(|s| !indicators.contains_key(*s)) {
             self.report.warnings.push(format!("{symbol}: no indicators this cycle; it cannot be selected"));
@@ -313,7 +318,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         for message in std::mem::take(&mut cycle.attention) {
             self.report.attention(message);
         }
-        self.report.log_lines = std::mem::take(&mut cycle.log_lines);
+        self.report.log_lines = std::mem::take(&mut cycle.log_lines).into();
         self.report.state_after = Some(cycle.state.to_value());
         Ok(())
     }
@@ -424,6 +429,12 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// Executes one intent: redeems from Earn first when spot is short,
     /// writes an order ahead to the ledger, sends it, applies the outcome.
     async fn execute(&mut self, cycle: &mut Cycle, intent: Intent) {
+        if let Some(signal) = crate::stop::requested() {
+            self.report.stopped(format!("{signal} received: the intents after it were skipped"));
+            cycle.apply(intent, Outcome::Skipped(crate::stop::SKIP_REASON.into()));
+            self.flush(cycle).await;
+            return;
+        }
         if let Some(redeem) = cycle.funding_for(&intent) {
             let (asset, need) = intent.requirement().unwrap_or_default();
             let outcome = self.perform(cycle, &redeem).await;

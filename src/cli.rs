@@ -5,19 +5,25 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
+pub use crate::logging::LogFormat;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "tradecycle",
     version,
     about = "Runs one crypto trading cycle per invocation against a Binance spot account.",
     long_about = "Runs one crypto trading cycle per invocation against a Binance spot account and exits.\n\n\
-                  Exit codes: 0 ok, 5 finished but needs attention (see the report's `attention`), 1 cycle\n\
-                  error, 2 usage or configuration error, 3 aborted before trading, 4 another cycle holds the\n\
-                  run lease."
+                  Exit codes: 0 ok, 1 cycle error, 2 usage or configuration error, 3 aborted before trading,\n\
+                  4 another cycle holds the run lease, 5 finished but needs attention, 6 stopped by SIGTERM/SIGINT\n\
+                  (the order in flight finished and saved, the rest skipped)."
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    /// Log lines on stderr as text or as JSON lines for Cloud Logging (filter: TRADECYCLE_LOG)
+    /// [env: TRADECYCLE_LOG_FORMAT; default: text].
+    #[arg(long, global = true, value_enum)]
+    pub log_format: Option<LogFormat>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -30,7 +36,8 @@ pub enum Command {
     /// Fire the cycle workflow through GitHub's workflow_dispatch API (what the VPS cron runs).
     #[command(
         long_about = "Fire the cycle workflow through GitHub's workflow_dispatch API (what the VPS cron runs).\n\n\
-        Settings come from an env file of KEY=VALUE lines: GITHUB_TOKEN, REPO (owner/name), WORKFLOW \
+        Settings come from an env file of KEY=VALUE lines (a variable set in the process environment wins \
+        over the file; without --env-file the default file may be absent): GITHUB_TOKEN, REPO (owner/name), WORKFLOW \
         (e.g. cycle.yml), REF (branch), optional VALIDATE_ONLY and LIVE (workflow inputs), \
         DISPATCH_MAX_ATTEMPTS (4), DISPATCH_RETRY_BASE_SECONDS (15; the wait before attempt k+1 is base*k), \
         GITHUB_API_URL, and TG_TOKEN + GLOBAL_TELEGRAM_CHAT_ID for the failure alert.\n\n\
@@ -161,9 +168,9 @@ pub struct RunArgs {
     /// Trade on the simulated exchange seeded from --fixtures; state and account persist under --paper-dir.
     #[arg(long, conflicts_with = "live")]
     pub paper: bool,
-    /// Fixture set that seeds paper mode.
-    #[arg(long, value_name = "DIR", default_value = "fixtures/cycle_replay", requires = "paper")]
-    pub fixtures: PathBuf,
+    /// Fixture set directory that seeds paper mode [default: the cycle_replay set built into the binary].
+    #[arg(long, value_name = "DIR", requires = "paper")]
+    pub fixtures: Option<PathBuf>,
     /// Where paper mode keeps its account and state between runs.
     #[arg(long, value_name = "DIR", default_value = "artifacts/paper", requires = "paper")]
     pub paper_dir: PathBuf,
@@ -203,9 +210,10 @@ pub enum Format {
 
 #[derive(Debug, clap::Args)]
 pub struct ReplayArgs {
-    /// Fixture set directory (the four snapshot files and an optional replay_config.json).
-    #[arg(long, value_name = "DIR", default_value = "fixtures/cycle_replay")]
-    pub fixtures: PathBuf,
+    /// Fixture set directory (the four snapshot files and an optional replay_config.json)
+    /// [default: the cycle_replay set built into the binary].
+    #[arg(long, value_name = "DIR")]
+    pub fixtures: Option<PathBuf>,
     /// Cycle time (RFC 3339); overrides replay_config.json's now_utc. Default 2026-03-15T00:00:00Z.
     #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
     pub now: Option<DateTime<Utc>>,

@@ -12,14 +12,35 @@ use crate::replay::{ReplayOptions, replay};
 pub const EXIT_USAGE: u8 = 2;
 
 pub fn run_cli(cli: Cli) -> u8 {
-    init_tracing();
+    // An empty TRADECYCLE_LOG_FORMAT (an unset workflow variable) is text.
+    let format = match cli.log_format {
+        Some(format) => format,
+        None => match crate::logging::format_from_env(std::env::var("TRADECYCLE_LOG_FORMAT").ok().as_deref()) {
+            Ok(format) => format,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return EXIT_USAGE;
+            }
+        },
+    };
+    crate::logging::init(format);
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            crate::logging::error_line(&format!("error: cannot start the async runtime: {e}"));
             return 1;
         }
     };
+    // Only a cycle has an order to finish before stopping; the other
+    // commands end at once on a signal. `summary` never drives the runtime,
+    // so it keeps the default handling.
+    if !matches!(cli.command, Command::Summary(_)) {
+        let listener = {
+            let _inside = runtime.enter();
+            crate::stop::listen(matches!(cli.command, Command::Run(_)))
+        };
+        runtime.spawn(listener);
+    }
     match cli.command {
         Command::Replay(args) => runtime.block_on(replay_command(args)),
         Command::Run(args) => runtime.block_on(run_command(args)),
@@ -31,19 +52,13 @@ pub fn run_cli(cli: Cli) -> u8 {
     }
 }
 
-fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("TRADECYCLE_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    let _ =
-        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
-}
-
 async fn replay_command(args: ReplayArgs) -> u8 {
-    let opts = ReplayOptions { fixtures: &args.fixtures, now: args.now, run_id: args.run_id, env: process_env() };
+    let opts =
+        ReplayOptions { fixtures: args.fixtures.as_deref(), now: args.now, run_id: args.run_id, env: process_env() };
     let report = match replay(opts).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::error_line(&format!("error: {e}"));
             return EXIT_USAGE;
         }
     };
@@ -67,7 +82,7 @@ async fn run_command(args: RunArgs) -> u8 {
     let report = match crate::run::run(req).await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e}");
+            crate::logging::error_line(&format!("error: {e}"));
             return EXIT_USAGE;
         }
     };
@@ -82,7 +97,10 @@ async fn run_command(args: RunArgs) -> u8 {
             eprintln!("warning: a report for run id {} already exists; this one is {}", report.run_id, path.display())
         }
         Ok(_) => {}
-        Err(e) => eprintln!("error: cannot write the report to {}: {e}", args.artifacts.join(stem + ".json").display()),
+        Err(e) => crate::logging::error_line(&format!(
+            "error: cannot write the report to {}: {e}",
+            args.artifacts.join(stem + ".json").display()
+        )),
     }
     emit(&report, args.output.as_deref(), args.format)
 }
@@ -103,7 +121,7 @@ async fn validate_command(args: ValidateArgs) -> u8 {
         match serde_json::to_string_pretty(&result.to_json()) {
             Ok(j) => j,
             Err(e) => {
-                eprintln!("error: cannot serialise the checks: {e}");
+                crate::logging::error_line(&format!("error: cannot serialise the checks: {e}"));
                 return 1;
             }
         }
@@ -117,21 +135,19 @@ async fn validate_command(args: ValidateArgs) -> u8 {
 }
 
 /// Prints the report (JSON or text) and writes it to `output`; returns the exit code.
+/// (The cycle's log lines went to the log as they were produced.)
 fn emit(report: &Report, output: Option<&Path>, format: Format) -> u8 {
-    for line in &report.log_lines {
-        tracing::info!("{line}");
-    }
     let json = match serde_json::to_string_pretty(report) {
         Ok(j) => j,
         Err(e) => {
-            eprintln!("error: cannot serialise the report: {e}");
+            crate::logging::error_line(&format!("error: cannot serialise the report: {e}"));
             return 1;
         }
     };
     if let Some(path) = output
         && let Err(e) = write_file(path, &json)
     {
-        eprintln!("error: cannot write the report to {}: {e}", path.display());
+        crate::logging::error_line(&format!("error: cannot write the report to {}: {e}", path.display()));
         return 1;
     }
     let body = match format {
@@ -143,7 +159,7 @@ fn emit(report: &Report, output: Option<&Path>, format: Format) -> u8 {
         return 1;
     }
     for e in &report.errors {
-        eprintln!("error [{}]: {}", e.stage, e.message);
+        crate::logging::error_line(&format!("error [{}]: {}", e.stage, e.message));
     }
     report.exit_code()
 }

@@ -155,7 +155,12 @@ pub const VARIABLES: &[Variable] = &[
     Variable {
         name: "TRADECYCLE_LOG",
         default: "warn",
-        meaning: "log filter for stderr (e.g. info prints the cycle's log lines)",
+        meaning: "log filter for stderr (e.g. info prints the cycle's log lines as they happen)",
+    },
+    Variable {
+        name: "TRADECYCLE_LOG_FORMAT",
+        default: "text",
+        meaning: "log lines on stderr: text (colour only on a terminal) or json, one object per line with severity, time and message for Cloud Logging (same as --log-format)",
     },
 ];
 

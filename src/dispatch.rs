@@ -168,6 +168,31 @@ impl DispatchConfig {
     }
 }
 
+/// The env file's variables with the process environment's on top: a
+/// variable set in the process wins, as dotenv tools do, so one run can
+/// override the file (`LIVE=false tradecycle dispatch`). An empty process
+/// variable counts as unset and leaves the file's value. Returns the merged
+/// variables and the names of the settings `dispatch` reads that came from
+/// the process (values are never returned separately: one is the token).
+pub fn overlay_process_env(file: Env, process: Env) -> (Env, Vec<String>) {
+    let mut merged = file;
+    let mut from_process = Vec::new();
+    for (key, value) in process.into_iter().filter(|(_, v)| !v.trim().is_empty()) {
+        if reads(&key) {
+            from_process.push(key.clone());
+        }
+        merged.insert(key, value);
+    }
+    (merged, from_process)
+}
+
+/// Whether `dispatch` reads `key` (its own settings and the alert's).
+fn reads(key: &str) -> bool {
+    VARIABLES.iter().any(|v| v.name == key && key != "TRADECYCLE_DISPATCH_ENV")
+        || ["TG_TOKEN", "TG_CHAT_ID", "GLOBAL_TELEGRAM_CHAT_ID", "NOTIFY_LANG"].contains(&key)
+        || key.starts_with("TELEGRAM_")
+}
+
 /// Parses an env file: `KEY=VALUE` lines, an optional `export ` prefix,
 /// values bare, `'single'` (literal) or `"double"` quoted (with `\"`, `\\`,
 /// `\$` and `` \` `` escapes), blank lines and `#` comments. A later line

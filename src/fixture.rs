@@ -19,6 +19,20 @@ pub const MARKET_FILE: &str = "market_data_snapshot.json";
 pub const POOL_FILE: &str = "pool_input_snapshot.json";
 pub const CONFIG_FILE: &str = "replay_config.json";
 
+/// Where the default fixture set was compiled from; also its name in
+/// reports and error messages.
+pub const DEFAULT_FIXTURES: &str = "fixtures/cycle_replay";
+
+/// The default fixture set, compiled into the binary so `replay` and
+/// `run --paper` work from any directory and inside the container image.
+const EMBEDDED_DEFAULT: &[(&str, &str)] = &[
+    (BALANCES_FILE, include_str!("../fixtures/cycle_replay/account_balances_snapshot.json")),
+    (STATE_FILE, include_str!("../fixtures/cycle_replay/initial_state_snapshot.json")),
+    (MARKET_FILE, include_str!("../fixtures/cycle_replay/market_data_snapshot.json")),
+    (POOL_FILE, include_str!("../fixtures/cycle_replay/pool_input_snapshot.json")),
+    (CONFIG_FILE, include_str!("../fixtures/cycle_replay/replay_config.json")),
+];
+
 /// How the pool file is used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PoolSource {
@@ -63,8 +77,25 @@ fn err(file: &Path, message: impl Into<String>) -> FixtureError {
     FixtureError { file: file.display().to_string(), message: message.into() }
 }
 
-fn read_json(path: &Path) -> Result<Value, FixtureError> {
-    let text = std::fs::read_to_string(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
+/// Reads one file of a set: from the disk, or from the embedded default.
+type ReadFile<'a> = &'a dyn Fn(&Path) -> std::io::Result<String>;
+
+fn read_disk(path: &Path) -> std::io::Result<String> {
+    std::fs::read_to_string(path)
+}
+
+/// The embedded default set's files, looked up by file name.
+fn read_embedded(path: &Path) -> std::io::Result<String> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    EMBEDDED_DEFAULT
+        .iter()
+        .find(|(file, _)| *file == name)
+        .map(|(_, text)| (*text).to_string())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::NotFound, "not in the embedded fixture set"))
+}
+
+fn read_json(read: ReadFile, path: &Path) -> Result<Value, FixtureError> {
+    let text = read(path).map_err(|e| err(path, format!("cannot read: {e}")))?;
     serde_json::from_str(&text).map_err(|e| err(path, format!("not valid JSON: {e}")))
 }
 
@@ -98,13 +129,32 @@ fn number(v: Option<&Value>, path: &Path, field: &str) -> Result<Option<f64>, Fi
 }
 
 impl FixtureSet {
+    /// Reads the fixture set in directory `dir`.
     pub fn load(dir: &Path) -> Result<FixtureSet, FixtureError> {
         if !dir.is_dir() {
             return Err(err(dir, "fixture directory not found"));
         }
-        let config = load_config(&dir.join(CONFIG_FILE))?;
+        Self::parse(dir, &read_disk)
+    }
+
+    /// The default set (`fixtures/cycle_replay`) as compiled into the
+    /// binary: no file is read. Its `dir` names where it came from.
+    pub fn embedded_default() -> Result<FixtureSet, FixtureError> {
+        Self::parse(Path::new(DEFAULT_FIXTURES), &read_embedded)
+    }
+
+    /// `dir`'s set when given, the embedded default otherwise.
+    pub fn load_or_default(dir: Option<&Path>) -> Result<FixtureSet, FixtureError> {
+        match dir {
+            Some(dir) => Self::load(dir),
+            None => Self::embedded_default(),
+        }
+    }
+
+    fn parse(dir: &Path, read: ReadFile) -> Result<FixtureSet, FixtureError> {
+        let config = load_config(read, &dir.join(CONFIG_FILE))?;
         let bal_path = dir.join(BALANCES_FILE);
-        let raw = read_json(&bal_path)?;
+        let raw = read_json(read, &bal_path)?;
         let raw = object(&raw, &bal_path, "the document")?;
         let mut balances: BTreeMap<String, AssetBalance> = BTreeMap::new();
         if let Some(spot) = member(raw, "spot_balances", &bal_path, "")? {
@@ -176,15 +226,15 @@ impl FixtureSet {
         }
 
         let state_path = dir.join(STATE_FILE);
-        let initial_state = read_json(&state_path)?;
+        let initial_state = read_json(read, &state_path)?;
         if !initial_state.is_object() && !initial_state.is_null() {
             return Err(err(&state_path, "the state document must be an object (or null for a missing document)"));
         }
         let pool_path = dir.join(POOL_FILE);
-        let pool_input = read_json(&pool_path)?;
+        let pool_input = read_json(read, &pool_path)?;
 
         let market_path = dir.join(MARKET_FILE);
-        let market = read_json(&market_path)?;
+        let market = read_json(read, &market_path)?;
         let market = object(&market, &market_path, "the document")?;
         let btc = match market.get("btc_snapshot") {
             None | Some(Value::Null) => None,
@@ -276,11 +326,12 @@ fn trend_indicators(o: &Map<String, Value>, path: &Path, field: &str) -> Result<
     })
 }
 
-fn load_config(path: &Path) -> Result<ReplayConfig, FixtureError> {
-    if !path.exists() {
-        return Ok(ReplayConfig::default());
-    }
-    let raw = read_json(path)?;
+fn load_config(read: ReadFile, path: &Path) -> Result<ReplayConfig, FixtureError> {
+    let raw = match read(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(ReplayConfig::default()),
+        Err(e) => return Err(err(path, format!("cannot read: {e}"))),
+        Ok(text) => serde_json::from_str(&text).map_err(|e| err(path, format!("not valid JSON: {e}")))?,
+    };
     let o = object(&raw, path, "the document")?;
     let mut cfg = ReplayConfig::default();
     for (key, v) in o {
@@ -326,4 +377,18 @@ fn load_config(path: &Path) -> Result<ReplayConfig, FixtureError> {
         }
     }
     Ok(cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_default_is_the_repository_set() {
+        let embedded = FixtureSet::embedded_default().expect("the embedded set parses");
+        let on_disk = FixtureSet::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_FIXTURES)).unwrap();
+        assert_eq!(embedded.dir, Path::new(DEFAULT_FIXTURES));
+        assert_eq!(FixtureSet { dir: embedded.dir.clone(), ..on_disk }, embedded);
+        assert_eq!(embedded.config.run_id.as_deref(), Some("fixture-cycle_replay"));
+    }
 }

@@ -55,31 +55,41 @@ fn telegram(env: &Env) -> Result<Option<TelegramNotifier>, String> {
 }
 
 pub async fn dispatch_command(args: DispatchArgs) -> u8 {
-    let path = match args.env_file {
-        Some(p) => p,
+    let (path, explicit) = match args.env_file {
+        Some(p) => (p, true),
         None => match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
-            Some(home) => PathBuf::from(home).join(DEFAULT_DISPATCH_ENV),
+            Some(home) => (PathBuf::from(home).join(DEFAULT_DISPATCH_ENV), false),
             None => return usage("HOME is not set: pass --env-file"),
         },
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) => return usage(format!("cannot read the dispatch env file {}: {e}", path.display())),
+    // The default file may be absent when the environment carries the
+    // settings (a container); a file asked for by name must exist.
+    let unreadable = |e: &std::io::Error| format!("cannot read the dispatch env file {}: {e}", path.display());
+    let (text, missing) = match std::fs::read_to_string(&path) {
+        Ok(t) => (t, None),
+        Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => (String::new(), Some(unreadable(&e))),
+        Err(e) => return usage(unreadable(&e)),
     };
-    warn_if_readable_by_others(&path);
-    let mut env = match dispatch::parse_env_file(&text) {
+    if !text.is_empty() {
+        warn_if_readable_by_others(&path);
+    }
+    let file = match dispatch::parse_env_file(&text) {
         Ok(env) => env,
         Err(e) => return usage(format!("{}: {e}", path.display())),
     };
+    let (mut env, from_process) = dispatch::overlay_process_env(file, process_env());
     if args.validate_only {
         env.insert("VALIDATE_ONLY".into(), "true".into());
     }
     if args.live {
         env.insert("LIVE".into(), "true".into());
     }
-    let cfg = match DispatchConfig::from_env(&env) {
-        Ok(c) => c,
-        Err(e) => return usage(format!("{}: {e}", path.display())),
+    let cfg = match (DispatchConfig::from_env(&env), missing) {
+        (Ok(c), _) => c,
+        (Err(_), Some(missing)) => {
+            return usage(format!("{missing} (or set GITHUB_TOKEN, REPO, WORKFLOW and REF in the environment)"));
+        }
+        (Err(e), None) => return usage(format!("{}: {e}", path.display())),
     };
     let lang = match lang_of(&env) {
         Ok(l) => l,
@@ -91,6 +101,9 @@ pub async fn dispatch_command(args: DispatchArgs) -> u8 {
     };
     if args.check {
         println!("env file: {}", path.display());
+        if !from_process.is_empty() {
+            println!("from the process environment (wins over the file): {}", from_process.join(", "));
+        }
         println!("repo: {}", cfg.repo);
         println!("workflow: {}", cfg.workflow);
         println!("ref: {}", cfg.git_ref);

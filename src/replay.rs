@@ -31,7 +31,8 @@ pub enum ReplayError {
 }
 
 pub struct ReplayOptions<'a> {
-    pub fixtures: &'a Path,
+    /// The fixture set directory; `None` is the embedded default set.
+    pub fixtures: Option<&'a Path>,
     pub now: Option<DateTime<Utc>>,
     pub run_id: Option<String>,
     /// The process environment; `replay_config.json`'s `env` overrides it.
@@ -39,7 +40,7 @@ pub struct ReplayOptions<'a> {
 }
 
 pub async fn replay(opts: ReplayOptions<'_>) -> Result<Report, ReplayError> {
-    let fixtures = FixtureSet::load(opts.fixtures)?;
+    let fixtures = FixtureSet::load_or_default(opts.fixtures)?;
     replay_loaded(fixtures, opts).await
 }
 
@@ -50,7 +51,7 @@ pub async fn replay_loaded(fixtures: FixtureSet, opts: ReplayOptions<'_>) -> Res
     let mut env = opts.env;
     env.extend(cfg.env.clone());
     let settings = Settings::from_env(&env).map_err(|source| ReplayError::Config {
-        file: opts.fixtures.join(crate::fixture::CONFIG_FILE).display().to_string(),
+        file: fixtures.dir.join(crate::fixture::CONFIG_FILE).display().to_string(),
         source,
     })?;
     let now = opts.now.or(cfg.now_utc).unwrap_or_else(default_now);

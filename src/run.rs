@@ -65,7 +65,8 @@ pub const LEASE_TTL: Duration = Duration::from_secs(15 * 60);
 pub struct RunRequest {
     pub live: bool,
     pub paper: bool,
-    pub fixtures: PathBuf,
+    /// Paper mode's fixture set directory; `None` is the embedded default.
+    pub fixtures: Option<PathBuf>,
     pub paper_dir: PathBuf,
     pub synthetic_klines: bool,
     pub store: Option<String>,
@@ -275,7 +276,11 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
     let p = prepare(&req).await?;
     let Prepared { mode, settings, now, run_id, exchange, store, notifier, pool, paper } = p;
 
+    // The spot testnet has no key-permission endpoint, and its funds are
+    // not real: the live preflight is skipped there, with a warning.
+    let testnet = matches!(&exchange, AnyExchange::Binance(b) if b.is_testnet());
     if mode == Mode::Live
+        && !testnet
         && let Some(report) = preflight(&exchange, &run_id, now, req.allow_withdrawal_key).await
     {
         return Ok(report);
@@ -303,6 +308,12 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
     }
     .run()
     .await;
+    if mode == Mode::Live && testnet {
+        report.warnings.push(
+            "Binance spot testnet (BINANCE_TESTNET): the key's permissions were not checked (the testnet has no apiRestrictions)"
+                .into(),
+        );
+    }
 
     if let (Some((mut account, path)), AnyExchange::Sim(sim)) = (paper, &exchange) {
         // A run refused by the lease changed nothing: the clock stays.
@@ -451,7 +462,7 @@ async fn prepare_paper(
     settings: Settings,
     spec: Option<StoreSpec>,
 ) -> Result<Prepared, RunSetupError> {
-    let fixtures = FixtureSet::load(&req.fixtures).map_err(|e| setup(e.to_string()))?;
+    let fixtures = FixtureSet::load_or_default(req.fixtures.as_deref()).map_err(|e| setup(e.to_string()))?;
     let account_path = req.paper_dir.join("account.json");
     let start = fixtures.config.now_utc.unwrap_or_else(crate::replay::default_now);
     let account = match PaperAccount::load(&account_path).map_err(setup)? {

@@ -92,7 +92,7 @@ mod tests {
         let run = crate::run::RunRequest {
             live: true,
             paper: false,
-            fixtures: "fixtures/cycle_replay".into(),
+            fixtures: Some("fixtures/cycle_replay".into()),
             paper_dir: "artifacts/paper".into(),
             synthetic_klines: false,
             store: None,

@@ -379,6 +379,7 @@ fn config(addr: SocketAddr) -> BinanceConfig {
         max_in_flight: 8,
         read_retries: 3,
         retry_base: Duration::from_millis(10),
+        testnet: false,
     }
 }
 

@@ -212,11 +212,17 @@ struct Run {
 /// Runs `tradecycle dispatch <args>` with only PATH and HOME set; async so
 /// the fake servers on this test's runtime keep answering meanwhile.
 async fn tradecycle(home: &Path, args: &[&str]) -> Run {
+    tradecycle_with(home, args, &[]).await
+}
+
+/// As [`tradecycle`], with `env` in the process environment too.
+async fn tradecycle_with(home: &Path, args: &[&str], env: &[(&str, &str)]) -> Run {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecycle"))
         .args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("HOME", home)
+        .envs(env.iter().copied())
         .output()
         .await
         .expect("binary runs");
@@ -360,7 +366,8 @@ async fn binary_configuration_errors_exit_2_naming_the_variable() {
     assert_eq!(
         run.stderr,
         format!(
-            "error: cannot read the dispatch env file {}: No such file or directory (os error 2)\n",
+            "error: cannot read the dispatch env file {}: No such file or directory (os error 2) \
+             (or set GITHUB_TOKEN, REPO, WORKFLOW and REF in the environment)\n",
             missing.display()
         )
     );
@@ -427,4 +434,85 @@ async fn binary_warns_when_the_env_file_is_readable_by_others() {
         "{}",
         run.stderr
     );
+}
+
+#[tokio::test]
+async fn binary_process_environment_wins_over_the_env_file() {
+    let (gh, tg, home) = (FakeGitHub::start().await, telegram().await, tempfile::tempdir().unwrap());
+    let path = env_file(home.path(), &settings(&gh.url(), &tg.url(), "LIVE=true\nVALIDATE_ONLY=true\n"));
+    // REF and LIVE from the process win; an empty VALIDATE_ONLY counts as
+    // unset and leaves the file's value.
+    let process = [("REF", "release"), ("LIVE", "false"), ("VALIDATE_ONLY", "")];
+    let check = tradecycle_with(home.path(), &["dispatch", "--check"], &process).await;
+    assert_eq!(check.code, 0, "{}", check.stderr);
+    assert!(
+        check.stdout.starts_with(&format!(
+            "env file: {}\nfrom the process environment (wins over the file): LIVE, REF\nrepo: owner/repo\n\
+             workflow: cycle.yml\nref: release\ninputs: {{\"live\":\"false\",\"validate_only\":\"true\"}}\n",
+            path.display()
+        )),
+        "{}",
+        check.stdout
+    );
+    let run = tradecycle_with(home.path(), &["dispatch"], &process).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        gh.dispatches()[0].json(),
+        json!({"ref": "release", "inputs": {"live": "false", "validate_only": "true"}})
+    );
+    assert!(tg.messages().is_empty());
+}
+
+#[tokio::test]
+async fn binary_runs_from_the_environment_alone_without_the_default_file() {
+    let (gh, home) = (FakeGitHub::start().await, tempfile::tempdir().unwrap());
+    let url = gh.url();
+    let process = [
+        ("GITHUB_TOKEN", GH_TOKEN),
+        ("REPO", "owner/repo"),
+        ("WORKFLOW", "cycle.yml"),
+        ("REF", "main"),
+        ("GITHUB_API_URL", url.as_str()),
+    ];
+    let run = tradecycle_with(home.path(), &["dispatch"], &process).await;
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(gh.dispatches()[0].json(), json!({"ref": "main", "inputs": {}}));
+
+    // A file asked for by name must exist.
+    let missing = home.path().join("nope.env");
+    let run = tradecycle_with(home.path(), &["dispatch", "--env-file", missing.to_str().unwrap()], &process).await;
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains(&format!("cannot read the dispatch env file {}", missing.display())), "{}", run.stderr);
+    assert_eq!(gh.dispatches().len(), 1);
+}
+
+#[tokio::test]
+async fn binary_exits_at_once_on_sigterm_while_waiting_to_retry() {
+    let (gh, home) = (FakeGitHub::start().await, tempfile::tempdir().unwrap());
+    gh.script_dispatch([Reply::error(503, "Service Unavailable")]);
+    // An hour between attempts: only the signal can end this run soon.
+    let text = settings(&gh.url(), "http://127.0.0.1:9", "DISPATCH_RETRY_BASE_SECONDS=3600\n");
+    let path = env_file(home.path(), &text);
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tradecycle"))
+        .args(["dispatch", "--env-file", path.to_str().unwrap()])
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    for _ in 0..6000 {
+        if !gh.dispatches().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(gh.dispatches().len(), 1, "the first attempt reached GitHub");
+    let pid = i32::try_from(child.id().unwrap()).unwrap();
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let out = child.wait_with_output().await.unwrap();
+    // Nothing to finish: it ends as an unhandled SIGTERM would (128 + 15).
+    assert_eq!(out.status.code(), Some(143), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(gh.dispatches().len(), 1);
 }

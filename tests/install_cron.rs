@@ -259,3 +259,42 @@ fn refuses_unsafe_minutes_and_invalid_settings_without_touching_anything() {
     assert!(leftovers.is_empty(), "temporary files removed: {leftovers:?}");
     assert!(!sb.crontab.exists(), "crontab untouched");
 }
+
+#[test]
+fn a_rerun_keeps_the_operators_live_flag_until_told_otherwise() {
+    let sb = Sandbox::new();
+    let (code, _, stderr) = sb.install(SETTINGS, &["--minute", "23"]);
+    assert_eq!(code, 0, "{stderr}");
+    let ours = |sb: &Sandbox| sb.crontab_lines().into_iter().find(|l| l.contains("# tradecycle-dispatch")).unwrap();
+    assert!(!ours(&sb).contains("--live"), "{}", ours(&sb));
+
+    // The operator turns live trading on by editing the line.
+    let edited = ours(&sb).replace(" dispatch --env-file", " dispatch --live --env-file");
+    std::fs::write(&sb.crontab, format!("{edited}\n")).unwrap();
+    let (code, stdout, stderr) = sb.install(SETTINGS, &["--minute", "23"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stdout.contains("crontab: keeping --live from the existing line"), "{stdout}");
+    let kept = ours(&sb);
+    assert!(
+        kept.ends_with(&format!(
+            "--env-file '{}' --live >> '{}' 2>&1 # tradecycle-dispatch env={}",
+            sb.env_file().display(),
+            sb.home.join(".local/state/tradecycle/dispatch.log").display(),
+            sb.env_file().display()
+        )),
+        "{kept}"
+    );
+    // A third run with the same settings changes nothing.
+    let (code, stdout, _) = sb.install(SETTINGS, &["--minute", "23"]);
+    assert_eq!(code, 0);
+    assert!(stdout.contains(&format!("crontab: unchanged: {kept}\n")), "{stdout}");
+
+    // --no-live drops it; --live puts it back.
+    let (code, _, stderr) = sb.install(SETTINGS, &["--minute", "23", "--no-live"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!ours(&sb).contains("--live"), "{}", ours(&sb));
+    let (code, _, stderr) = sb.install(SETTINGS, &["--minute", "23", "--live"]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(ours(&sb), kept);
+    assert_eq!(sb.crontab_lines().len(), 1, "one line of ours, no duplicate");
+}

@@ -109,6 +109,8 @@ const NOT_FOR_THE_CYCLE: &[&str] = &[
     "TRADECYCLE_WAIT_SCALE",
     "BINANCE_API_URL",
     "BINANCE_BASE_URL",
+    // The workflow trades on production Binance, never the testnet.
+    "BINANCE_TESTNET",
 ];
 
 const SECRETS: &[&str] = &["BINANCE_API_KEY", "BINANCE_API_SECRET", "TG_TOKEN"];

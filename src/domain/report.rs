@@ -38,6 +38,9 @@ pub enum Status {
     Error,
     /// Stopped before trading (state unreadable, exchange unreachable...).
     Aborted,
+    /// Asked to stop (SIGTERM/SIGINT): the order in flight was finished and
+    /// saved, the remaining intents were skipped (`crate::stop`).
+    Stopped,
 }
 
 impl Status {
@@ -49,6 +52,7 @@ impl Status {
             Status::Attention => 5,
             Status::Error => 1,
             Status::Aborted => 3,
+            Status::Stopped => crate::stop::EXIT_STOPPED,
         }
     }
 }
@@ -217,7 +221,7 @@ impl Report {
 
     /// Records a failure; `aborted` wins over `error` only if set first.
     pub fn fail(&mut self, status: Status, stage: &str, message: impl Into<String>) {
-        if matches!(self.status, Status::Ok | Status::Attention) {
+        if matches!(self.status, Status::Ok | Status::Attention | Status::Stopped) {
             self.status = status;
         }
         self.errors.push(ErrorRecord { stage: stage.to_string(), message: message.into() });
@@ -232,6 +236,20 @@ impl Report {
         }
         self.warnings.push(message.clone());
         self.attention.push(message);
+    }
+
+    /// Records that the run was asked to stop and skipped what was left
+    /// (also a warning); `ok` and `attention` become `stopped`, a failure
+    /// status stays.
+    /// Recording the same stop twice keeps one warning.
+    pub fn stopped(&mut self, message: impl Into<String>) {
+        if matches!(self.status, Status::Ok | Status::Attention) {
+            self.status = Status::Stopped;
+        }
+        let message = message.into();
+        if !self.warnings.contains(&message) {
+            self.warnings.push(message);
+        }
     }
 
     /// Process exit code: 0 ok, 5 finished but needs attention, 1 error,

@@ -110,6 +110,8 @@ pub struct MarketData {
     /// Simple Earn flexible product id by asset.
     pub earn_products: BTreeMap<String, String>,
     pub series: Series,
+    /// Why Simple Earn was left out (the spot testnet has none), if it was.
+    pub earn_unavailable: Option<String>,
 }
 
 impl MarketData {

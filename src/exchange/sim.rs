@@ -113,6 +113,7 @@ impl Exchange for SimExchange {
             rules: req.symbols.iter().filter_map(|s| f.rules.get(s).map(|r| (s.clone(), r.clone()))).collect(),
             earn_products: f.earn_products.clone(),
             series: self.series(req),
+            earn_unavailable: None,
         })
     }
 

@@ -23,6 +23,7 @@ use super::booking::{self, FillDay, OrderFacts};
 use super::daily::{self, CIRCUIT_BREAKER_PNL};
 use super::dca;
 use super::earn::{self, BufferMove};
+use super::log_lines::LogLines;
 use super::rotation::{self, Candidate, round_to};
 use crate::domain::intent::{Fill, Intent, IntentKind, IntentStatus, Side};
 use crate::domain::pool::{PoolResolution, Universe};
@@ -127,7 +128,7 @@ pub struct Cycle {
     pub breaker_triggered: bool,
     pub intents: Vec<Intent>,
     pub gates: Vec<Gate>,
-    pub log_lines: Vec<String>,
+    pub log_lines: LogLines,
     pub warnings: Vec<String>,
     /// What needs an operator's look although the cycle finished (each
     /// becomes a report warning too, and turns `ok` into `attention`).
@@ -243,7 +244,7 @@ impl Cycle {
             breaker_triggered: false,
             intents: Vec::new(),
             gates: Vec::new(),
-            log_lines: Vec::new(),
+            log_lines: LogLines::default(),
             warnings,
             attention,
             effects: Vec::new(),

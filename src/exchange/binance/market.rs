@@ -49,11 +49,15 @@ enum Part {
     /// `None`: Binance does not know the symbol.
     Price(String, Option<Decimal>),
     Klines(String, Option<Vec<Kline>>),
+    /// Simple Earn answered 404 on the spot testnet: why.
+    EarnUnavailable(String),
 }
 
 type PartFuture<'a> = Pin<Box<dyn Future<Output = Result<Part, Failure>> + 'a>>;
 
-pub async fn snapshot(t: &Transport, req: &MarketRequest, now_ms: i64) -> Result<MarketData, Failure> {
+/// `testnet`: Simple Earn answering 404 means the exchange has none (the
+/// spot testnet); the snapshot then leaves Earn out and says why.
+pub async fn snapshot(t: &Transport, req: &MarketRequest, now_ms: i64, testnet: bool) -> Result<MarketData, Failure> {
     let symbols = unique(req.symbols.iter());
     let kline_symbols: Vec<String> = unique(req.kline_symbols.iter()).into_iter().filter(|s| s != BTC_SYMBOL).collect();
 
@@ -63,8 +67,8 @@ pub async fn snapshot(t: &Transport, req: &MarketRequest, now_ms: i64) -> Result
                 .await
                 .map(|a| Part::Account(a.balances))
         }),
-        Box::pin(async { all_pages(t, "/sapi/v1/simple-earn/flexible/position").await.map(Part::Positions) }),
-        Box::pin(async { all_pages(t, "/sapi/v1/simple-earn/flexible/list").await.map(Part::Products) }),
+        Box::pin(async move { earn_list(t, "/sapi/v1/simple-earn/flexible/position", testnet, Part::Positions).await }),
+        Box::pin(async move { earn_list(t, "/sapi/v1/simple-earn/flexible/list", testnet, Part::Products).await }),
     ];
     for batch in symbols.chunks(EXCHANGE_INFO_BATCH) {
         jobs.push(Box::pin(async move { rules(t, batch).await.map(Part::Rules) }));
@@ -88,6 +92,7 @@ pub async fn snapshot(t: &Transport, req: &MarketRequest, now_ms: i64) -> Result
     let mut prices = BTreeMap::new();
     let mut series = BTreeMap::new();
     let mut btc = Vec::new();
+    let mut earn_unavailable = None;
     for part in try_join_all(jobs).await? {
         match part {
             Part::Account(b) => spot = b,
@@ -101,6 +106,7 @@ pub async fn snapshot(t: &Transport, req: &MarketRequest, now_ms: i64) -> Result
             Part::Klines(s, Some(k)) => {
                 series.insert(s, k);
             }
+            Part::EarnUnavailable(why) => earn_unavailable = Some(why),
             Part::Price(s, None) | Part::Klines(s, None) => {
                 tracing::warn!(symbol = %s, "Binance does not know this symbol (-1121); it is left out of the snapshot");
             }
@@ -115,7 +121,39 @@ pub async fn snapshot(t: &Transport, req: &MarketRequest, now_ms: i64) -> Result
         rules: rules_by_symbol,
         earn_products: earn_product_ids(&req.assets, &products, &positions),
         series: Series::Klines { btc, symbols: series },
+        earn_unavailable,
     })
+}
+
+/// One Simple Earn list. A 404 on the testnet is "no Simple Earn here";
+/// elsewhere it fails the snapshot (production always has Simple Earn, and
+/// leaving Earn money out would read as a withdrawal), naming the setting
+/// for the case that it is the testnet after all.
+async fn earn_list<T: DeserializeOwned>(
+    t: &Transport,
+    path: &str,
+    testnet: bool,
+    part: fn(Vec<T>) -> Part,
+) -> Result<Part, Failure> {
+    match all_pages(t, path).await {
+        Ok(rows) => Ok(part(rows)),
+        Err(f) if is_not_found(&f) && testnet => Ok(Part::EarnUnavailable(f.detail)),
+        Err(f) if is_not_found(&f) => Err(Failure {
+            detail: format!(
+                "{} (on Binance's spot testnet, which has no Simple Earn, set BINANCE_TESTNET=1)",
+                f.detail
+            ),
+            ..f
+        }),
+        Err(f) => Err(f),
+    }
+}
+
+/// An HTTP 404 without a Binance error body: the endpoint does not exist.
+/// (`Failure` keeps no status; `classify_response` writes it into the
+/// detail as `<what>: HTTP <status>`.)
+fn is_not_found(f: &Failure) -> bool {
+    f.outcome == Outcome::Rejected && f.code.is_none() && f.detail.contains(": HTTP 404")
 }
 
 /// `free` of one asset on the spot account.

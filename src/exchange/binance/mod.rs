@@ -35,6 +35,8 @@ use client::Transport;
 use query::Query;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.binance.com";
+/// Binance's spot testnet (no Simple Earn, no `/sapi` at all).
+pub const TESTNET_URL: &str = "https://testnet.binance.vision";
 
 /// How to reach Binance. `Debug` never shows the key or secret.
 #[derive(Debug, Clone)]
@@ -53,6 +55,10 @@ pub struct BinanceConfig {
     /// First backoff between read retries, doubled each time, unless the
     /// server sent `Retry-After`.
     pub retry_base: Duration,
+    /// Binance's spot testnet (`BINANCE_TESTNET`, or the testnet's URL): it
+    /// has no Simple Earn and no key-permission endpoint, so Earn answering
+    /// 404 is "unavailable" (a warning) instead of a failed snapshot.
+    pub testnet: bool,
 }
 
 impl BinanceConfig {
@@ -71,6 +77,7 @@ impl BinanceConfig {
             max_in_flight: 128,
             read_retries: 3,
             retry_base: Duration::from_millis(500),
+            testnet: false,
         }
     }
 
@@ -89,6 +96,19 @@ impl BinanceConfig {
                 return Err(ConfigError(format!("BINANCE_BASE_URL: expected an http(s) URL, got '{base}'")));
             }
             config.base_url = base.trim_end_matches('/').to_string();
+        }
+        config.testnet = match var("BINANCE_TESTNET").map(|v| v.to_ascii_lowercase()) {
+            None => config.base_url == TESTNET_URL,
+            Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => true,
+            Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => false,
+            Some(v) => return Err(ConfigError(format!("BINANCE_TESTNET: expected true or false, got '{v}'"))),
+        };
+        // Testnet mode skips the live key preflight: never on production.
+        if config.testnet && config.base_url == DEFAULT_BASE_URL {
+            return Err(ConfigError(format!(
+                "BINANCE_TESTNET is set but BINANCE_BASE_URL is Binance's production API ({DEFAULT_BASE_URL}); \
+                 set BINANCE_BASE_URL={TESTNET_URL} or unset BINANCE_TESTNET"
+            )));
         }
         if let Some(n) = var("BINANCE_MAX_IN_FLIGHT") {
             config.max_in_flight = n.parse::<usize>().ok().filter(|n| (1..=512).contains(n)).ok_or_else(|| {
@@ -118,6 +138,11 @@ pub const VARIABLES: &[Variable] = &[
         name: "BINANCE_BASE_URL",
         default: "https://api.binance.com",
         meaning: "Binance REST base URL (tests point it at a local fake)",
+    },
+    Variable {
+        name: "BINANCE_TESTNET",
+        default: "false",
+        meaning: "Binance's spot testnet (set by itself when BINANCE_BASE_URL is https://testnet.binance.vision): Simple Earn answering 404 is a warning, Earn unavailable; --live skips the key-permission preflight the testnet lacks",
     },
     Variable {
         name: "BINANCE_MAX_IN_FLIGHT",
@@ -150,12 +175,19 @@ pub struct RequestStats {
 
 pub struct BinanceClient {
     transport: Transport,
+    testnet: bool,
 }
 
 impl BinanceClient {
     pub fn new(config: BinanceConfig) -> Result<Self, PortError> {
+        let testnet = config.testnet;
         let transport = Transport::new(config).map_err(PortError::Definitive)?;
-        Ok(BinanceClient { transport })
+        Ok(BinanceClient { transport, testnet })
+    }
+
+    /// Whether this is Binance's spot testnet (see [`BinanceConfig::testnet`]).
+    pub fn is_testnet(&self) -> bool {
+        self.testnet
     }
 
     /// `GET /api/v3/ping`: Binance is reachable.
@@ -181,7 +213,7 @@ fn now_ms() -> i64 {
 
 impl Exchange for BinanceClient {
     async fn market_data(&self, req: &MarketRequest) -> Result<MarketData, PortError> {
-        let data = market::snapshot(&self.transport, req, now_ms()).await?;
+        let data = market::snapshot(&self.transport, req, now_ms(), self.testnet).await?;
         let stats = self.stats();
         tracing::debug!(
             requests = stats.requests_sent,
@@ -221,5 +253,41 @@ impl Exchange for BinanceClient {
         let r: wire::Restrictions =
             self.transport.signed_get("/sapi/v1/account/apiRestrictions", &Query::new()).await?;
         Ok(r.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(pairs: &[(&str, &str)]) -> Result<BinanceConfig, ConfigError> {
+        let mut env: Env = [("BINANCE_API_KEY", "k"), ("BINANCE_API_SECRET", "s")]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        env.extend(pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        BinanceConfig::from_env(&env)
+    }
+
+    #[test]
+    fn the_testnet_is_known_by_its_url_or_by_binance_testnet() {
+        assert!(!config(&[]).unwrap().testnet);
+        assert!(config(&[("BINANCE_BASE_URL", "https://testnet.binance.vision/")]).unwrap().testnet);
+        assert!(config(&[("BINANCE_BASE_URL", "http://127.0.0.1:9"), ("BINANCE_TESTNET", "yes")]).unwrap().testnet);
+        assert!(
+            !config(&[("BINANCE_BASE_URL", "https://testnet.binance.vision"), ("BINANCE_TESTNET", "0")])
+                .unwrap()
+                .testnet
+        );
+        assert!(
+            config(&[("BINANCE_TESTNET", "1")])
+                .unwrap_err()
+                .0
+                .starts_with("BINANCE_TESTNET is set but BINANCE_BASE_URL is Binance's production API")
+        );
+        assert_eq!(
+            config(&[("BINANCE_BASE_URL", "http://127.0.0.1:9"), ("BINANCE_TESTNET", "maybe")]).unwrap_err().0,
+            "BINANCE_TESTNET: expected true or false, got 'maybe'"
+        );
     }
 }

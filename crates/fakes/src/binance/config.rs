@@ -33,6 +33,9 @@ pub struct FakeBinanceConfig {
     /// Enforce Simple Earn's 00:10–23:50 UTC subscribe/redeem window
     /// (-6007 outside). Off by default so tests do not depend on the hour.
     pub earn_daily_window: bool,
+    /// Behave like Binance's spot testnet, which has no `/sapi` endpoints
+    /// (Simple Earn, API key restrictions): they answer 404.
+    pub spot_testnet: bool,
 }
 
 impl Default for FakeBinanceConfig {
@@ -49,6 +52,7 @@ impl Default for FakeBinanceConfig {
             sapi_ip_weight_limit: 12_000,
             earn_min_interval: Some(Duration::from_secs(3)),
             earn_daily_window: false,
+            spot_testnet: false,
         }
     }
 }

@@ -168,7 +168,9 @@ async fn handle(AxumState(shared): AxumState<Shared>, req: Request) -> Response<
         Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
         Err(_) => String::new(),
     };
-    let route = ROUTES.iter().find(|r| r.method == method && r.path == path);
+    // The spot testnet has no /sapi routes at all.
+    let testnet = lock(&shared).config.spot_testnet;
+    let route = ROUTES.iter().find(|r| r.method == method && r.path == path && !(testnet && r.sapi));
     let sapi = route.is_some_and(|r| r.sapi);
     let is_order_post = method == "POST" && path == ORDER_PATH;
     let arrived = now_ms();
