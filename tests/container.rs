@@ -109,7 +109,8 @@ fn reports_go_to_a_writable_volume_where_the_image_writes_them() {
 fn dockerfile_is_multi_stage_locked_and_non_root() {
     let text = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
     let froms: Vec<&str> = text.lines().filter(|l| l.starts_with("FROM ")).collect();
-    assert_eq!(froms, ["FROM rust:1-bookworm AS builder", "FROM gcr.io/distroless/cc-debian12:nonroot"]);
+    // The builder's Rust is the one rust-toolchain.toml pins (tests/workflows.rs).
+    assert_eq!(froms, ["FROM rust:1.95.0-bookworm AS builder", "FROM gcr.io/distroless/cc-debian12:nonroot"]);
     assert!(text.contains("cargo build --release --locked --bin tradecycle"));
     let runtime = text.split("FROM gcr.io/distroless/cc-debian12:nonroot").nth(1).unwrap();
     assert!(runtime.lines().any(|l| l == "USER 65532:65532"), "non-root");
