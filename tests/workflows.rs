@@ -296,9 +296,15 @@ fn watchdog_checks_the_store_with_workload_identity() {
     assert_eq!(check["run"], "\"$TRADECYCLE_BIN\" watchdog --store firestore");
     assert_eq!(check["env"]["WATCHDOG_MAX_AGE_SECONDS"], "${{ vars.WATCHDOG_MAX_AGE_SECONDS }}");
     // Where the cycle writes the record (store settings, service name).
-    for name in ["SERVICE_NAME", "TRADECYCLE_HEARTBEAT_COLLECTION", "TRADECYCLE_FIRESTORE_DATABASE"] {
+    for name in ["TRADECYCLE_HEARTBEAT_COLLECTION", "TRADECYCLE_FIRESTORE_DATABASE"] {
         assert_eq!(check["env"][name], format!("${{{{ vars.{name} }}}}"));
     }
+    // One check per account (the Kubernetes accounts' service names), or
+    // the one SERVICE_NAME; one stale account does not hide another.
+    let strategy = &w["jobs"]["watchdog"]["strategy"];
+    assert_eq!(strategy["fail-fast"], false);
+    assert_eq!(strategy["matrix"]["service"], "${{ fromJSON(vars.WATCHDOG_SERVICES || '[\"\"]') }}");
+    assert_eq!(check["env"]["SERVICE_NAME"], "${{ matrix.service || vars.SERVICE_NAME }}");
 }
 
 fn run_steps(steps: &[Value]) -> Vec<&str> {
