@@ -24,7 +24,7 @@ fn dockerfile_is_multi_stage_locked_and_non_root() {
     assert!(runtime.lines().any(|l| l == "ENTRYPOINT [\"/usr/local/bin/tradecycle\"]"));
     assert!(runtime.contains("COPY --from=builder /out/usr/local/bin/tradecycle /usr/local/bin/tradecycle"));
     let ignore = std::fs::read_to_string(root().join(".dockerignore")).unwrap();
-    for entry in [".git", "/target", "gha-creds-*.json", "*.env"] {
+    for entry in [".git", "/target", "gha-creds-*.json", "*.env", "rust-toolchain.toml"] {
         assert!(ignore.lines().any(|l| l == entry), ".dockerignore has {entry}");
     }
 }
