@@ -206,8 +206,11 @@ fn cycle_builds_or_restores_the_binary_uploads_and_summarises_the_report() {
         assert!(key.contains(part), "cache key covers {part}: {key}");
     }
     let miss = "steps.cache.outputs.cache-hit != 'true'";
-    let install = position(a_steps, |s| s["name"] == "Install Rust");
-    assert_eq!((&a_steps[install]["if"], &a_steps[install]["run"]), (&json!(miss), &json!("rustup toolchain install")));
+    let install = &a_steps[position(a_steps, |s| s["name"] == "Install Rust")];
+    assert_eq!(install["if"], miss);
+    let script = install["run"].as_str().unwrap();
+    assert!(script.ends_with("\nrustup toolchain install\n"), "the toolchain rust-toolchain.toml pins: {script}");
+    assert!(script.contains("echo \"::error::rustup is not installed on this runner"), "a missing rustup is named");
     let build = position(a_steps, |s| s["name"] == "Build the release binary");
     assert_eq!(a_steps[build]["if"], miss);
     assert!(a_steps[build]["run"].as_str().unwrap().contains("cargo build --release --locked --bin tradecycle"));
