@@ -6,8 +6,9 @@
 #   docker run --rm tradecycle replay --format text
 #   docker run --rm -v "$PWD/artifacts:/app/artifacts" --env-file account.env tradecycle run
 
-# ---- build: the release binary, exactly the locked dependencies ------------
-FROM rust:1-bookworm AS builder
+# ---- build: the release binary, exactly the locked dependencies, with the
+# Rust that rust-toolchain.toml pins ------------------------------------------
+FROM rust:1.95.0-bookworm AS builder
 WORKDIR /src
 COPY . .
 # Cache mounts keep the registry and target between builds of one machine.

@@ -73,10 +73,8 @@ fn whole_process(dir: &Path, iterations: usize) {
 fn main() {
     // `cargo bench` passes --bench; a filter argument is not supported here.
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let shared =
-        std::env::var_os("TRADECYCLE_SHARED").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("../shared"));
-    let sets = [root.join("fixtures/cycle_replay"), shared.join("reference/fixtures/default")];
-    for dir in sets.iter().filter(|d| d.is_dir()) {
+    let sets = [root.join("fixtures/cycle_replay"), root.join("fixtures/reference")];
+    for dir in &sets {
         pure_cycle(dir, 2000);
         whole_process(dir, 200);
     }

@@ -54,3 +54,87 @@ fn every_variable_in_the_readme_table_is_known_once() {
         }
     }
 }
+
+fn doc(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// Files under `dir` (recursively), build output and git metadata aside.
+fn files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if path.is_dir() {
+            if name != "target" && name != ".git" && name != "artifacts" {
+                files(&path, out);
+            }
+        } else {
+            out.push(path);
+        }
+    }
+}
+
+/// The suite needs nothing beside the repository: no code, test, script,
+/// workflow or document reads the development machines' shared folder.
+#[test]
+fn nothing_reads_outside_the_repository() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let needles = [["..", "/shared"].concat(), ["TRADECYCLE", "_SHARED"].concat()];
+    let mut all = Vec::new();
+    for dir in ["src", "tests", "crates", "benches", "scripts", ".ci", ".github", "deploy", "fixtures"] {
+        files(&root.join(dir), &mut all);
+    }
+    for file in ["README.md", "RUNBOOK.md", "Dockerfile", "Cargo.toml"] {
+        all.push(root.join(file));
+    }
+    assert!(all.len() > 100, "walked the repository ({} files)", all.len());
+    for path in all {
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        for needle in &needles {
+            assert!(!text.contains(needle.as_str()), "{} mentions {needle}", path.display());
+        }
+    }
+}
+
+#[test]
+fn the_readme_lists_every_fixture_set() {
+    let readme = doc("README.md");
+    let paragraph = readme.split("\nSets in `fixtures/`").nth(1).expect("the list of sets");
+    let paragraph = paragraph.split("\n\n").next().unwrap();
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut sets = 0;
+    for entry in std::fs::read_dir(root.join("fixtures")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(paragraph.contains(&format!("`{name}`")), "README's list of fixture sets lacks {name}");
+        sets += 1;
+    }
+    assert!(sets > 10, "{sets} fixture sets");
+}
+
+/// Every repository path the README and the runbook name in backticks
+/// exists (placeholders such as `ACCOUNT` or `<run_id>` aside).
+#[test]
+fn every_repository_path_the_docs_name_exists() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let prefixes = ["scripts/", "deploy/", "fixtures/", ".github/", ".ci/", "tests/", "src/", "crates/", "benches/"];
+    let mut checked = 0;
+    for name in ["README.md", "RUNBOOK.md"] {
+        let text = doc(name);
+        for (i, quoted) in text.split('`').enumerate() {
+            if i % 2 == 0 {
+                continue;
+            }
+            let path = quoted.split_whitespace().next().unwrap_or("");
+            if !prefixes.iter().any(|p| path.starts_with(p)) {
+                continue;
+            }
+            if path.contains(['<', '*', '{']) || path.contains("ACCOUNT") || path.contains("PATH") {
+                continue;
+            }
+            let path = path.trim_end_matches(['.', ',', ':', ')']);
+            assert!(root.join(path).exists(), "{name} names {path}, which does not exist");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "checked {checked} paths");
+}

@@ -470,14 +470,11 @@ mod tests {
         symbols.iter().map(|s| (s.to_string(), infer_base_asset(s))).collect()
     }
 
-    /// Read in place from the shared material (`../shared`, or
-    /// `TRADECYCLE_SHARED` when the checkout lives elsewhere).
+    /// The reference's own state document, vendored under
+    /// `fixtures/reference/` (see its NOTICE).
     fn reference_fixture_state() -> Value {
-        let shared = std::env::var("TRADECYCLE_SHARED")
-            .unwrap_or_else(|_| concat!(env!("CARGO_MANIFEST_DIR"), "/../shared").to_string());
-        let path = format!("{shared}/reference/fixtures/default/initial_state_snapshot.json");
-        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e} (set TRADECYCLE_SHARED)"));
-        serde_json::from_str(&text).unwrap()
+        let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/reference/initial_state_snapshot.json"));
+        serde_json::from_str(text).unwrap()
     }
 
     #[test]

@@ -15,17 +15,10 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The shared material (`../shared`, or `TRADECYCLE_SHARED` when the
-/// checkout lives elsewhere).
-pub fn shared() -> PathBuf {
-    std::env::var_os("TRADECYCLE_SHARED").map(PathBuf::from).unwrap_or_else(|| root().join("../shared"))
-}
-
-/// The reference program's own fixture set (read in place, never copied).
+/// The reference program's own fixture set and its output on it, vendored
+/// in the repository (`fixtures/reference/`, see its NOTICE).
 pub fn reference_fixtures() -> PathBuf {
-    let dir = shared().join("reference/fixtures/default");
-    assert!(dir.is_dir(), "{} not found: set TRADECYCLE_SHARED to the shared folder", dir.display());
-    dir
+    root().join("fixtures/reference")
 }
 
 /// `FIRESTORE_EMULATOR_HOST` as scripts/test.sh exports it; the store
