@@ -4,7 +4,7 @@
 //! Reading is lenient on purpose: a document written by the reference must
 //! load unchanged, and a single odd value must not stop the cycle. Writing
 //! uses the reference's key names and shapes plus our own keys
-//! (`pending_orders`, `trading_paused`).
+//! (`pending_orders`, `trading_paused`, `earn_in_transit`).
 
 use indexmap::IndexMap;
 use rust_decimal::Decimal;
@@ -85,6 +85,20 @@ pub struct PendingOrder {
     pub status: String,
 }
 
+/// A Simple Earn redeem that had not reached spot when a run last looked
+/// (design.md §3.16). Its amount counts as still owned, so the next run's
+/// external-flow check does not read money in transit as a withdrawal;
+/// spot free growing past `spot_free_seen` is the credit arriving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarnInTransit {
+    /// Still on its way to spot.
+    pub amount: Decimal,
+    /// Spot free of the asset when a run last looked (without this amount).
+    pub spot_free_seen: Decimal,
+    /// RFC 3339: when it was redeemed.
+    pub since: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StateDoc {
     pub btc: BtcHolding,
@@ -112,6 +126,9 @@ pub struct StateDoc {
     pub pending_orders: IndexMap<String, PendingOrder>,
     /// Kill switch stored with the account (`TRADECYCLE_PAUSE` is the other).
     pub trading_paused: bool,
+    /// Earn redeems still on their way to spot, by asset (written only
+    /// while there are any).
+    pub earn_in_transit: IndexMap<String, EarnInTransit>,
 }
 
 fn as_f64(v: Option<&Value>) -> f64 {
@@ -234,6 +251,16 @@ impl StateDoc {
                 })
                 .unwrap_or_default(),
             trading_paused: as_bool(get("trading_paused")),
+            earn_in_transit: get("earn_in_transit")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(asset, v)| {
+                            serde_json::from_value::<EarnInTransit>(v.clone()).ok().map(|t| (asset.clone(), t))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
 
         let raw_retired = get("retired_trend_positions").and_then(Value::as_object).unwrap_or(&empty);
@@ -331,6 +358,9 @@ impl StateDoc {
         }
         m.insert("pending_orders".into(), json!(self.pending_orders));
         m.insert("trading_paused".into(), json!(self.trading_paused));
+        if !self.earn_in_transit.is_empty() {
+            m.insert("earn_in_transit".into(), json!(self.earn_in_transit));
+        }
         Value::Object(m)
     }
 

@@ -7,6 +7,15 @@
 //! next step, because later steps depend on what earlier ones really did
 //! (sells fund buys; the post-trade valuation drives DCA and the Earn
 //! buffer). Saves and notifications are queued as [`Effect`]s for the shell.
+//!
+//! Simple Earn is planned per cycle, not per order (design.md §3.16):
+//! [`Cycle::plan_earn_funding`] rehearses the whole cycle on a copy with
+//! estimated fills and returns at most one redeem per asset, to run before
+//! the first order; the buffer step at the end then makes at most one more
+//! move. A redeem that has not reached spot yet is booked as `locked` in the
+//! working balances and kept in the state's `earn_in_transit` ledger, so it
+//! still counts as owned (no false withdrawal in the flow check) but is
+//! never spent.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -28,7 +37,7 @@ use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{EquityReport, Gate};
 use crate::domain::rules::{QtyReject, SymbolRules};
 use crate::domain::snapshot::{AssetBalance, BtcSnapshot, Indicators};
-use crate::domain::state::{PendingOrder, StateDoc, TrendPosition};
+use crate::domain::state::{EarnInTransit, PendingOrder, StateDoc, TrendPosition};
 use crate::notify::event::{Event, SellReason, StatusReport};
 
 pub const USDT: &str = "USDT";
@@ -42,6 +51,9 @@ pub const FUEL_TOP_UP_USDT: Decimal = dec!(15);
 pub const MIN_TREND_BUY_USDT: f64 = 15.0;
 /// Circuit-breaker sells skip positions worth this or less.
 pub const MIN_BREAKER_SELL_USDT: f64 = 10.0;
+/// A redeem not seen on spot after this long is taken as gone (and the next
+/// flow check books it as the withdrawal it then is).
+pub const EARN_IN_TRANSIT_MAX_HOURS: i64 = 24;
 
 /// Everything the planner starts from.
 #[derive(Debug, Clone)]
@@ -94,6 +106,7 @@ pub enum DayPlan {
     Trade,
 }
 
+#[derive(Clone)]
 pub struct Cycle {
     pub now: DateTime<Utc>,
     settings: StrategySettings,
@@ -222,6 +235,7 @@ impl Cycle {
             attention: Vec::new(),
             effects: Vec::new(),
         };
+        cycle.settle_earn_in_transit();
         cycle.log_pool_source();
         let r = &cycle.resolution;
         let (version, as_of, degraded) = (r.payload.version.clone(), r.payload.as_of_date.clone(), r.degraded());
@@ -367,10 +381,13 @@ impl Cycle {
 
     /// A Simple Earn redeem that must run before `intent` because spot does
     /// not hold enough of what it spends or sells (behaviour.md §7.4).
+    /// The cycle's planned redeem normally covers it already; this is the
+    /// fallback when real fills cost more than the rehearsal estimated. Money
+    /// still in transit from Earn counts as coming, so it is not redeemed twice.
     pub fn funding_for(&self, intent: &Intent) -> Option<Intent> {
         let (asset, need) = intent.requirement()?;
         let bal = self.bal(&asset);
-        if bal.free >= need || bal.earn <= Decimal::ZERO {
+        if bal.free + self.in_transit(&asset) >= need || bal.earn <= Decimal::ZERO {
             return None;
         }
         let product = self.earn_products.get(&asset)?;
@@ -381,21 +398,168 @@ impl Cycle {
         )
     }
 
+    /// The cycle's Simple Earn redeems, decided once before the first order
+    /// (design.md §3.16). The whole cycle is rehearsed on a copy with
+    /// estimated fills and no Earn moves, in the shell's order (app.rs
+    /// `cycle`: fuel, the day's sells, trend buys, DCA buy, DCA trim), noting
+    /// per asset the most any spend lacked on spot at its turn. Sells come
+    /// before buys in that order, so their proceeds already count toward
+    /// the buys; only what is still missing is redeemed. One redeem per asset
+    /// covers it and, for USDT, also refills the spot buffer when the
+    /// rehearsal ends below its target, so the buffer step after trading
+    /// normally holds or subscribes: one Earn move before, at most one after.
+    pub fn plan_earn_funding(&self) -> Vec<Intent> {
+        let mut rehearsal = self.clone();
+        let mut lacking: BTreeMap<String, Decimal> = BTreeMap::new();
+        let mut spend = |c: &mut Cycle, intent: Intent| {
+            if let Some((asset, need)) = intent.requirement() {
+                let lack = need - c.bal(&asset).free;
+                let worst = lacking.entry(asset).or_default();
+                *worst = (*worst).max(lack);
+            }
+            c.apply(intent, Outcome::Suppressed);
+        };
+        if let Some(fuel) = rehearsal.plan_fuel() {
+            spend(&mut rehearsal, fuel);
+        }
+        match rehearsal.open_day() {
+            DayPlan::Latched => {}
+            DayPlan::Breaker => {
+                for sell in rehearsal.plan_breaker_sells() {
+                    spend(&mut rehearsal, sell);
+                }
+                rehearsal.latch_breaker();
+            }
+            DayPlan::Trade => {
+                for sell in rehearsal.plan_trend_sells() {
+                    spend(&mut rehearsal, sell);
+                }
+                for buy in rehearsal.plan_trend_buys() {
+                    spend(&mut rehearsal, buy);
+                }
+            }
+        }
+        if let Some(buy) = rehearsal.plan_dca_buy() {
+            spend(&mut rehearsal, buy);
+        }
+        if let Some(trim) = rehearsal.plan_dca_trim() {
+            spend(&mut rehearsal, trim);
+        }
+        // The buffer step runs unless an unresolved order blocks Earn moves.
+        let buffer_runs = !self.unresolved && self.earn_products.contains_key(USDT);
+        if buffer_runs {
+            lacking.entry(USDT.to_string()).or_default();
+        }
+        let mut out = Vec::new();
+        for (asset, deepest) in lacking {
+            let Some(product) = self.earn_products.get(&asset) else { continue };
+            let target = (asset == USDT && buffer_runs).then_some(self.buffer_target);
+            let end_free = rehearsal.bal(&asset).free;
+            if let Some(amount) = earn::redeem_before_trading(deepest, end_free, target, self.bal(&asset).earn) {
+                out.push(
+                    Intent::earn(IntentKind::EarnRedeem, &asset, product, amount, "cycle_funding")
+                        .with_detail("spend_shortfall", f_dec(deepest.max(Decimal::ZERO).round_dp(8)))
+                        .with_detail("spot_after_plan", f_dec(end_free.round_dp(8))),
+                );
+            }
+        }
+        out
+    }
+
     /// Whether spot now holds what `intent` needs; `Err` says what is short.
     pub fn check_funded(&self, intent: &Intent) -> Result<(), String> {
         let Some((asset, need)) = intent.requirement() else { return Ok(()) };
         let free = self.bal(&asset).free;
         if free >= need {
-            Ok(())
-        } else {
-            Err(format!("insufficient free {asset}: need {}, spot has {}", need.normalize(), free.normalize()))
+            return Ok(());
         }
+        let mut why = format!("insufficient free {asset}: need {}, spot has {}", need.normalize(), free.normalize());
+        let coming = self.in_transit(&asset);
+        if coming > Decimal::ZERO {
+            why.push_str(&format!(" ({} more redeemed from Earn, not on spot yet)", coming.normalize()));
+        }
+        Err(why)
     }
 
-    /// Replaces the working spot-free balance with what the exchange reports
-    /// (after waiting for a redeem to arrive).
-    pub fn set_spot_free(&mut self, asset: &str, free: Decimal) {
-        self.bal_mut(asset).free = free;
+    /// Records an order not sent because spot lacked what it needs: a
+    /// skipped intent, an alert, and a reason for the operator's attention.
+    pub fn skip_unfunded(&mut self, mut intent: Intent, why: String) {
+        let symbol = intent.symbol().to_string();
+        self.attention.push(format!("{} {symbol} skipped: {why}", intent.kind.as_str()));
+        self.notify(Event::SkippedForFunds { symbol, detail: why.clone() });
+        intent.status = IntentStatus::Skipped;
+        intent.error = Some(why);
+        self.intents.push(intent);
+    }
+
+    /// Spot free of `asset` in the working balances.
+    pub fn spot_free(&self, asset: &str) -> Decimal {
+        self.bal(asset).free
+    }
+
+    /// Money redeemed from Earn that has not reached spot yet.
+    fn in_transit(&self, asset: &str) -> Decimal {
+        self.state.earn_in_transit.get(asset).map_or(Decimal::ZERO, |t| t.amount)
+    }
+
+    /// After a confirmed redeem: `seen` is the spot free the exchange showed
+    /// once the shell stopped waiting (`None`: not looked, e.g. dry-run).
+    /// What has not arrived is booked as locked and recorded in the state's
+    /// `earn_in_transit` ledger (saved at once), so neither this run nor the
+    /// next reads it as a withdrawal, and nothing spends it before it lands.
+    pub fn note_redeem_arrival(&mut self, asset: &str, seen: Option<Decimal>) {
+        let Some(seen) = seen else { return };
+        let expected = self.bal(asset).free;
+        let missing = (expected - seen).max(Decimal::ZERO);
+        self.bal_mut(asset).free = seen;
+        if missing.is_zero() {
+            return;
+        }
+        self.bal_mut(asset).locked += missing;
+        let since = self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let entry = self.state.earn_in_transit.entry(asset.to_string()).or_insert(EarnInTransit {
+            amount: Decimal::ZERO,
+            spot_free_seen: seen,
+            since,
+        });
+        entry.amount += missing;
+        entry.spot_free_seen = seen;
+        self.warnings.push(format!(
+            "{} {asset} redeemed from Earn had not reached spot when the cycle stopped waiting; \
+             recorded as in transit",
+            missing.normalize()
+        ));
+        self.save(format!("earn_in_transit:{asset}"));
+    }
+
+    /// Start of a cycle: settles what the ledger says was in transit. Spot
+    /// free above what the last run saw is the credit arriving; the rest is
+    /// still coming and is booked as locked (owned, not spendable). An entry
+    /// older than [`EARN_IN_TRANSIT_MAX_HOURS`] is dropped with a warning:
+    /// the flow check then books the missing money as a withdrawal.
+    fn settle_earn_in_transit(&mut self) {
+        let ledger = std::mem::take(&mut self.state.earn_in_transit);
+        for (asset, mut entry) in ledger {
+            let free = self.bal(&asset).free;
+            let arrived = (free - entry.spot_free_seen).max(Decimal::ZERO).min(entry.amount);
+            entry.amount -= arrived;
+            entry.spot_free_seen = free;
+            if entry.amount.is_zero() {
+                continue;
+            }
+            let since = DateTime::parse_from_rfc3339(&entry.since).map(|t| t.with_timezone(&Utc));
+            let expired = since.map_or(true, |t| self.now - t > chrono::Duration::hours(EARN_IN_TRANSIT_MAX_HOURS));
+            if expired {
+                self.attention.push(format!(
+                    "{} {asset} redeemed from Earn at {} never reached spot; no longer counted as owned",
+                    entry.amount.normalize(),
+                    entry.since
+                ));
+                continue;
+            }
+            self.bal_mut(&asset).locked += entry.amount;
+            self.state.earn_in_transit.insert(asset, entry);
+        }
     }
 
     /// Records an order in the pending ledger before it is sent (design.md
@@ -468,6 +632,8 @@ impl Cycle {
                         symbol: intent.symbol().to_string(),
                         client_order_id: intent.client_order_id.clone().unwrap_or_default(),
                     });
+                } else {
+                    self.failed(&intent, &format!("outcome unknown: {why}"));
                 }
                 self.warnings.push(format!(
                     "{} outcome unknown: {why}",
@@ -497,9 +663,16 @@ impl Cycle {
             IntentKind::EarnRedeem => Event::RedeemFailed { asset: intent.asset.clone(), error },
             IntentKind::EarnSubscribe => {
                 self.log_lines.push(format!("⚠️ USDT Earn buffer maintenance failed: {why}"));
-                return;
+                let amount = intent.amount.unwrap_or_default().normalize().to_string();
+                Event::SubscribeFailed { asset: intent.asset.clone(), amount, error }
             }
         };
+        if !intent.kind.is_order() {
+            // A refused Earn move leaves money where the plan did not want
+            // it: the cycle finished, but someone should look.
+            let amount = intent.amount.unwrap_or_default().normalize();
+            self.attention.push(format!("{} of {amount} {} failed: {why}", intent.kind.as_str(), intent.asset));
+        }
         self.notify(event);
     }
 
@@ -1184,6 +1357,11 @@ impl Cycle {
 
     /// Closing snapshot and the final save; returns the post-trade equity.
     pub fn finish(&mut self) -> EquityReport {
+        // What spot shows without the money still in transit: next run's
+        // measure of whether it arrived.
+        for (asset, entry) in self.state.earn_in_transit.iter_mut() {
+            entry.spot_free_seen = self.book.get(asset).map_or(Decimal::ZERO, |b| b.free);
+        }
         self.state.last_balance_snapshot = self.balance_snapshot();
         self.save("cycle_complete");
         self.equity()
