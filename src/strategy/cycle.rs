@@ -510,7 +510,7 @@ impl Cycle {
     pub fn note_redeem_arrival(&mut self, asset: &str, seen: Option<Decimal>) {
         let Some(seen) = seen else { return };
         let expected = self.bal(asset).free;
-        let missing = (expected - seen).max(Decimal::ZERO);
+        let (seen, missing) = (seen.normalize(), (expected - seen).max(Decimal::ZERO).normalize());
         self.bal_mut(asset).free = seen;
         if missing.is_zero() {
             return;
@@ -522,7 +522,7 @@ impl Cycle {
             spot_free_seen: seen,
             since,
         });
-        entry.amount += missing;
+        entry.amount = (entry.amount + missing).normalize();
         entry.spot_free_seen = seen;
         self.warnings.push(format!(
             "{} {asset} redeemed from Earn had not reached spot when the cycle stopped waiting; \
@@ -542,8 +542,8 @@ impl Cycle {
         for (asset, mut entry) in ledger {
             let free = self.bal(&asset).free;
             let arrived = (free - entry.spot_free_seen).max(Decimal::ZERO).min(entry.amount);
-            entry.amount -= arrived;
-            entry.spot_free_seen = free;
+            entry.amount = (entry.amount - arrived).normalize();
+            entry.spot_free_seen = free.normalize();
             if entry.amount.is_zero() {
                 continue;
             }
@@ -1305,6 +1305,13 @@ impl Cycle {
             self.gate("earn", "earn_no_usdt_product", None, Value::Null);
             return None;
         };
+        let coming = self.in_transit(USDT);
+        if coming > Decimal::ZERO {
+            // Spot is about to grow by what is still in transit: moving
+            // money now would churn it; the next run balances the buffer.
+            self.gate("earn", "earn_redeem_in_transit", None, json!({ "in_transit_usdt": f_dec(coming) }));
+            return None;
+        }
         let usdt = self.bal(USDT);
         match earn::buffer_move(usdt.free.max(Decimal::ZERO), self.buffer_target, usdt.earn) {
             BufferMove::Subscribe(amount) => {
@@ -1360,7 +1367,7 @@ impl Cycle {
         // What spot shows without the money still in transit: next run's
         // measure of whether it arrived.
         for (asset, entry) in self.state.earn_in_transit.iter_mut() {
-            entry.spot_free_seen = self.book.get(asset).map_or(Decimal::ZERO, |b| b.free);
+            entry.spot_free_seen = self.book.get(asset).map_or(Decimal::ZERO, |b| b.free).normalize();
         }
         self.state.last_balance_snapshot = self.balance_snapshot();
         self.save("cycle_complete");
