@@ -129,6 +129,9 @@ pub struct Cycle {
     pre_trade: Option<(AccountValues, Budgets)>,
     pnl: (f64, f64),
     sold_this_cycle: BTreeSet<String>,
+    /// Assets whose Earn move failed this cycle: no further Earn move of
+    /// them is tried (each would wait 3 s to be refused the same way).
+    earn_refused: BTreeSet<String>,
     orders_planned: usize,
     unresolved: bool,
     pub breaker_triggered: bool,
@@ -225,6 +228,7 @@ impl Cycle {
             pre_trade: None,
             pnl: (0.0, 0.0),
             sold_this_cycle: BTreeSet::new(),
+            earn_refused: BTreeSet::new(),
             orders_planned: 0,
             unresolved,
             breaker_triggered: false,
@@ -387,7 +391,8 @@ impl Cycle {
     pub fn funding_for(&self, intent: &Intent) -> Option<Intent> {
         let (asset, need) = intent.requirement()?;
         let bal = self.bal(&asset);
-        if bal.free + self.in_transit(&asset) >= need || bal.earn <= Decimal::ZERO {
+        if bal.free + self.in_transit(&asset) >= need || bal.earn <= Decimal::ZERO || self.earn_refused.contains(&asset)
+        {
             return None;
         }
         let product = self.earn_products.get(&asset)?;
@@ -670,6 +675,7 @@ impl Cycle {
         if !intent.kind.is_order() {
             // A refused Earn move leaves money where the plan did not want
             // it: the cycle finished, but someone should look.
+            self.earn_refused.insert(intent.asset.clone());
             let amount = intent.amount.unwrap_or_default().normalize();
             self.attention.push(format!("{} of {amount} {} failed: {why}", intent.kind.as_str(), intent.asset));
         }
@@ -1305,6 +1311,10 @@ impl Cycle {
             self.gate("earn", "earn_no_usdt_product", None, Value::Null);
             return None;
         };
+        if self.earn_refused.contains(USDT) {
+            self.gate("earn", "earn_move_failed_this_cycle", None, Value::Null);
+            return None;
+        }
         let coming = self.in_transit(USDT);
         if coming > Decimal::ZERO {
             // Spot is about to grow by what is still in transit: moving
