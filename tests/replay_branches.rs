@@ -214,6 +214,26 @@ fn earn_buffer_redeems_the_spot_shortfall() {
 }
 
 #[test]
+fn settled_account_funds_the_whole_cycle_with_one_redeem() {
+    let r = replay_ok("settled_account");
+    assert_eq!(
+        intents(&r),
+        vec![
+            // 300 on spot, 9,700 in Earn: the buys spend 7,446.68 and the
+            // buffer target is 300, so one redeem of 7,446.68 funds them all
+            // and the buffer step holds.
+            t("earn_redeem", "USDT", "7446.68", "cycle_funding"),
+            t("trend_buy", "ETHUSDT", "1.3039", "rotation_entry"),
+            t("trend_buy", "SOLUSDT", "18.03", "rotation_entry"),
+            t("dca_buy", "BTCUSDT", "0.00036", "btc_dca_accumulate"),
+        ]
+    );
+    assert_eq!(r["status"], "ok");
+    assert_eq!(r["equity"]["cash_usdt"], "2553.32");
+    assert_eq!(state(&r)["last_balance_snapshot"]["USDT"], 2553.32);
+}
+
+#[test]
 fn circuit_breaker_fires_liquidates_latches_and_dca_continues() {
     let r = replay_ok("breaker_fire");
     assert_eq!(

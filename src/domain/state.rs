@@ -552,6 +552,26 @@ mod tests {
     }
 
     #[test]
+    fn earn_in_transit_round_trips_and_is_written_only_while_there_is_some() {
+        let mut doc = StateDoc::default();
+        assert!(doc.to_value().get("earn_in_transit").is_none(), "the reference's layout stays as it was");
+        doc.earn_in_transit.insert(
+            "USDT".into(),
+            EarnInTransit {
+                amount: Decimal::new(743241, 2),
+                spot_free_seen: Decimal::new(2856, 1),
+                since: "2026-03-15T00:00:00Z".into(),
+            },
+        );
+        let v = doc.to_value();
+        assert_eq!(
+            v["earn_in_transit"],
+            json!({"USDT": {"amount": "7432.41", "spot_free_seen": "285.6", "since": "2026-03-15T00:00:00Z"}})
+        );
+        assert_eq!(StateDoc::normalize(&v, &Universe::new()).earn_in_transit, doc.earn_in_transit);
+    }
+
+    #[test]
     fn non_object_documents_normalise_to_defaults() {
         for raw in [json!(null), json!([1, 2]), json!("x"), json!(3)] {
             let doc = StateDoc::normalize(&raw, &universe(&["ETHUSDT"]));

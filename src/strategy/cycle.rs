@@ -1579,6 +1579,125 @@ mod tests {
         assert_eq!(c.check_funded(&sol).unwrap_err(), "insufficient free USDT: need 180, spot has 100");
     }
 
+    /// The shell's step order on estimated fills (replay), the planned
+    /// redeem first; returns the intents' (kind, size) and the cycle.
+    fn replay_steps(c: &mut Cycle) -> Vec<(IntentKind, Decimal)> {
+        for redeem in c.plan_earn_funding() {
+            c.apply(redeem, Outcome::Suppressed);
+        }
+        let mut run = |c: &mut Cycle, i: Intent| match c.check_funded(&i) {
+            Ok(()) => c.apply(i, Outcome::Suppressed),
+            Err(why) => c.skip_unfunded(i, why),
+        };
+        if let Some(f) = c.plan_fuel() {
+            run(c, f);
+        }
+        assert_eq!(c.open_day(), DayPlan::Trade);
+        for i in c.plan_trend_sells().into_iter().chain(c.plan_trend_buys()) {
+            run(c, i);
+        }
+        for step in [Cycle::plan_dca_buy, Cycle::plan_dca_trim, Cycle::plan_earn_buffer] {
+            if let Some(i) = step(c) {
+                run(c, i);
+            }
+        }
+        c.intents.iter().map(|i| (i.kind, i.quantity.or(i.amount).unwrap_or_default())).collect()
+    }
+
+    #[test]
+    fn one_redeem_before_trading_funds_every_buy_and_ends_at_the_buffer_target() {
+        let mut c = Cycle::new(inputs(dec!(300), dec!(9700))).unwrap();
+        let steps = replay_steps(&mut c);
+        let kinds: Vec<IntentKind> = steps.iter().map(|s| s.0).collect();
+        assert_eq!(
+            kinds,
+            [IntentKind::EarnRedeem, IntentKind::TrendBuy, IntentKind::TrendBuy, IntentKind::DcaBuy],
+            "one redeem, no fallback redeem, no buffer move: {steps:?}"
+        );
+        assert!(c.intents.iter().all(|i| i.status == IntentStatus::Suppressed));
+        assert!(c.attention.is_empty(), "{:?}", c.attention);
+        // Spot ends exactly at the target: 5% of 10,000 capped at 300.
+        assert_eq!(c.bal(USDT).free, dec!(300));
+        let spent: Decimal = c.intents[1..].iter().filter_map(|i| i.requirement()).map(|r| r.1).sum();
+        assert_eq!(steps[0].1, spent, "300 on spot pays for the buffer; Earn pays every buy");
+    }
+
+    #[test]
+    fn nothing_is_redeemed_when_spot_covers_the_cycle_and_the_buffer() {
+        let c = Cycle::new(inputs(dec!(20000), dec!(500))).unwrap();
+        assert!(c.plan_earn_funding().is_empty());
+        // An unresolved order blocks buys and the buffer: nothing to fund.
+        let mut i = inputs(dec!(10), dec!(9700));
+        i.state.pending_orders.insert(
+            "tc-x".into(),
+            serde_json::from_value(json!({
+                "client_order_id": "tc-x", "kind": "trend_buy", "symbol": "ETHUSDT", "side": "BUY",
+                "price": "3200", "run_id": "r", "created_at": "2026-03-15T09:00:00Z", "status": "unresolved"
+            }))
+            .unwrap(),
+        );
+        assert!(Cycle::new(i).unwrap().plan_earn_funding().is_empty());
+    }
+
+    #[test]
+    fn a_refused_earn_move_asks_for_attention_alerts_and_is_not_retried() {
+        let mut c = Cycle::new(inputs(dec!(300), dec!(9700))).unwrap();
+        let redeem = c.plan_earn_funding().remove(0);
+        c.apply(redeem, Outcome::Rejected("rejected: -6009 Request frequency too high".into()));
+        assert_eq!(c.attention, ["earn_redeem of 7800.52 USDT failed: rejected: -6009 Request frequency too high"]);
+        assert!(matches!(&c.drain_effects()[..], [Effect::Notify(Event::RedeemFailed { .. })]));
+        c.open_day();
+        let eth = c.plan_trend_buys().remove(0);
+        assert!(c.funding_for(&eth).is_none(), "no second redeem after a refusal");
+        let why = c.check_funded(&eth).unwrap_err();
+        c.skip_unfunded(eth, why.clone());
+        assert_eq!(c.attention[1], format!("trend_buy ETHUSDT skipped: {why}"));
+        assert!(
+            c.drain_effects()
+                .iter()
+                .any(|e| matches!(e, Effect::Notify(Event::SkippedForFunds { symbol, .. }) if symbol == "ETHUSDT"))
+        );
+        assert!(c.plan_earn_buffer().is_none());
+        assert_eq!(c.gates.last().unwrap().gate, "earn_move_failed_this_cycle");
+    }
+
+    #[test]
+    fn a_redeem_short_of_spot_is_in_transit_until_the_next_run_sees_it_arrive() {
+        let mut c = Cycle::new(inputs(dec!(300), dec!(9700))).unwrap();
+        let redeem = c.plan_earn_funding().remove(0);
+        let amount = redeem.amount.unwrap();
+        c.apply(redeem, Outcome::EarnDone);
+        c.drain_effects();
+        // Only 1000 of it had landed when the shell stopped waiting.
+        c.note_redeem_arrival(USDT, Some(dec!(1300)));
+        let entry = c.state.earn_in_transit[USDT].clone();
+        assert_eq!((entry.amount, entry.spot_free_seen), (amount - dec!(1000), dec!(1300)));
+        assert_eq!(c.drain_effects(), [Effect::Save("earn_in_transit:USDT".into())]);
+        let book = c.bal(USDT);
+        assert_eq!((book.free, book.locked, book.total()), (dec!(1300), amount - dec!(1000), dec!(10000)));
+        c.open_day();
+        assert!(c.plan_earn_buffer().is_none(), "no Earn move while money is in transit");
+        c.finish();
+        let saved = c.state.to_value();
+        assert_eq!(saved["last_balance_snapshot"]["USDT"], 10000.0, "owned, in transit");
+
+        // Next run, an hour later: half of the rest has arrived.
+        let rest = amount - dec!(1000);
+        let mut next = inputs(dec!(1300) + rest / dec!(2), dec!(9700) - amount);
+        next.now += chrono::Duration::hours(1);
+        next.state = StateDoc::normalize(&saved, &universe());
+        let c2 = Cycle::new(next.clone()).unwrap();
+        assert_eq!(c2.state.earn_in_transit[USDT].amount, rest / dec!(2));
+        assert_eq!(c2.bal(USDT).total(), dec!(10000), "no flow: the flow check sees what was saved");
+
+        // A day later and still missing: it no longer counts, with a warning.
+        next.now += chrono::Duration::hours(EARN_IN_TRANSIT_MAX_HOURS);
+        let c3 = Cycle::new(next).unwrap();
+        assert!(c3.state.earn_in_transit.is_empty());
+        assert_eq!(c3.bal(USDT).total(), dec!(10000) - rest / dec!(2));
+        assert!(c3.attention[0].contains("never reached spot"), "{:?}", c3.attention);
+    }
+
     #[test]
     fn dust_holding_is_marked_flat_instead_of_failing_every_hour() {
         let mut i = inputs(dec!(1000), Decimal::ZERO);
