@@ -1585,7 +1585,7 @@ mod tests {
         for redeem in c.plan_earn_funding() {
             c.apply(redeem, Outcome::Suppressed);
         }
-        let mut run = |c: &mut Cycle, i: Intent| match c.check_funded(&i) {
+        let run = |c: &mut Cycle, i: Intent| match c.check_funded(&i) {
             Ok(()) => c.apply(i, Outcome::Suppressed),
             Err(why) => c.skip_unfunded(i, why),
         };
