@@ -52,8 +52,9 @@ pub const MIN_TREND_BUY_USDT: f64 = 15.0;
 /// Circuit-breaker sells skip positions worth this or less.
 pub const MIN_BREAKER_SELL_USDT: f64 = 10.0;
 /// A redeem not seen on spot after this long is taken as gone (and the next
-/// flow check books it as the withdrawal it then is).
-pub const EARN_IN_TRANSIT_MAX_HOURS: i64 = 24;
+/// flow check books it as the withdrawal it then is). Binance's standard
+/// redemption lands the next day by 08:00 UTC, at most ~32 h later.
+pub const EARN_IN_TRANSIT_MAX_HOURS: i64 = 48;
 
 /// Everything the planner starts from.
 #[derive(Debug, Clone)]
@@ -413,6 +414,8 @@ impl Cycle {
     /// covers it and, for USDT, also refills the spot buffer when the
     /// rehearsal ends below its target, so the buffer step after trading
     /// normally holds or subscribes: one Earn move before, at most one after.
+    /// Money an earlier redeem still has in transit counts as coming: it is
+    /// not redeemed a second time (the spends it was for wait for it).
     pub fn plan_earn_funding(&self) -> Vec<Intent> {
         let mut rehearsal = self.clone();
         let mut lacking: BTreeMap<String, Decimal> = BTreeMap::new();
@@ -459,7 +462,8 @@ impl Cycle {
         for (asset, deepest) in lacking {
             let Some(product) = self.earn_products.get(&asset) else { continue };
             let target = (asset == USDT && buffer_runs).then_some(self.buffer_target);
-            let end_free = rehearsal.bal(&asset).free;
+            let coming = self.in_transit(&asset);
+            let (deepest, end_free) = (deepest - coming, rehearsal.bal(&asset).free + coming);
             if let Some(amount) = earn::redeem_before_trading(deepest, end_free, target, self.bal(&asset).earn) {
                 out.push(
                     Intent::earn(IntentKind::EarnRedeem, &asset, product, amount, "cycle_funding")
@@ -1689,6 +1693,7 @@ mod tests {
         let c2 = Cycle::new(next.clone()).unwrap();
         assert_eq!(c2.state.earn_in_transit[USDT].amount, rest / dec!(2));
         assert_eq!(c2.bal(USDT).total(), dec!(10000), "no flow: the flow check sees what was saved");
+        assert!(c2.plan_earn_funding().is_empty(), "what is on its way is not redeemed twice");
 
         // A day later and still missing: it no longer counts, with a warning.
         next.now += chrono::Duration::hours(EARN_IN_TRANSIT_MAX_HOURS);
