@@ -20,8 +20,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::config::Settings;
-use crate::domain::intent::Intent;
-use crate::domain::intent::IntentKind;
+use crate::domain::intent::{Intent, IntentKind};
 use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{
     DeliveryStatus, Mode, NotificationRecord, PoolReport, Reconciliation, Report, StateWrite, Status, WriteStatus,

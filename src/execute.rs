@@ -99,6 +99,31 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
         }
     }
 
+    /// One Simple Earn move. Refused as too frequent (-6009, e.g. right
+    /// after an earlier run's move: the limit is per account), it was not
+    /// executed, so it is sent once more after Binance's 3 s.
+    async fn earn(&self, intent: &Intent) -> Outcome {
+        let product = intent.product_id.as_deref().unwrap_or("");
+        let amount = intent.amount.unwrap_or_default();
+        let mut retried = false;
+        loop {
+            let result = match intent.kind {
+                IntentKind::EarnSubscribe => self.exchange.earn_subscribe(product, amount).await,
+                _ => self.exchange.earn_redeem(product, amount).await,
+            };
+            return match result {
+                Ok(()) => Outcome::EarnDone,
+                Err(PortError::Retryable(_)) if !retried => {
+                    retried = true;
+                    self.clock.sleep(crate::app::EARN_MOVE_SPACING).await;
+                    continue;
+                }
+                Err(PortError::Ambiguous(why)) => Outcome::Unresolved(why),
+                Err(e) => Outcome::Rejected(e.to_string()),
+            };
+        }
+    }
+
     /// Looks an ambiguous order up until the exchange gives a final answer.
     async fn resolve(&self, req: &OrderRequest, why: String) -> Outcome {
         let mut delay = self.policy.query_backoff;
@@ -152,18 +177,10 @@ fn outcome_of(report: OrderReport) -> Outcome {
 
 impl<E: Exchange> Executor for ExchangeExecutor<'_, E> {
     async fn perform(&mut self, intent: &Intent) -> Outcome {
-        let earn = |r: Result<(), PortError>| match r {
-            Ok(()) => Outcome::EarnDone,
-            Err(PortError::Ambiguous(why)) => Outcome::Unresolved(why),
-            Err(e) => Outcome::Rejected(e.to_string()),
-        };
-        let product = intent.product_id.as_deref().unwrap_or("");
-        let amount = intent.amount.unwrap_or_default();
-        match intent.kind {
-            IntentKind::EarnSubscribe => earn(self.exchange.earn_subscribe(product, amount).await),
-            IntentKind::EarnRedeem => earn(self.exchange.earn_redeem(product, amount).await),
-            _ => self.order(intent).await,
+        if !intent.kind.is_order() {
+            return self.earn(intent).await;
         }
+        self.order(intent).await
     }
 
     async fn await_funds(&mut self, asset: &str, need: Decimal) -> Option<Decimal> {
