@@ -11,9 +11,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::live::Live;
+use chrono::Utc;
+use common::live::{Live, fresh_pool};
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
+use tradecycle::app::{CycleRun, PoolInput, SavePolicy};
+use tradecycle::config::{Env, Settings};
+use tradecycle::domain::report::Mode;
+use tradecycle::exchange::binance::{BinanceClient, BinanceConfig};
+use tradecycle::execute::{ExchangeExecutor, ExecutionPolicy};
+use tradecycle::notify::log::LogNotifier;
+use tradecycle::ports::ManualClock;
+use tradecycle::secret::Secret;
+use tradecycle::store::file::FileStore;
 use tradecycle_fakes::binance::{EarnCallKind, Fault, FaultKind};
 use tradecycle_fakes::telegram::FakeTelegram;
 
@@ -195,4 +205,57 @@ fn a_redemption_still_in_transit_is_not_booked_as_a_flow_by_the_next_run() {
     let state = live.state();
     assert_eq!(state["daily_equity_base"], base);
     assert!(state.get("earn_in_transit").is_none(), "{}", state["earn_in_transit"]);
+}
+
+#[test]
+fn in_process_on_a_virtual_clock_the_earn_spacing_and_credit_wait_cost_no_real_time() {
+    let live = Live::new("settled_account");
+    // Fills 0.5% cheaper than planned: spot ends above the buffer, so the
+    // cycle subscribes the excess after its redeem (two Earn moves).
+    live.fake.set_slippage(dec!(-0.005));
+    // One virtual clock for the shell, the executor and the fake's Earn
+    // rules (rate limit, credit delay): every wait below just moves it.
+    let start = Utc::now();
+    let clock = Arc::new(ManualClock::new(start));
+    let source = clock.clone();
+    live.fake.set_time_source(move || source.now_ms());
+    let client = BinanceClient::new(BinanceConfig {
+        base_url: live.fake.url(),
+        ..BinanceConfig::new(Secret::new(live.fake.api_key()), Secret::new(live.fake.api_secret()))
+    })
+    .expect("client");
+    let settings = Settings::from_env(&Env::new()).expect("settings");
+    let store = FileStore::new(live.state_path());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let report = rt.block_on(
+        CycleRun {
+            mode: Mode::Live,
+            now: start,
+            clock: &*clock,
+            run_id: "virtual-1".into(),
+            settings: &settings,
+            exchange: &client,
+            store: &store,
+            notifier: &LogNotifier,
+            executor: ExchangeExecutor::new(&client, ExecutionPolicy::default()).with_clock(&*clock),
+            pool: PoolInput::Injected(fresh_pool(&live.fixtures, start)),
+            lease_ttl: Some(std::time::Duration::from_secs(900)),
+            save_policy: SavePolicy::default(),
+            artifacts_dir: None,
+        }
+        .run(),
+    );
+    assert_eq!(report.exit_code(), 0, "{:?} {:?}", report.errors, report.warnings);
+    let calls = live.fake.earn_calls();
+    let kinds: Vec<EarnCallKind> = calls.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [EarnCallKind::Redeem, EarnCallKind::Subscribe], "{calls:?}");
+    assert!(calls.iter().all(|c| c.outcome.is_ok()), "{calls:?}");
+    // The calls are 3 s apart on the shared clock; the redeem's credit (due
+    // 800 ms after it) was awaited on it too: polls at +0, +250, +750, +1750 ms.
+    assert_eq!(calls[0].at_ms, start.timestamp_millis());
+    assert_eq!(calls[1].at_ms - calls[0].at_ms, 3000);
+    assert_eq!(clock.now_ms() - start.timestamp_millis(), 3000, "all the waiting was virtual");
+    assert!(live.state().get("earn_in_transit").is_none());
+    let spot = live.fake.balance("USDT").free;
+    assert!((dec!(295)..=dec!(305)).contains(&spot), "spot at the buffer target: {spot}");
 }
