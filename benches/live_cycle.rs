@@ -3,8 +3,14 @@
 //! request weight, with the default concurrency and with one request at a
 //! time (design.md §6).
 //!
+//! Then a live cycle of a settled account (300 USDT on spot, 9,700 in
+//! Flexible Earn, 0.1 BNB) against the faithful fake (Earn: one call per 3 s
+//! per account, credits 800 ms late): one redeem, the buys, one subscribe.
+//!
 //! Run with `cargo bench --bench live_cycle`. Targets: 5 symbols in under 10
-//! round trips (500 ms); 100 symbols in under 2× the 5-symbol time.
+//! round trips (500 ms); 100 symbols in under 2× the 5-symbol time; the
+//! settled account within one Earn wait (about 3 s) plus a handful of round
+//! trips.
 
 use std::time::{Duration, Instant};
 
@@ -24,6 +30,10 @@ fn dec(x: f64) -> Decimal {
 fn seed(fake: &FakeBinance, symbols: &[String]) {
     let now = Utc::now();
     fake.set_balance("USDT", Decimal::new(10_000, 0), Decimal::ZERO);
+    seed_market(fake, symbols, now);
+}
+
+fn seed_market(fake: &FakeBinance, symbols: &[String], now: chrono::DateTime<Utc>) {
     let all = symbols.iter().cloned().chain(["BTCUSDT".to_string(), "BNBUSDT".to_string()]);
     for (i, symbol) in all.enumerate() {
         let base = symbol.trim_end_matches("USDT");
@@ -45,12 +55,41 @@ struct Sample {
     wall: Duration,
     requests: usize,
     weight: u32,
+    sapi_weight: u32,
+    /// (kind, amount, ms since the cycle's first Earn call) per Earn call.
+    earn_calls: Vec<(String, String, i64)>,
+    intents: Vec<String>,
 }
 
 fn one_cycle(rt: &tokio::runtime::Runtime, pool_size: usize, in_flight: usize) -> Sample {
-    let fake = FakeBinance::start(FakeBinanceConfig { earn_min_interval: None, ..Default::default() });
+    // A dry run makes no Earn calls: the fake's defaults apply.
+    let fake = FakeBinance::start(FakeBinanceConfig::default());
     let symbols: Vec<String> = (0..pool_size).map(|i| format!("C{i:03}USDT")).collect();
     seed(&fake, &symbols);
+    cycle_on(rt, &fake, &symbols, in_flight, false)
+}
+
+/// A settled account's live cycle: its buys fill 0.5% under the planned
+/// price, so spot ends above the buffer and the cycle subscribes once.
+fn settled_cycle(rt: &tokio::runtime::Runtime) -> Sample {
+    let fake = FakeBinance::start(FakeBinanceConfig::default());
+    let symbols: Vec<String> = (0..5).map(|i| format!("C{i:03}USDT")).collect();
+    fake.set_balance("USDT", Decimal::new(300, 0), Decimal::ZERO);
+    fake.set_balance("BNB", Decimal::new(1, 1), Decimal::ZERO);
+    fake.set_earn_position("USDT", "USDT001", Decimal::new(9_700, 0));
+    seed_market(&fake, &symbols, Utc::now());
+    fake.set_slippage(Decimal::new(-5, 3));
+    cycle_on(rt, &fake, &symbols, 128, true)
+}
+
+fn cycle_on(
+    rt: &tokio::runtime::Runtime,
+    fake: &FakeBinance,
+    symbols: &[String],
+    in_flight: usize,
+    live: bool,
+) -> Sample {
+    let pool_size = symbols.len();
     fake.set_latency(LATENCY);
     let dir = tempfile::tempdir().expect("tempdir");
     let today = Utc::now().format("%Y-%m-%d").to_string();
@@ -69,7 +108,7 @@ fn one_cycle(rt: &tokio::runtime::Runtime, pool_size: usize, in_flight: usize) -
     .map(|(k, v)| (k.to_string(), v))
     .collect();
     let req = RunRequest {
-        live: false,
+        live,
         paper: false,
         fixtures: Default::default(),
         paper_dir: Default::default(),
@@ -84,8 +123,28 @@ fn one_cycle(rt: &tokio::runtime::Runtime, pool_size: usize, in_flight: usize) -
     let started = Instant::now();
     let report = rt.block_on(run(req)).expect("run starts");
     let wall = started.elapsed();
-    assert_eq!(report.exit_code(), 0, "{:?}", report.errors);
-    Sample { wall, requests: fake.requests().len(), weight: fake.used_weight() }
+    assert_eq!(report.exit_code(), 0, "{:?} {:?}", report.errors, report.warnings);
+    let calls = fake.earn_calls();
+    let first = calls.first().map_or(0, |c| c.at_ms);
+    let earn_calls = calls
+        .iter()
+        .map(|c| (format!("{:?}", c.kind), c.amount.unwrap_or_default().to_string(), c.at_ms - first))
+        .collect();
+    let intents = serde_json::to_value(&report.intents)
+        .expect("intents")
+        .as_array()
+        .expect("list")
+        .iter()
+        .map(|i| format!("{} {}", i["kind"].as_str().unwrap_or(""), i["status"].as_str().unwrap_or("")))
+        .collect();
+    Sample {
+        wall,
+        requests: fake.requests().len(),
+        weight: fake.used_weight(),
+        sapi_weight: fake.used_sapi_weight(),
+        earn_calls,
+        intents,
+    }
 }
 
 fn main() {
@@ -110,4 +169,16 @@ fn main() {
             );
         }
     }
+    println!("live cycle of a settled account (300 USDT spot, 9,700 in Earn), 5 symbols");
+    let s = settled_cycle(&rt);
+    println!(
+        "  {:>7.0} ms ({:>5.1} round trips), {} requests, weight {} (/api) + {} (/sapi)",
+        s.wall.as_secs_f64() * 1000.0,
+        s.wall.as_secs_f64() / LATENCY.as_secs_f64(),
+        s.requests,
+        s.weight,
+        s.sapi_weight
+    );
+    println!("  intents: {}", s.intents.join(", "));
+    println!("  Earn calls (kind, amount, ms after the first): {:?}", s.earn_calls);
 }

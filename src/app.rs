@@ -1,6 +1,15 @@
 //! The imperative shell: one cycle, step by step (design.md §1). It reads
 //! through the ports, asks the pure [`Cycle`] what to do, performs it (or
 //! records it as suppressed) and assembles the report.
+//!
+//! Time: [`CycleRun::now`] is the cycle's schedule time (client ids, daily
+//! reset); [`CycleRun::clock`] is what the shell waits on. Simple Earn
+//! allows one move per 3 s per account, so a second Earn move in a cycle
+//! first sleeps out [`EARN_MOVE_SPACING`] on that clock. Production passes
+//! `&SystemClock`; a test passes a shared `ManualClock` (ports.rs), whose
+//! sleep advances time at once, and gives the fake exchange the same time
+//! source. A test building a `CycleRun` by hand sets `clock` and, for the
+//! executor, `ExchangeExecutor::new(..).with_clock(..)` to the same clock.
 
 use std::collections::BTreeMap;
 use std::hash::{BuildHasher, Hasher};
@@ -13,7 +22,7 @@ use rust_decimal::Decimal;
 use serde_json::Value;
 
 use crate::config::Settings;
-use crate::domain::intent::Intent;
+use crate::domain::intent::{Intent, IntentKind};
 use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{
     DeliveryStatus, Mode, NotificationRecord, PoolReport, Reconciliation, Report, StateWrite, Status, WriteStatus,
@@ -23,7 +32,7 @@ use crate::domain::state::{PENDING_QUARANTINED, PendingOrder, StateDoc};
 use crate::indicators;
 use crate::notify::event::Event;
 use crate::notify::messages;
-use crate::ports::{Exchange, LeaseOutcome, MarketRequest, Notifier, OrderReport, PortError, StateStore};
+use crate::ports::{Clock, Exchange, LeaseOutcome, MarketRequest, Notifier, OrderReport, PortError, StateStore};
 use crate::strategy::cycle::{BNB_SYMBOL, BTC_SYMBOL, Cycle, CycleInputs, DayPlan, Effect, Outcome, USDT};
 use crate::strategy::reconcile::{self, Settlement};
 use crate::upstream::ladder::{self, FetchOutcome, FreshSource, LadderInputs, LocalCandidate};
@@ -73,9 +82,15 @@ impl Default for SavePolicy {
     }
 }
 
+/// Binance's Simple Earn limit: one subscribe or redeem per 3 s per account.
+pub const EARN_MOVE_SPACING: Duration = Duration::from_secs(3);
+
 pub struct CycleRun<'a, E, S, N, X> {
     pub mode: Mode,
+    /// The cycle's schedule time (client order ids, the trading day).
     pub now: DateTime<Utc>,
+    /// What the shell waits on (Earn spacing); see the module header.
+    pub clock: &'a dyn Clock,
     pub run_id: String,
     pub settings: &'a Settings,
     pub exchange: &'a E,
@@ -103,7 +118,17 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
     pub async fn run(self) -> Report {
         let report = Report::new(&self.run_id, self.mode, &self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         let lease = Lease { owner: lease_owner(&self.run_id), lost: None };
-        Shell { run: self, report, outbox: Vec::new(), final_state: None, lease, started: Instant::now() }.run().await
+        Shell {
+            run: self,
+            report,
+            outbox: Vec::new(),
+            final_state: None,
+            lease,
+            started: Instant::now(),
+            last_earn_move: None,
+        }
+        .run()
+        .await
     }
 }
 
@@ -139,6 +164,8 @@ struct Shell<'a, E, S, N, X> {
     /// When the cycle started: the lease is renewed at `now` plus the time
     /// since (the cycle's `now` is fixed, possibly injected).
     started: Instant,
+    /// When the last Simple Earn move of this run was answered (on the clock).
+    last_earn_move: Option<DateTime<Utc>>,
 }
 
 impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X> {
@@ -253,7 +280,11 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         })
         .map_err(|e| (Status::Error, "plan", e))?;
 
-        // 6-7. Plan and execute, step by step.
+        // 6-7. Plan and execute, step by step. Earn first: the cycle's one
+        // redeem, sized for every spend and the buffer (design.md §3.16).
+        for redeem in cycle.plan_earn_funding() {
+            self.earn_move(&mut cycle, redeem).await;
+        }
         if let Some(fuel) = cycle.plan_fuel() {
             self.execute(&mut cycle, fuel).await;
         }
@@ -426,8 +457,11 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         }
     }
 
-    /// Executes one intent: redeems from Earn first when spot is short,
-    /// writes an order ahead to the ledger, sends it, applies the outcome.
+    /// Executes one intent: an Earn move through [`Shell::earn_move`]; an
+    /// order after a fallback redeem if spot is still short (the planned
+    /// redeem normally covered it), written ahead to the ledger, sent, and
+    /// its outcome applied. An order spot cannot fund is skipped with a
+    /// reason, an alert and the operator's attention.
     async fn execute(&mut self, cycle: &mut Cycle, intent: Intent) {
         if let Some(signal) = crate::stop::requested() {
             self.report.stopped(format!("{signal} received: the intents after it were skipped"));
@@ -435,22 +469,51 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
             self.flush(cycle).await;
             return;
         }
+        if !intent.kind.is_order() {
+            self.earn_move(cycle, intent).await;
+            return;
+        }
         if let Some(redeem) = cycle.funding_for(&intent) {
-            let (asset, need) = intent.requirement().unwrap_or_default();
-            let outcome = self.perform(cycle, &redeem).await;
-            let redeemed = matches!(outcome, Outcome::EarnDone);
-            cycle.apply(redeem, outcome);
-            if redeemed && let Some(free) = self.run.executor.await_funds(&asset, need).await {
-                // Redeems can take a while to reach spot; trust what spot shows.
-                cycle.set_spot_free(&asset, free);
-            }
+            self.earn_move(cycle, redeem).await;
         }
         match cycle.check_funded(&intent) {
-            Err(why) => cycle.apply(intent, Outcome::Skipped(why)),
+            Err(why) => cycle.skip_unfunded(intent, why),
             Ok(()) => {
                 let outcome = self.perform(cycle, &intent).await;
                 cycle.apply(intent, outcome);
             }
+        }
+        self.flush(cycle).await;
+    }
+
+    /// One Simple Earn move. A second move in the run first waits out
+    /// [`EARN_MOVE_SPACING`] on the clock. After a confirmed redeem it waits
+    /// (bounded, in the executor) for the money to reach spot; what has not
+    /// arrived is booked as in transit and saved at once. A process that
+    /// dies between the redeem's answer and that save leaves the money in
+    /// flight unrecorded: the next run reads it as a withdrawal only if the
+    /// credit is still not on spot when that run starts.
+    async fn earn_move(&mut self, cycle: &mut Cycle, intent: Intent) {
+        let live = !self.suppress();
+        if live && let Some(last) = self.last_earn_move {
+            let ready = last + chrono::Duration::from_std(EARN_MOVE_SPACING).unwrap_or_default();
+            if let Ok(wait) = (ready - self.run.clock.now()).to_std()
+                && !wait.is_zero()
+            {
+                self.run.clock.sleep(wait).await;
+            }
+        }
+        let redeem = (intent.kind == IntentKind::EarnRedeem)
+            .then(|| (intent.asset.clone(), cycle.spot_free(&intent.asset) + intent.amount.unwrap_or_default()));
+        let outcome = self.perform(cycle, &intent).await;
+        if live {
+            self.last_earn_move = Some(self.run.clock.now());
+        }
+        let redeemed = matches!(outcome, Outcome::EarnDone);
+        cycle.apply(intent, outcome);
+        if redeemed && let Some((asset, expected)) = redeem {
+            let seen = self.run.executor.await_funds(&asset, expected).await;
+            cycle.note_redeem_arrival(&asset, seen);
         }
         self.flush(cycle).await;
     }

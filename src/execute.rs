@@ -3,7 +3,9 @@
 //! refusal is `Rejected`; an ambiguous answer (5xx, timeout, -1006/-1007) is
 //! resolved by looking the order up by its client order id with bounded
 //! backoff, and what stays unknown is `Unresolved` — reported, alerted and
-//! reconciled first by the next run, never re-sent blindly.
+//! reconciled first by the next run, never re-sent blindly. Every wait goes
+//! through the executor's [`Clock`] (the wall clock unless a test gives it a
+//! virtual one with [`ExchangeExecutor::with_clock`]).
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use rust_decimal::Decimal;
 
 use crate::app::Executor;
 use crate::domain::intent::{Fill, Intent, IntentKind};
-use crate::ports::{Exchange, OrderReport, OrderRequest, PortError};
+use crate::ports::{Clock, Exchange, OrderReport, OrderRequest, PortError, SystemClock};
 use crate::strategy::cycle::Outcome;
 use crate::strategy::reconcile;
 
@@ -23,32 +25,39 @@ pub struct ExecutionPolicy {
     pub query_attempts: u32,
     /// First delay between lookups; doubles each time, capped at 8 s.
     pub query_backoff: Duration,
-    /// Polls of the spot balance after an Earn redeem.
+    /// Polls of the spot balance after an Earn redeem (the first at once).
     pub redeem_polls: u32,
+    /// First delay between those polls; doubles each time up to `redeem_poll_cap`.
     pub redeem_poll_interval: Duration,
+    pub redeem_poll_cap: Duration,
 }
 
 impl Default for ExecutionPolicy {
     fn default() -> Self {
-        // About 30 s of lookups and 20 s of waiting for a redeem: Binance's
-        // query path can lag a just-placed order for a moment.
+        // About 30 s of lookups (Binance's query path can lag a just-placed
+        // order for a moment) and up to about 20 s of waiting for a redeem,
+        // polled 0.25, 0.5, 1, 2, 2, ... s apart (a credit usually lands
+        // within a second; each poll costs 20 weight).
         ExecutionPolicy {
             query_attempts: 5,
             query_backoff: Duration::from_secs(1),
-            redeem_polls: 10,
-            redeem_poll_interval: Duration::from_secs(2),
+            redeem_polls: 12,
+            redeem_poll_interval: Duration::from_millis(250),
+            redeem_poll_cap: Duration::from_secs(2),
         }
     }
 }
 
 impl ExecutionPolicy {
     /// The default waits multiplied by `TRADECYCLE_WAIT_SCALE` (tests use a
-    /// small scale; operators normally leave it at 1).
+    /// small scale; operators normally leave it at 1). The redeem polls never
+    /// come closer than 250 ms: a credit takes a moment however small the
+    /// scale, and the wait ends as soon as the money is on spot anyway.
     pub fn scaled(scale: f64) -> Self {
         let d = ExecutionPolicy::default();
         ExecutionPolicy {
             query_backoff: d.query_backoff.mul_f64(scale),
-            redeem_poll_interval: d.redeem_poll_interval.mul_f64(scale),
+            redeem_poll_cap: d.redeem_poll_cap.mul_f64(scale).max(d.redeem_poll_interval),
             ..d
         }
     }
@@ -57,11 +66,18 @@ impl ExecutionPolicy {
 pub struct ExchangeExecutor<'a, E> {
     exchange: &'a E,
     policy: ExecutionPolicy,
+    clock: &'a dyn Clock,
 }
 
 impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
+    /// Waits on the wall clock.
     pub fn new(exchange: &'a E, policy: ExecutionPolicy) -> Self {
-        ExchangeExecutor { exchange, policy }
+        ExchangeExecutor { exchange, policy, clock: &SystemClock }
+    }
+
+    /// Waits on `clock` instead (give it the `CycleRun`'s clock).
+    pub fn with_clock(self, clock: &'a dyn Clock) -> Self {
+        ExchangeExecutor { clock, ..self }
     }
 
     async fn order(&self, intent: &Intent) -> Outcome {
@@ -86,6 +102,31 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
         }
     }
 
+    /// One Simple Earn move. Refused as too frequent (-6009, e.g. right
+    /// after an earlier run's move: the limit is per account), it was not
+    /// executed, so it is sent once more after Binance's 3 s.
+    async fn earn(&self, intent: &Intent) -> Outcome {
+        let product = intent.product_id.as_deref().unwrap_or("");
+        let amount = intent.amount.unwrap_or_default();
+        let mut retried = false;
+        loop {
+            let result = match intent.kind {
+                IntentKind::EarnSubscribe => self.exchange.earn_subscribe(product, amount).await,
+                _ => self.exchange.earn_redeem(product, amount).await,
+            };
+            return match result {
+                Ok(()) => Outcome::EarnDone,
+                Err(PortError::Retryable(_)) if !retried => {
+                    retried = true;
+                    self.clock.sleep(crate::app::EARN_MOVE_SPACING).await;
+                    continue;
+                }
+                Err(PortError::Ambiguous(why)) => Outcome::Unresolved(why),
+                Err(e) => Outcome::Rejected(e.to_string()),
+            };
+        }
+    }
+
     /// Looks an ambiguous order up until the exchange gives a final answer.
     /// Only an order matching the request (symbol, side, placed no earlier
     /// than it was sent) counts: the id may also name an older, filled order.
@@ -94,7 +135,7 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
         let mut last = String::from("not found");
         let other = |r: &OrderReport| reconcile::mismatch(&req.symbol, req.side, sent_at, r);
         for _ in 0..self.policy.query_attempts {
-            tokio::time::sleep(delay).await;
+            self.clock.sleep(delay).await;
             delay = (delay * 2).min(Duration::from_secs(8));
             match self.exchange.query_order(&req.symbol, &req.client_order_id).await {
                 Ok(Some(report)) => match other(&report) {
@@ -107,6 +148,7 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
             }
         }
         // Second look: the order list, in case the lookup path lags.
+        // The exchange's order times are wall-clock times.
         let since = chrono::Utc::now() - chrono::Duration::minutes(10);
         if let Ok(orders) = self.exchange.orders_since(&req.symbol, since).await
             && let Some(report) =
@@ -145,25 +187,19 @@ fn outcome_of(report: OrderReport) -> Outcome {
 
 impl<E: Exchange> Executor for ExchangeExecutor<'_, E> {
     async fn perform(&mut self, intent: &Intent) -> Outcome {
-        let earn = |r: Result<(), PortError>| match r {
-            Ok(()) => Outcome::EarnDone,
-            Err(PortError::Ambiguous(why)) => Outcome::Unresolved(why),
-            Err(e) => Outcome::Rejected(e.to_string()),
-        };
-        let product = intent.product_id.as_deref().unwrap_or("");
-        let amount = intent.amount.unwrap_or_default();
-        match intent.kind {
-            IntentKind::EarnSubscribe => earn(self.exchange.earn_subscribe(product, amount).await),
-            IntentKind::EarnRedeem => earn(self.exchange.earn_redeem(product, amount).await),
-            _ => self.order(intent).await,
+        if !intent.kind.is_order() {
+            return self.earn(intent).await;
         }
+        self.order(intent).await
     }
 
     async fn await_funds(&mut self, asset: &str, need: Decimal) -> Option<Decimal> {
         let mut seen = None;
+        let mut delay = self.policy.redeem_poll_interval;
         for attempt in 0..self.policy.redeem_polls.max(1) {
             if attempt > 0 {
-                tokio::time::sleep(self.policy.redeem_poll_interval).await;
+                self.clock.sleep(delay).await;
+                delay = (delay * 2).min(self.policy.redeem_poll_cap);
             }
             if let Ok(free) = self.exchange.spot_free(asset).await {
                 seen = Some(free);

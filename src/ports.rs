@@ -195,15 +195,63 @@ pub trait Notifier {
     async fn send(&self, text: &str) -> Result<(), PortError>;
 }
 
-pub trait Clock {
+/// A future a [`Clock`] returns from `sleep` (boxed so `&dyn Clock` works).
+pub type Sleep<'a> = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send + 'a>>;
+
+/// Time as the shell sees it: what time it is, and waiting. Every wait of a
+/// cycle (Simple Earn's 3 s spacing, waiting for a redeem to reach spot,
+/// lookups after an ambiguous answer) goes through `sleep`, so a test that
+/// injects a [`ManualClock`] runs those waits in no real time.
+pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
+    /// Waits `duration`; the default sleeps with tokio.
+    fn sleep(&self, duration: Duration) -> Sleep<'_> {
+        Box::pin(tokio::time::sleep(duration))
+    }
 }
 
-/// The wall clock.
+/// The wall clock; `sleep` really sleeps.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> DateTime<Utc> {
         Utc::now()
+    }
+}
+
+/// A virtual clock for tests: it stands still until slept on or advanced,
+/// and `sleep` moves it forward at once. Share it (`Arc`) with the fake
+/// exchange's time source (`FakeBinance::set_time_source(move ||
+/// clock.now_ms())`) so the fake's Simple Earn limit and credit delays
+/// follow the same time.
+#[derive(Debug)]
+pub struct ManualClock {
+    now_ms: std::sync::atomic::AtomicI64,
+}
+
+impl ManualClock {
+    pub fn new(start: DateTime<Utc>) -> Self {
+        ManualClock { now_ms: std::sync::atomic::AtomicI64::new(start.timestamp_millis()) }
+    }
+
+    /// Milliseconds since the epoch.
+    pub fn now_ms(&self) -> i64 {
+        self.now_ms.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn advance(&self, duration: Duration) {
+        let ms = i64::try_from(duration.as_millis()).unwrap_or(i64::MAX);
+        self.now_ms.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        DateTime::from_timestamp_millis(self.now_ms()).unwrap_or_default()
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep<'_> {
+        self.advance(duration);
+        Box::pin(std::future::ready(()))
     }
 }

@@ -12,6 +12,7 @@ use crate::domain::report::{Mode, Report};
 use crate::exchange::sim::SimExchange;
 use crate::fixture::{FixtureError, FixtureSet, PoolSource};
 use crate::notify::log::LogNotifier;
+use crate::ports::SystemClock;
 use crate::store::memory::MemoryStore;
 use crate::upstream::ladder::{FetchOutcome, FreshSource};
 
@@ -76,6 +77,8 @@ pub async fn replay_loaded(fixtures: FixtureSet, opts: ReplayOptions<'_>) -> Res
     let run = CycleRun {
         mode: Mode::Replay,
         now,
+        // Replay suppresses every Earn move, so nothing ever waits.
+        clock: &SystemClock,
         run_id,
         settings: &settings,
         exchange: &exchange,

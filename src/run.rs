@@ -24,8 +24,8 @@ use crate::notify::log::LogNotifier;
 use crate::notify::telegram::{TelegramConfig, TelegramNotifier};
 use crate::paper::PaperAccount;
 use crate::ports::{
-    ApiRestrictions, Exchange, LeaseOutcome, MarketRequest, Notifier, OrderReport, OrderRequest, PortError, StateStore,
-    UpstreamSource,
+    ApiRestrictions, Clock, Exchange, LeaseOutcome, ManualClock, MarketRequest, Notifier, OrderReport, OrderRequest,
+    PortError, StateStore, SystemClock, UpstreamSource,
 };
 use crate::store::file::{FileStore, FileUpstream};
 use crate::store::firestore::{FirestoreConfig, FirestoreStore};
@@ -286,15 +286,20 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
         return Ok(report);
     }
     let scale = wait_scale(&req.env)?;
+    // Paper trades on an in-process exchange without Binance's Earn limit or
+    // credit delay: its waits need no real time.
+    let paper_clock = ManualClock::new(now);
+    let clock: &dyn Clock = if paper.is_some() { &paper_clock } else { &SystemClock };
     let executor = if mode.suppresses_side_effects() {
         AnyExecutor::Suppress(Suppress)
     } else {
-        AnyExecutor::Exchange(ExchangeExecutor::new(&exchange, ExecutionPolicy::scaled(scale)))
+        AnyExecutor::Exchange(ExchangeExecutor::new(&exchange, ExecutionPolicy::scaled(scale)).with_clock(clock))
     };
     let defaults = SavePolicy::default();
     let mut report = CycleRun {
         mode,
         now,
+        clock,
         run_id: run_id.clone(),
         settings: &settings,
         exchange: &exchange,

@@ -19,7 +19,7 @@ use tradecycle::exchange::sim::SimExchange;
 use tradecycle::execute::{ExchangeExecutor, ExecutionPolicy};
 use tradecycle::fixture::FixtureSet;
 use tradecycle::notify::log::LogNotifier;
-use tradecycle::ports::{LeaseOutcome, PortError, StateStore};
+use tradecycle::ports::{LeaseOutcome, ManualClock, PortError, StateStore};
 use tradecycle::store::memory::MemoryStore;
 
 /// A store whose saves fail from the n-th save on (n counted over its whole
@@ -83,16 +83,21 @@ async fn run_at<S: StateStore>(exchange: &SimExchange, store: &S, hours: i64, ru
         query_backoff: Duration::from_millis(1),
         redeem_polls: 2,
         redeem_poll_interval: Duration::from_millis(1),
+        redeem_poll_cap: Duration::from_millis(1),
     };
+    let now = f.config.now_utc.unwrap() + chrono::Duration::hours(hours);
+    // Earn spacing waits cost no real time.
+    let clock = ManualClock::new(now);
     CycleRun {
         mode: Mode::Paper,
-        now: f.config.now_utc.unwrap() + chrono::Duration::hours(hours),
+        now,
         run_id: run_id.to_string(),
         settings: &settings,
         exchange,
         store,
         notifier: &LogNotifier,
-        executor: ExchangeExecutor::new(exchange, policy),
+        clock: &clock,
+        executor: ExchangeExecutor::new(exchange, policy).with_clock(&clock),
         pool: PoolInput::Injected(f.pool_input.clone()),
         lease_ttl: Some(Duration::from_secs(900)),
         save_policy: SavePolicy { attempts: 1, backoff: Duration::from_millis(1) },

@@ -11,8 +11,9 @@
 //!
 //! Killing is in process: the world's port wrappers (tests/common/world.rs)
 //! stop at the armed call and the cycle's future is dropped there. The next
-//! cycle runs 16 minutes later (same hourly slot, so the same client order
-//! ids, once the 15-minute lease has expired), then one an hour later.
+//! cycle runs 17 minutes later (same hourly slot, so the same client order
+//! ids, once the 15-minute lease and the minute an order may still be in
+//! flight after it have passed), then one an hour later.
 
 mod common;
 
@@ -104,7 +105,7 @@ async fn recover_after_kill(
         return vec![format!("the kill point was not reached; the cycle ended {:?}", r.status)];
     }
     let mut broken = w.no_client_id_filled_twice();
-    for (name, at) in [("same-slot rerun", t + Span::minutes(16)), ("next hour", t + Span::hours(1))] {
+    for (name, at) in [("same-slot rerun", t + Span::minutes(17)), ("next hour", t + Span::hours(1))] {
         let Some(r) = w.run(at).await else { unreachable!("disarmed") };
         let mut found = w.check(Some(&r));
         if !breaker_day && (r.circuit_breaker_triggered || w.saved_state()["is_circuit_broken"] == true) {
@@ -176,19 +177,19 @@ fn every_kill_point(prelude: Prelude, breaker_day: bool, trades: &[&str]) {
 }
 
 #[test]
-#[ignore = "needs fix: issue 8 §2.2 (fill saves keep the pre-trade balance snapshot: own buys booked as flows, false breaker) and §2.6 (a fill settled by lookup ignores its commission; DCA holding_qty off by the BTC fee)"]
+
 fn killed_anywhere_in_a_settled_accounts_first_cycle_the_next_cycles_recover() {
     every_kill_point(first_cycle, false, &["earn_redeem", "trend_buy", "dca_buy"]);
 }
 
 #[test]
-#[ignore = "needs fix: issue 8 §2.2 (own trades booked as flows), §2.3 (false breaker after a losing exit), §2.6 (a fill settled by lookup ignores its commission)"]
+
 fn killed_anywhere_in_a_stop_loss_exit_the_next_cycles_recover() {
     every_kill_point(stop_exit_cycle, false, &["trend_sell", "trend_buy", "earn_subscribe"]);
 }
 
 #[test]
-#[ignore = "needs fix: issue 8 §2.2 (own breaker sells booked as flows), §2.6 (a fill settled by lookup ignores its commission)"]
+
 fn killed_anywhere_in_a_circuit_breaker_liquidation_the_next_cycles_recover() {
     every_kill_point(breaker_cycle, true, &["breaker_sell"]);
 }
@@ -218,7 +219,7 @@ fn the_unkilled_first_cycle_buys_funded_from_earn_and_keeps_every_invariant() {
 /// test): the next cycles must neither book it as a withdrawal nor lose it
 /// from the equity they report.
 #[test]
-#[ignore = "needs fix: issue 8 §2.1 (Earn moves not in the ledger: money in transit booked as a withdrawal and missing from the reported equity)"]
+
 fn killed_while_a_redemption_is_in_transit_the_next_cycles_do_not_lose_it() {
     rt().block_on(async {
         let (labels, _) = enumerate(first_cycle).await;
@@ -229,7 +230,9 @@ fn killed_while_a_redemption_is_in_transit_the_next_cycles_do_not_lose_it() {
         w.live.fake.inject(Fault::new(
             "POST",
             "/sapi/v1/simple-earn/flexible/redeem",
-            FaultKind::DelayRedeemCredit(std::time::Duration::from_secs(600)),
+            // Longer than the test's two later cycles (+17 min, +1 h) on the
+            // virtual clock.
+            FaultKind::DelayRedeemCredit(std::time::Duration::from_secs(4 * 3600)),
         ));
         let broken = recover_after_kill(&mut w, t, false, redeem, When::After).await;
         assert_eq!(w.live.fake.pending_redeem_credits().len(), 1, "the redemption is still in transit");

@@ -243,18 +243,31 @@ fn killed_between_send_and_save_the_next_run_settles_without_a_duplicate() {
 }
 
 #[test]
-fn a_redeem_slow_to_arrive_skips_the_buy_it_was_funding() {
+fn a_redeem_slow_to_arrive_skips_the_buys_it_was_funding_and_asks_for_attention() {
     let live = Live::new("cycle_replay");
     let slow = FaultKind::DelayRedeemCredit(Duration::from_secs(60));
     live.fake.inject(Fault::new("POST", "/sapi/v1/simple-earn/flexible/redeem", slow));
-    let r = attention_run(&live, "f-redeem");
+    let run = live.run(&["--live", "--run-id", "f-redeem"], &[]);
+    assert_eq!(run.code, 5, "finished, needs a look: {}", run.stderr);
+    let r = run.json();
+    assert_eq!(r["status"], "attention");
+    let redeem = r["intents"].as_array().unwrap().iter().find(|i| i["kind"] == "earn_redeem").expect("a redeem");
+    assert_eq!((&redeem["status"], &redeem["reason"]), (&json!("filled"), &json!("cycle_funding")));
     let ada = intent(&r, "trend_buy", "ADAUSDT");
     assert_eq!(ada["status"], "skipped");
+    let why = ada["error"].as_str().unwrap();
+    assert!(why.starts_with("insufficient free USDT") && why.ends_with("not on spot yet)"), "{why}");
     let needs_look = r["attention"].as_array().unwrap();
     assert!(needs_look.iter().any(|a| a.as_str().unwrap().starts_with("trend_buy ADAUSDT")), "{needs_look:?}");
-    assert!(ada["error"].as_str().unwrap().starts_with("insufficient free USDT"), "{ada}");
     assert_eq!(attempts_for(&live, "ADAUSDT"), 0);
-    assert_eq!(live.state()["ADAUSDT"]["is_holding"], false);
+    assert!(r["attention"].as_array().unwrap().iter().any(|a| a.as_str().unwrap().starts_with("trend_buy ADAUSDT")));
+    let alert = r["notifications"].as_array().unwrap().iter().find(|n| n["event"] == "skipped_for_funds");
+    assert_eq!(alert.map(|n| &n["status"]), Some(&json!("sent")), "{}", r["notifications"]);
+    // The money in flight is recorded, and no Earn move churns it meanwhile.
+    let state = live.state();
+    assert_eq!(state["earn_in_transit"]["USDT"]["amount"], redeem["amount"]);
+    assert_eq!(state["ADAUSDT"]["is_holding"], false);
+    assert_eq!(live.fake.earn_calls().len(), 1, "no subscribe while the redeem is in transit");
 }
 
 fn no_such_order() -> FaultKind {

@@ -190,7 +190,7 @@ fn breaker_expected(script: &Script, c: usize) -> bool {
 }
 
 #[test]
-#[ignore = "needs fix: issue 8 §2.1 (a redemption in transit is missing from equity, then booked as a deposit), §2.7 (refused, skipped and unresolved intents reported ok), §2.6 (the fee of a fill learned by lookup after an ambiguous answer is never booked)"]
+
 fn seventy_two_hourly_cycles_with_faults_keep_every_invariant() {
     let seed = seed();
     println!("MANY_CYCLES_SEED={seed}");

@@ -28,22 +28,22 @@ fn default_set_tops_up_fuel_buys_with_earn_funding_dca_and_buffer() {
     assert_eq!(
         intents(&r),
         vec![
+            // One redeem before trading (design.md §3.16): spot holds 12 USDT;
+            // the fuel, both trend buys and the DCA buy spend 1035.18, and the
+            // spot buffer target is 5% of the starting 4000 USDT (200), so
+            // 1223.18 leaves spot exactly at the target and the buffer step holds.
+            t("earn_redeem", "USDT", "1223.18", "cycle_funding"),
             t("fuel_buy", "BNBUSDT", "15", "bnb_fuel_top_up"),
             t("trend_buy", "ETHUSDT", "0.6116", "rotation_entry"),
-            // Spot holds 527.88 after the ETH buy; SOL costs 1522.26: redeem the gap + 0.1%.
-            t("earn_redeem", "USDT", "995.37438", "asset_availability"),
             t("trend_buy", "SOLUSDT", "8.457", "rotation_entry"),
-            t("earn_redeem", "USDT", "27.83342562", "asset_availability"),
             t("dca_buy", "BTCUSDT", "0.00036", "btc_dca_accumulate"),
-            // The spot buffer target is 5% of the starting 4000 USDT.
-            t("earn_redeem", "USDT", "199.9722", "maintain_usdt_buffer"),
         ]
     );
     let i = &r["intents"];
-    assert_eq!(i[1]["client_order_id"], "tc-26031500-tb-ETHUSDT");
-    assert_eq!(i[0]["client_order_id"], "tc-26031500-fb-BNBUSDT");
-    assert_eq!(i[2]["detail"]["for"], "tc-26031500-tb-SOLUSDT");
-    assert!(i[2].get("client_order_id").is_none(), "Earn moves are not orders");
+    assert_eq!(i[2]["client_order_id"], "tc-26031500-tb-ETHUSDT");
+    assert_eq!(i[1]["client_order_id"], "tc-26031500-fb-BNBUSDT");
+    assert_eq!(i[0]["detail"]["spot_after_plan"], -1023.18);
+    assert!(i[0].get("client_order_id").is_none(), "Earn moves are not orders");
     assert_eq!(strs(&r["selected_candidates"]), ["ETHUSDT", "SOLUSDT"]);
     assert_eq!(r["equity"]["total_usdt"], "4407.125");
     assert_eq!(r["equity"]["trend_usdt"], "3479.38");
@@ -210,8 +210,29 @@ fn dca_trim_sells_thirty_percent_of_sellable_btc_and_buy_is_gated_by_valuation()
 #[test]
 fn earn_buffer_redeems_the_spot_shortfall() {
     let r = replay_ok("earn_redeem");
-    assert_eq!(intents(&r), vec![t("earn_redeem", "USDT", "38", "maintain_usdt_buffer")]);
+    // Nothing to buy: the cycle's one redeem is the buffer's shortfall.
+    assert_eq!(intents(&r), vec![t("earn_redeem", "USDT", "38", "cycle_funding")]);
     assert_eq!(r["intents"][0]["product_id"], "USDT001");
+}
+
+#[test]
+fn settled_account_funds_the_whole_cycle_with_one_redeem() {
+    let r = replay_ok("settled_account");
+    assert_eq!(
+        intents(&r),
+        vec![
+            // 300 on spot, 9,700 in Earn: the buys spend 7,446.68 and the
+            // buffer target is 300, so one redeem of 7,446.68 funds them all
+            // and the buffer step holds.
+            t("earn_redeem", "USDT", "7446.68", "cycle_funding"),
+            t("trend_buy", "ETHUSDT", "1.3039", "rotation_entry"),
+            t("trend_buy", "SOLUSDT", "18.03", "rotation_entry"),
+            t("dca_buy", "BTCUSDT", "0.00036", "btc_dca_accumulate"),
+        ]
+    );
+    assert_eq!(r["status"], "ok");
+    assert_eq!(r["equity"]["cash_usdt"], "2553.32");
+    assert_eq!(state(&r)["last_balance_snapshot"]["USDT"], 2553.32);
 }
 
 #[test]

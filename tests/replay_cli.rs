@@ -21,7 +21,8 @@ fn now_and_run_id_flags_override_the_config() {
     assert_eq!(r["now"], "2026-03-16T09:30:00Z");
     assert_eq!(r["run_id"], "manual");
     // Client order ids follow the schedule slot (the UTC hour) of --now.
-    assert_eq!(r["intents"][1]["client_order_id"], "tc-26031609-tb-ETHUSDT");
+    // (Intent 0 is the cycle's Earn redeem, 1 the BNB fuel buy.)
+    assert_eq!(r["intents"][2]["client_order_id"], "tc-26031609-tb-ETHUSDT");
 }
 
 #[test]

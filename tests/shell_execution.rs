@@ -22,7 +22,8 @@ use tradecycle::execute::{ExchangeExecutor, ExecutionPolicy};
 use tradecycle::fixture::FixtureSet;
 use tradecycle::notify::log::LogNotifier;
 use tradecycle::ports::{
-    ApiRestrictions, Exchange, LeaseOutcome, MarketRequest, OrderReport, OrderRequest, PortError, StateStore,
+    ApiRestrictions, Exchange, LeaseOutcome, ManualClock, MarketRequest, OrderReport, OrderRequest, PortError,
+    StateStore,
 };
 use tradecycle::store::memory::MemoryStore;
 
@@ -145,6 +146,7 @@ fn fast() -> ExecutionPolicy {
         query_backoff: Duration::from_millis(1),
         redeem_polls: 2,
         redeem_poll_interval: Duration::from_millis(1),
+        redeem_poll_cap: Duration::from_millis(1),
     }
 }
 
@@ -160,15 +162,19 @@ async fn run_once<S: StateStore>(
 ) -> Report {
     let f = fixtures();
     let settings = Settings::from_env(&Env::new()).unwrap();
+    let now = f.config.now_utc.unwrap();
+    // Every wait (Earn spacing, lookups, redeem polls) on a virtual clock.
+    let clock = ManualClock::new(now);
     CycleRun {
         mode: Mode::Paper,
-        now: f.config.now_utc.unwrap(),
+        now,
+        clock: &clock,
         run_id: run_id.to_string(),
         settings: &settings,
         exchange,
         store,
         notifier: &LogNotifier,
-        executor: ExchangeExecutor::new(exchange, fast()),
+        executor: ExchangeExecutor::new(exchange, fast()).with_clock(&clock),
         pool: PoolInput::Injected(f.pool_input.clone()),
         lease_ttl: Some(Duration::from_secs(900)),
         save_policy: SavePolicy { attempts: 2, backoff: Duration::from_millis(1) },
@@ -237,7 +243,8 @@ fn unknown_outcome_is_kept_pending_and_dropped_by_the_next_run_without_a_duplica
         let store = MemoryStore::new(Some(fixtures().initial_state));
         let r = run_once(&exchange, &store, "run-1", None).await;
         let got = statuses(&r);
-        assert_eq!(got[1], ("trend_buy".into(), "unresolved".into()));
+        // The cycle's one redeem, the fuel, then the ETH buy.
+        assert_eq!(got[2], ("trend_buy".into(), "unresolved".into()));
         // Nothing else adds risk while an order is unknown; sells would still run.
         assert!(!got.iter().any(|(k, _)| k == "dca_buy" || k.starts_with("earn_subscribe")), "{got:?}");
         assert!(r.notifications.iter().any(|n| n.event == "order_unresolved"));

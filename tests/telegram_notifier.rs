@@ -15,7 +15,7 @@ use tradecycle::exchange::sim::SimExchange;
 use tradecycle::fixture::FixtureSet;
 use tradecycle::notify::messages;
 use tradecycle::notify::telegram::{ChatTarget, TelegramConfig, TelegramNotifier};
-use tradecycle::ports::{LeaseOutcome, Notifier, PortError, StateStore};
+use tradecycle::ports::{LeaseOutcome, ManualClock, Notifier, PortError, StateStore};
 use tradecycle::secret::Secret;
 use tradecycle::store::memory::MemoryStore;
 use tradecycle::strategy::cycle::Outcome;
@@ -181,6 +181,7 @@ async fn cycle_on<N: Notifier, S: StateStore>(name: &str, notifier: &N, store: &
     CycleRun {
         mode: Mode::Paper,
         now,
+        clock: &ManualClock::new(now),
         run_id: format!("telegram-{name}"),
         settings: &settings,
         exchange: &exchange,

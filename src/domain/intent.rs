@@ -41,6 +41,20 @@ impl IntentKind {
         }
     }
 
+    /// The report's name of the kind (`trend_buy`, `earn_redeem`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IntentKind::TrendBuy => "trend_buy",
+            IntentKind::TrendSell => "trend_sell",
+            IntentKind::BreakerSell => "breaker_sell",
+            IntentKind::DcaBuy => "dca_buy",
+            IntentKind::DcaSell => "dca_sell",
+            IntentKind::FuelBuy => "fuel_buy",
+            IntentKind::EarnSubscribe => "earn_subscribe",
+            IntentKind::EarnRedeem => "earn_redeem",
+        }
+    }
+
     /// Orders go to `/api/v3/order`; the rest are Simple Earn moves.
     pub fn side(self) -> Option<Side> {
         match self {

@@ -4,7 +4,8 @@
 //! Reading is lenient on purpose: a document written by the reference must
 //! load unchanged, and a single odd value must not stop the cycle. Writing
 //! uses the reference's key names and shapes plus our own keys
-//! (`pending_orders`, `trading_paused`, `daily_trend_sell_proceeds`).
+//! (`pending_orders`, `trading_paused`, `daily_trend_sell_proceeds`,
+//! `earn_in_transit`).
 
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
@@ -123,6 +124,20 @@ impl UnreadableEntry {
     }
 }
 
+/// A Simple Earn redeem that had not reached spot when a run last looked
+/// (design.md §3.16). Its amount counts as still owned, so the next run's
+/// external-flow check does not read money in transit as a withdrawal;
+/// spot free growing past `spot_free_seen` is the credit arriving.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EarnInTransit {
+    /// Still on its way to spot.
+    pub amount: Decimal,
+    /// Spot free of the asset when a run last looked (without this amount).
+    pub spot_free_seen: Decimal,
+    /// RFC 3339: when it was redeemed.
+    pub since: String,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct StateDoc {
     pub btc: BtcHolding,
@@ -157,6 +172,9 @@ pub struct StateDoc {
     pub unreadable_pending: IndexMap<String, UnreadableEntry>,
     /// Kill switch stored with the account (`TRADECYCLE_PAUSE` is the other).
     pub trading_paused: bool,
+    /// Earn redeems still on their way to spot, by asset (written only
+    /// while there are any).
+    pub earn_in_transit: IndexMap<String, EarnInTransit>,
 }
 
 fn as_f64(v: Option<&Value>) -> f64 {
@@ -272,6 +290,16 @@ impl StateDoc {
             pending_orders: IndexMap::new(),
             unreadable_pending: IndexMap::new(),
             trading_paused: as_bool(get("trading_paused")),
+            earn_in_transit: get("earn_in_transit")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(asset, v)| {
+                            serde_json::from_value::<EarnInTransit>(v.clone()).ok().map(|t| (asset.clone(), t))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
         };
 
         for (id, v) in get("pending_orders").and_then(Value::as_object).unwrap_or(&empty) {
@@ -391,6 +419,9 @@ impl StateDoc {
         }
         m.insert("pending_orders".into(), Value::Object(pending));
         m.insert("trading_paused".into(), json!(self.trading_paused));
+        if !self.earn_in_transit.is_empty() {
+            m.insert("earn_in_transit".into(), json!(self.earn_in_transit));
+        }
         Value::Object(m)
     }
 
@@ -618,6 +649,26 @@ mod tests {
         assert!(advice.starts_with("pending order entry pending_orders.b in the state document cannot be read ("));
         assert!(advice.contains("\"price\": \"3200\""), "{advice}");
         assert_eq!(doc.to_value()["pending_orders"], raw["pending_orders"]);
+    }
+
+    #[test]
+    fn earn_in_transit_round_trips_and_is_written_only_while_there_is_some() {
+        let mut doc = StateDoc::default();
+        assert!(doc.to_value().get("earn_in_transit").is_none(), "the reference's layout stays as it was");
+        doc.earn_in_transit.insert(
+            "USDT".into(),
+            EarnInTransit {
+                amount: Decimal::new(743241, 2),
+                spot_free_seen: Decimal::new(2856, 1),
+                since: "2026-03-15T00:00:00Z".into(),
+            },
+        );
+        let v = doc.to_value();
+        assert_eq!(
+            v["earn_in_transit"],
+            json!({"USDT": {"amount": "7432.41", "spot_free_seen": "285.6", "since": "2026-03-15T00:00:00Z"}})
+        );
+        assert_eq!(StateDoc::normalize(&v, &Universe::new()).earn_in_transit, doc.earn_in_transit);
     }
 
     #[test]

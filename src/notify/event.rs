@@ -136,6 +136,19 @@ pub enum Event {
         asset: String,
         error: String,
     },
+    /// Moving spot money above the buffer into Simple Earn failed; it stays
+    /// on spot (safe, but earns nothing) until a later run moves it.
+    SubscribeFailed {
+        asset: String,
+        amount: String,
+        error: String,
+    },
+    /// A buy (or sell) not sent because spot did not hold what it needs,
+    /// e.g. after a refused or late Earn redemption.
+    SkippedForFunds {
+        symbol: String,
+        detail: String,
+    },
     /// An order whose outcome could not be learned; it stays in the pending
     /// ledger and is reconciled first next run.
     OrderUnresolved {
@@ -188,6 +201,8 @@ impl Event {
             Event::DcaTrimFailed { .. } => "btc_dca_trim_failed",
             Event::FuelTopUpFailed { .. } => "bnb_top_up_failed",
             Event::RedeemFailed { .. } => "redeem_failed",
+            Event::SubscribeFailed { .. } => "subscribe_failed",
+            Event::SkippedForFunds { .. } => "skipped_for_funds",
             Event::OrderUnresolved { .. } => "order_unresolved",
             Event::OrderAttention { .. } => "order_attention",
             Event::StatusReport(_) => "status_report",

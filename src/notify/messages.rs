@@ -222,6 +222,22 @@ pub fn render(event: &Event, lang: Lang, strategy_name: &str) -> String {
             m.title(pick("🏦 [Earn Redemption Failed]", "🏦 [理财赎回失败]"), Some(asset));
             m.line(l.error, clip(error));
         }
+        Event::SubscribeFailed { asset, amount, error } => {
+            m.title(pick("🏦 [Earn Subscription Failed]", "🏦 [理财申购失败]"), Some(asset));
+            m.line(l.quantity, amount);
+            m.line(l.error, clip(error));
+            m.line(
+                l.note,
+                pick(
+                    "the money stays on spot; a later run moves it to Earn",
+                    "资金留在现货账户，之后的运行会再转入理财",
+                ),
+            );
+        }
+        Event::SkippedForFunds { symbol, detail } => {
+            m.title(pick("💸 [Order Skipped: Not Enough Funds]", "💸 [资金不足，订单未执行]"), Some(symbol));
+            m.line(l.detail, clip(detail));
+        }
         Event::OrderUnresolved { symbol, client_order_id } => {
             m.title(pick("❓ [Order Outcome Unknown]", "❓ [订单结果未知]"), Some(symbol));
             m.line(l.client_order_id, client_order_id);
@@ -627,6 +643,15 @@ mod tests {
             Event::SystemCrash { error: "panic in planner".into() },
             Event::StateLoadFailed { error: "permission denied".into() },
             Event::StateSaveFailed { error: "quota exceeded".into(), path: "artifacts/state-recovery.json".into() },
+            Event::SubscribeFailed {
+                asset: "USDT".into(),
+                amount: "71.5".into(),
+                error: "-6009 Request frequency too high".into(),
+            },
+            Event::SkippedForFunds {
+                symbol: "ETHUSDT".into(),
+                detail: "insufficient free USDT: need 600, spot has 300".into(),
+            },
         ]
     }
 
@@ -658,6 +683,8 @@ mod tests {
             Event::StateLoadFailed { .. } => 21,
             Event::StateSaveFailed { .. } => 22,
             Event::OrderAttention { .. } => 23,
+            Event::SubscribeFailed { .. } => 24,
+            Event::SkippedForFunds { .. } => 25,
         }
     }
 
@@ -668,7 +695,7 @@ mod tests {
         let events = all_events();
         let mut seen: Vec<usize> = events.iter().map(variant_index).collect();
         seen.sort_unstable();
-        assert_eq!(seen, (0..24).collect::<Vec<_>>(), "one event per variant");
+        assert_eq!(seen, (0..26).collect::<Vec<_>>(), "one event per variant");
         for event in &events {
             for lang in [Lang::En, Lang::Zh] {
                 let body = render(event, lang, strategy_display_name(lang));

@@ -7,6 +7,15 @@
 //! next step, because later steps depend on what earlier ones really did
 //! (sells fund buys; the post-trade valuation drives DCA and the Earn
 //! buffer). Saves and notifications are queued as [`Effect`]s for the shell.
+//!
+//! Simple Earn is planned per cycle, not per order (design.md §3.16):
+//! [`Cycle::plan_earn_funding`] rehearses the whole cycle on a copy with
+//! estimated fills and returns at most one redeem per asset, to run before
+//! the first order; the buffer step at the end then makes at most one more
+//! move. A redeem that has not reached spot yet is booked as `locked` in the
+//! working balances and kept in the state's `earn_in_transit` ledger, so it
+//! still counts as owned (no false withdrawal in the flow check) but is
+//! never spent.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -30,7 +39,7 @@ use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{EquityReport, Gate};
 use crate::domain::rules::{QtyReject, SymbolRules};
 use crate::domain::snapshot::{AssetBalance, BtcSnapshot, Indicators};
-use crate::domain::state::{PENDING_QUARANTINED, PendingOrder, StateDoc, TrendPosition};
+use crate::domain::state::{EarnInTransit, PENDING_QUARANTINED, PendingOrder, StateDoc, TrendPosition};
 use crate::notify::event::{Event, SellReason, StatusReport};
 
 pub const USDT: &str = "USDT";
@@ -44,6 +53,10 @@ pub const FUEL_TOP_UP_USDT: Decimal = dec!(15);
 pub const MIN_TREND_BUY_USDT: f64 = 15.0;
 /// Circuit-breaker sells skip positions worth this or less.
 pub const MIN_BREAKER_SELL_USDT: f64 = 10.0;
+/// A redeem not seen on spot after this long is taken as gone (and the next
+/// flow check books it as the withdrawal it then is). Binance's standard
+/// redemption lands the next day by 08:00 UTC, at most ~32 h later.
+pub const EARN_IN_TRANSIT_MAX_HOURS: i64 = 48;
 
 /// Everything the planner starts from.
 #[derive(Debug, Clone)]
@@ -96,6 +109,7 @@ pub enum DayPlan {
     Trade,
 }
 
+#[derive(Clone)]
 pub struct Cycle {
     pub now: DateTime<Utc>,
     settings: StrategySettings,
@@ -118,6 +132,9 @@ pub struct Cycle {
     pre_trade: Option<(AccountValues, Budgets)>,
     pnl: (f64, f64),
     sold_this_cycle: BTreeSet<String>,
+    /// Assets whose Earn move failed this cycle: no further Earn move of
+    /// them is tried (each would wait 3 s to be refused the same way).
+    earn_refused: BTreeSet<String>,
     orders_planned: usize,
     unresolved: bool,
     /// Symbols with a quarantined order: no new risk in them (sells run).
@@ -237,6 +254,7 @@ impl Cycle {
             pre_trade: None,
             pnl: (0.0, 0.0),
             sold_this_cycle: BTreeSet::new(),
+            earn_refused: BTreeSet::new(),
             orders_planned: 0,
             unresolved,
             quarantined,
@@ -249,6 +267,7 @@ impl Cycle {
             attention,
             effects: Vec::new(),
         };
+        cycle.settle_earn_in_transit();
         cycle.log_pool_source();
         let r = &cycle.resolution;
         let (version, as_of, degraded) = (r.payload.version.clone(), r.payload.as_of_date.clone(), r.degraded());
@@ -394,10 +413,14 @@ impl Cycle {
 
     /// A Simple Earn redeem that must run before `intent` because spot does
     /// not hold enough of what it spends or sells (behaviour.md §7.4).
+    /// The cycle's planned redeem normally covers it already; this is the
+    /// fallback when real fills cost more than the rehearsal estimated. Money
+    /// still in transit from Earn counts as coming, so it is not redeemed twice.
     pub fn funding_for(&self, intent: &Intent) -> Option<Intent> {
         let (asset, need) = intent.requirement()?;
         let bal = self.bal(&asset);
-        if bal.free >= need || bal.earn <= Decimal::ZERO {
+        if bal.free + self.in_transit(&asset) >= need || bal.earn <= Decimal::ZERO || self.earn_refused.contains(&asset)
+        {
             return None;
         }
         let product = self.earn_products.get(&asset)?;
@@ -408,21 +431,171 @@ impl Cycle {
         )
     }
 
+    /// The cycle's Simple Earn redeems, decided once before the first order
+    /// (design.md §3.16). The whole cycle is rehearsed on a copy with
+    /// estimated fills and no Earn moves, in the shell's order (app.rs
+    /// `cycle`: fuel, the day's sells, trend buys, DCA buy, DCA trim), noting
+    /// per asset the most any spend lacked on spot at its turn. Sells come
+    /// before buys in that order, so their proceeds already count toward
+    /// the buys; only what is still missing is redeemed. One redeem per asset
+    /// covers it and, for USDT, also refills the spot buffer when the
+    /// rehearsal ends below its target, so the buffer step after trading
+    /// normally holds or subscribes: one Earn move before, at most one after.
+    /// Money an earlier redeem still has in transit counts as coming: it is
+    /// not redeemed a second time (the spends it was for wait for it).
+    pub fn plan_earn_funding(&self) -> Vec<Intent> {
+        let mut rehearsal = self.clone();
+        let mut lacking: BTreeMap<String, Decimal> = BTreeMap::new();
+        let mut spend = |c: &mut Cycle, intent: Intent| {
+            if let Some((asset, need)) = intent.requirement() {
+                let lack = need - c.bal(&asset).free;
+                let worst = lacking.entry(asset).or_default();
+                *worst = (*worst).max(lack);
+            }
+            c.apply(intent, Outcome::Suppressed);
+        };
+        if let Some(fuel) = rehearsal.plan_fuel() {
+            spend(&mut rehearsal, fuel);
+        }
+        match rehearsal.open_day() {
+            DayPlan::Latched => {}
+            DayPlan::Breaker => {
+                for sell in rehearsal.plan_breaker_sells() {
+                    spend(&mut rehearsal, sell);
+                }
+                rehearsal.latch_breaker();
+            }
+            DayPlan::Trade => {
+                for sell in rehearsal.plan_trend_sells() {
+                    spend(&mut rehearsal, sell);
+                }
+                for buy in rehearsal.plan_trend_buys() {
+                    spend(&mut rehearsal, buy);
+                }
+            }
+        }
+        if let Some(buy) = rehearsal.plan_dca_buy() {
+            spend(&mut rehearsal, buy);
+        }
+        if let Some(trim) = rehearsal.plan_dca_trim() {
+            spend(&mut rehearsal, trim);
+        }
+        // The buffer step runs unless an unresolved order blocks Earn moves.
+        let buffer_runs = !self.unresolved && self.earn_products.contains_key(USDT);
+        if buffer_runs {
+            lacking.entry(USDT.to_string()).or_default();
+        }
+        let mut out = Vec::new();
+        for (asset, deepest) in lacking {
+            let Some(product) = self.earn_products.get(&asset) else { continue };
+            let target = (asset == USDT && buffer_runs).then_some(self.buffer_target);
+            let coming = self.in_transit(&asset);
+            let (deepest, end_free) = (deepest - coming, rehearsal.bal(&asset).free + coming);
+            if let Some(amount) = earn::redeem_before_trading(deepest, end_free, target, self.bal(&asset).earn) {
+                out.push(
+                    Intent::earn(IntentKind::EarnRedeem, &asset, product, amount, "cycle_funding")
+                        .with_detail("spend_shortfall", f_dec(deepest.max(Decimal::ZERO).round_dp(8)))
+                        .with_detail("spot_after_plan", f_dec(end_free.round_dp(8))),
+                );
+            }
+        }
+        out
+    }
+
     /// Whether spot now holds what `intent` needs; `Err` says what is short.
     pub fn check_funded(&self, intent: &Intent) -> Result<(), String> {
         let Some((asset, need)) = intent.requirement() else { return Ok(()) };
         let free = self.bal(&asset).free;
         if free >= need {
-            Ok(())
-        } else {
-            Err(format!("insufficient free {asset}: need {}, spot has {}", need.normalize(), free.normalize()))
+            return Ok(());
         }
+        let mut why = format!("insufficient free {asset}: need {}, spot has {}", need.normalize(), free.normalize());
+        let coming = self.in_transit(&asset);
+        if coming > Decimal::ZERO {
+            why.push_str(&format!(" ({} more redeemed from Earn, not on spot yet)", coming.normalize()));
+        }
+        Err(why)
     }
 
-    /// Replaces the working spot-free balance with what the exchange reports
-    /// (after waiting for a redeem to arrive).
-    pub fn set_spot_free(&mut self, asset: &str, free: Decimal) {
-        self.bal_mut(asset).free = free;
+    /// Records an order not sent because spot lacked what it needs: a
+    /// skipped intent, an alert, and a reason for the operator's attention.
+    pub fn skip_unfunded(&mut self, mut intent: Intent, why: String) {
+        let symbol = intent.symbol().to_string();
+        self.attention.push(format!("{} {symbol} skipped: {why}", intent.kind.as_str()));
+        self.notify(Event::SkippedForFunds { symbol, detail: why.clone() });
+        intent.status = IntentStatus::Skipped;
+        intent.error = Some(why);
+        self.intents.push(intent);
+    }
+
+    /// Spot free of `asset` in the working balances.
+    pub fn spot_free(&self, asset: &str) -> Decimal {
+        self.bal(asset).free
+    }
+
+    /// Money redeemed from Earn that has not reached spot yet.
+    fn in_transit(&self, asset: &str) -> Decimal {
+        self.state.earn_in_transit.get(asset).map_or(Decimal::ZERO, |t| t.amount)
+    }
+
+    /// After a confirmed redeem: `seen` is the spot free the exchange showed
+    /// once the shell stopped waiting (`None`: not looked, e.g. dry-run).
+    /// What has not arrived is booked as locked and recorded in the state's
+    /// `earn_in_transit` ledger (saved at once), so neither this run nor the
+    /// next reads it as a withdrawal, and nothing spends it before it lands.
+    pub fn note_redeem_arrival(&mut self, asset: &str, seen: Option<Decimal>) {
+        let Some(seen) = seen else { return };
+        let expected = self.bal(asset).free;
+        let (seen, missing) = (seen.normalize(), (expected - seen).max(Decimal::ZERO).normalize());
+        self.bal_mut(asset).free = seen;
+        if missing.is_zero() {
+            return;
+        }
+        self.bal_mut(asset).locked += missing;
+        let since = self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let entry = self.state.earn_in_transit.entry(asset.to_string()).or_insert(EarnInTransit {
+            amount: Decimal::ZERO,
+            spot_free_seen: seen,
+            since,
+        });
+        entry.amount = (entry.amount + missing).normalize();
+        entry.spot_free_seen = seen;
+        self.warnings.push(format!(
+            "{} {asset} redeemed from Earn had not reached spot when the cycle stopped waiting; \
+             recorded as in transit",
+            missing.normalize()
+        ));
+        self.save(format!("earn_in_transit:{asset}"));
+    }
+
+    /// Start of a cycle: settles what the ledger says was in transit. Spot
+    /// free above what the last run saw is the credit arriving; the rest is
+    /// still coming and is booked as locked (owned, not spendable). An entry
+    /// older than [`EARN_IN_TRANSIT_MAX_HOURS`] is dropped with a warning:
+    /// the flow check then books the missing money as a withdrawal.
+    fn settle_earn_in_transit(&mut self) {
+        let ledger = std::mem::take(&mut self.state.earn_in_transit);
+        for (asset, mut entry) in ledger {
+            let free = self.bal(&asset).free;
+            let arrived = (free - entry.spot_free_seen).max(Decimal::ZERO).min(entry.amount);
+            entry.amount = (entry.amount - arrived).normalize();
+            entry.spot_free_seen = free.normalize();
+            if entry.amount.is_zero() {
+                continue;
+            }
+            let since = DateTime::parse_from_rfc3339(&entry.since).map(|t| t.with_timezone(&Utc));
+            let expired = since.map_or(true, |t| self.now - t > chrono::Duration::hours(EARN_IN_TRANSIT_MAX_HOURS));
+            if expired {
+                self.attention.push(format!(
+                    "{} {asset} redeemed from Earn at {} never reached spot; no longer counted as owned",
+                    entry.amount.normalize(),
+                    entry.since
+                ));
+                continue;
+            }
+            self.bal_mut(&asset).locked += entry.amount;
+            self.state.earn_in_transit.insert(asset, entry);
+        }
     }
 
     /// Records an order in the pending ledger before it is sent (design.md
@@ -510,6 +683,8 @@ impl Cycle {
                         symbol: intent.symbol().to_string(),
                         client_order_id: intent.client_order_id.clone().unwrap_or_default(),
                     });
+                } else {
+                    self.failed(&intent, &format!("outcome unknown: {why}"));
                 }
                 self.attention.push(format!(
                     "{} outcome unknown: {why}",
@@ -545,9 +720,17 @@ impl Cycle {
             IntentKind::EarnRedeem => Event::RedeemFailed { asset: intent.asset.clone(), error },
             IntentKind::EarnSubscribe => {
                 self.log_lines.push(format!("⚠️ USDT Earn buffer maintenance failed: {why}"));
-                return;
+                let amount = intent.amount.unwrap_or_default().normalize().to_string();
+                Event::SubscribeFailed { asset: intent.asset.clone(), amount, error }
             }
         };
+        if !intent.kind.is_order() {
+            // A refused Earn move leaves money where the plan did not want
+            // it: the cycle finished, but someone should look.
+            self.earn_refused.insert(intent.asset.clone());
+            let amount = intent.amount.unwrap_or_default().normalize();
+            self.attention.push(format!("{} of {amount} {} failed: {why}", intent.kind.as_str(), intent.asset));
+        }
         self.notify(event);
     }
 
@@ -1168,6 +1351,17 @@ impl Cycle {
             self.gate("earn", "earn_no_usdt_product", None, Value::Null);
             return None;
         };
+        if self.earn_refused.contains(USDT) {
+            self.gate("earn", "earn_move_failed_this_cycle", None, Value::Null);
+            return None;
+        }
+        let coming = self.in_transit(USDT);
+        if coming > Decimal::ZERO {
+            // Spot is about to grow by what is still in transit: moving
+            // money now would churn it; the next run balances the buffer.
+            self.gate("earn", "earn_redeem_in_transit", None, json!({ "in_transit_usdt": f_dec(coming) }));
+            return None;
+        }
         let usdt = self.bal(USDT);
         match earn::buffer_move(usdt.free.max(Decimal::ZERO), self.buffer_target, usdt.earn) {
             BufferMove::Subscribe(amount) => {
@@ -1220,6 +1414,11 @@ impl Cycle {
 
     /// Closing snapshot and the final save; returns the post-trade equity.
     pub fn finish(&mut self) -> EquityReport {
+        // What spot shows without the money still in transit: next run's
+        // measure of whether it arrived.
+        for (asset, entry) in self.state.earn_in_transit.iter_mut() {
+            entry.spot_free_seen = self.book.get(asset).map_or(Decimal::ZERO, |b| b.free).normalize();
+        }
         self.state.last_balance_snapshot = self.balance_snapshot();
         self.save("cycle_complete");
         self.equity()
@@ -1491,6 +1690,126 @@ mod tests {
         let sol = Intent::order(c.now, IntentKind::TrendBuy, "SOLUSDT", "SOL", dec!(1), dec!(180), "x");
         assert!(c.funding_for(&sol).is_none());
         assert_eq!(c.check_funded(&sol).unwrap_err(), "insufficient free USDT: need 180, spot has 100");
+    }
+
+    /// The shell's step order on estimated fills (replay), the planned
+    /// redeem first; returns the intents' (kind, size) and the cycle.
+    fn replay_steps(c: &mut Cycle) -> Vec<(IntentKind, Decimal)> {
+        for redeem in c.plan_earn_funding() {
+            c.apply(redeem, Outcome::Suppressed);
+        }
+        let run = |c: &mut Cycle, i: Intent| match c.check_funded(&i) {
+            Ok(()) => c.apply(i, Outcome::Suppressed),
+            Err(why) => c.skip_unfunded(i, why),
+        };
+        if let Some(f) = c.plan_fuel() {
+            run(c, f);
+        }
+        assert_eq!(c.open_day(), DayPlan::Trade);
+        for i in c.plan_trend_sells().into_iter().chain(c.plan_trend_buys()) {
+            run(c, i);
+        }
+        for step in [Cycle::plan_dca_buy, Cycle::plan_dca_trim, Cycle::plan_earn_buffer] {
+            if let Some(i) = step(c) {
+                run(c, i);
+            }
+        }
+        c.intents.iter().map(|i| (i.kind, i.quantity.or(i.amount).unwrap_or_default())).collect()
+    }
+
+    #[test]
+    fn one_redeem_before_trading_funds_every_buy_and_ends_at_the_buffer_target() {
+        let mut c = Cycle::new(inputs(dec!(300), dec!(9700))).unwrap();
+        let steps = replay_steps(&mut c);
+        let kinds: Vec<IntentKind> = steps.iter().map(|s| s.0).collect();
+        assert_eq!(
+            kinds,
+            [IntentKind::EarnRedeem, IntentKind::TrendBuy, IntentKind::TrendBuy, IntentKind::DcaBuy],
+            "one redeem, no fallback redeem, no buffer move: {steps:?}"
+        );
+        assert!(c.intents.iter().all(|i| i.status == IntentStatus::Suppressed));
+        assert!(c.attention.is_empty(), "{:?}", c.attention);
+        // Spot ends exactly at the target: 5% of 10,000 capped at 300.
+        assert_eq!(c.bal(USDT).free, dec!(300));
+        let spent: Decimal = c.intents[1..].iter().filter_map(|i| i.requirement()).map(|r| r.1).sum();
+        assert_eq!(steps[0].1, spent, "300 on spot pays for the buffer; Earn pays every buy");
+    }
+
+    #[test]
+    fn nothing_is_redeemed_when_spot_covers_the_cycle_and_the_buffer() {
+        let c = Cycle::new(inputs(dec!(20000), dec!(500))).unwrap();
+        assert!(c.plan_earn_funding().is_empty());
+        // An unresolved order blocks buys and the buffer: nothing to fund.
+        let mut i = inputs(dec!(10), dec!(9700));
+        i.state.pending_orders.insert(
+            "tc-x".into(),
+            serde_json::from_value(json!({
+                "client_order_id": "tc-x", "kind": "trend_buy", "symbol": "ETHUSDT", "side": "BUY",
+                "price": "3200", "run_id": "r", "created_at": "2026-03-15T09:00:00Z", "status": "unresolved"
+            }))
+            .unwrap(),
+        );
+        assert!(Cycle::new(i).unwrap().plan_earn_funding().is_empty());
+    }
+
+    #[test]
+    fn a_refused_earn_move_asks_for_attention_alerts_and_is_not_retried() {
+        let mut c = Cycle::new(inputs(dec!(300), dec!(9700))).unwrap();
+        let redeem = c.plan_earn_funding().remove(0);
+        c.apply(redeem, Outcome::Rejected("rejected: -6009 Request frequency too high".into()));
+        assert_eq!(c.attention, ["earn_redeem of 7800.52 USDT failed: rejected: -6009 Request frequency too high"]);
+        assert!(matches!(&c.drain_effects()[..], [Effect::Notify(Event::RedeemFailed { .. })]));
+        c.open_day();
+        let eth = c.plan_trend_buys().remove(0);
+        assert!(c.funding_for(&eth).is_none(), "no second redeem after a refusal");
+        let why = c.check_funded(&eth).unwrap_err();
+        c.skip_unfunded(eth, why.clone());
+        assert_eq!(c.attention[1], format!("trend_buy ETHUSDT skipped: {why}"));
+        assert!(
+            c.drain_effects()
+                .iter()
+                .any(|e| matches!(e, Effect::Notify(Event::SkippedForFunds { symbol, .. }) if symbol == "ETHUSDT"))
+        );
+        assert!(c.plan_earn_buffer().is_none());
+        assert_eq!(c.gates.last().unwrap().gate, "earn_move_failed_this_cycle");
+    }
+
+    #[test]
+    fn a_redeem_short_of_spot_is_in_transit_until_the_next_run_sees_it_arrive() {
+        let mut c = Cycle::new(inputs(dec!(300), dec!(9700))).unwrap();
+        let redeem = c.plan_earn_funding().remove(0);
+        let amount = redeem.amount.unwrap();
+        c.apply(redeem, Outcome::EarnDone);
+        c.drain_effects();
+        // Only 1000 of it had landed when the shell stopped waiting.
+        c.note_redeem_arrival(USDT, Some(dec!(1300)));
+        let entry = c.state.earn_in_transit[USDT].clone();
+        assert_eq!((entry.amount, entry.spot_free_seen), (amount - dec!(1000), dec!(1300)));
+        assert_eq!(c.drain_effects(), [Effect::Save("earn_in_transit:USDT".into())]);
+        let book = c.bal(USDT);
+        assert_eq!((book.free, book.locked, book.total()), (dec!(1300), amount - dec!(1000), dec!(10000)));
+        c.open_day();
+        assert!(c.plan_earn_buffer().is_none(), "no Earn move while money is in transit");
+        c.finish();
+        let saved = c.state.to_value();
+        assert_eq!(saved["last_balance_snapshot"]["USDT"], 10000.0, "owned, in transit");
+
+        // Next run, an hour later: half of the rest has arrived.
+        let rest = amount - dec!(1000);
+        let mut next = inputs(dec!(1300) + rest / dec!(2), dec!(9700) - amount);
+        next.now += chrono::Duration::hours(1);
+        next.state = StateDoc::normalize(&saved, &universe());
+        let c2 = Cycle::new(next.clone()).unwrap();
+        assert_eq!(c2.state.earn_in_transit[USDT].amount, rest / dec!(2));
+        assert_eq!(c2.bal(USDT).total(), dec!(10000), "no flow: the flow check sees what was saved");
+        assert!(c2.plan_earn_funding().is_empty(), "what is on its way is not redeemed twice");
+
+        // A day later and still missing: it no longer counts, with a warning.
+        next.now += chrono::Duration::hours(EARN_IN_TRANSIT_MAX_HOURS);
+        let c3 = Cycle::new(next).unwrap();
+        assert!(c3.state.earn_in_transit.is_empty());
+        assert_eq!(c3.bal(USDT).total(), dec!(10000) - rest / dec!(2));
+        assert!(c3.attention[0].contains("never reached spot"), "{:?}", c3.attention);
     }
 
     #[test]

@@ -1,4 +1,5 @@
-//! The USDT spot buffer kept outside Simple Earn (behaviour.md §6.6).
+//! The USDT spot buffer kept outside Simple Earn (behaviour.md §6.6), and
+//! the size of the cycle's one redeem before trading (design.md §3.16).
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
@@ -17,9 +18,38 @@ pub enum BufferMove {
     Hold,
 }
 
+/// Hysteresis either side of the buffer target, so cents do not move every hour.
+pub const BUFFER_BAND: Decimal = dec!(5);
+
+/// Headroom on a redeem sized to what spends lack (fills can cost a little
+/// more than the estimate).
+pub const FUNDING_MARGIN: Decimal = dec!(1.001);
+
+/// The one redeem of `asset` before trading: enough that every planned
+/// spend finds its money on spot (`deepest_shortfall`: the most any of them
+/// lacked in a rehearsal without a redeem), and, for USDT, that spot ends at
+/// the buffer target when the rehearsal ends below it (`end_free`: spot
+/// after the rehearsal, may be negative; `buffer_target`: `None` for other
+/// assets or when the buffer step will not run). Capped by what Earn holds;
+/// `None` when nothing needs redeeming.
+pub fn redeem_before_trading(
+    deepest_shortfall: Decimal,
+    end_free: Decimal,
+    buffer_target: Option<Decimal>,
+    earn: Decimal,
+) -> Option<Decimal> {
+    let for_spends = deepest_shortfall.max(Decimal::ZERO) * FUNDING_MARGIN;
+    let for_buffer = match buffer_target {
+        Some(target) if end_free < target - BUFFER_BAND => target - end_free,
+        _ => Decimal::ZERO,
+    };
+    let amount = for_spends.max(for_buffer).min(earn).round_dp(8).normalize();
+    (amount > Decimal::ZERO).then_some(amount)
+}
+
 /// Hysteresis of 5 USDT either side of the target avoids moving cents every hour.
 pub fn buffer_move(free: Decimal, target: Decimal, earn: Decimal) -> BufferMove {
-    let band = dec!(5);
+    let band = BUFFER_BAND;
     if free > target + band {
         let excess = (free - target).round_dp(4);
         if excess >= dec!(0.1) {
@@ -41,6 +71,23 @@ mod tests {
         assert_eq!(buffer_target(dec!(1000)), dec!(50));
         assert_eq!(buffer_target(dec!(2000)), dec!(100));
         assert_eq!(buffer_target(dec!(100000)), dec!(300));
+    }
+
+    #[test]
+    fn redeem_before_trading_covers_the_deepest_shortfall_and_refills_the_buffer() {
+        // Spends lack 100 at worst and spot ends at -50: refill to the 300 target.
+        assert_eq!(redeem_before_trading(dec!(100), dec!(-50), Some(dec!(300)), dec!(9700)), Some(dec!(350)));
+        // Spends lack 400 (mid-cycle) but sells refill spot to 280 at the end:
+        // the spends' need (+0.1%) wins; the buffer step subscribes the excess.
+        assert_eq!(redeem_before_trading(dec!(400), dec!(280), Some(dec!(300)), dec!(9700)), Some(dec!(400.4)));
+        // Inside the band and nothing lacking: no redeem.
+        assert_eq!(redeem_before_trading(dec!(0), dec!(296), Some(dec!(300)), dec!(9700)), None);
+        // No buffer for this asset (or the buffer step will not run).
+        assert_eq!(redeem_before_trading(dec!(0), dec!(-10), None, dec!(9700)), None);
+        assert_eq!(redeem_before_trading(dec!(2), dec!(-2), None, dec!(9700)), Some(dec!(2.002)));
+        // Never more than Earn holds.
+        assert_eq!(redeem_before_trading(dec!(500), dec!(-500), Some(dec!(50)), dec!(120.5)), Some(dec!(120.5)));
+        assert_eq!(redeem_before_trading(dec!(500), dec!(-500), Some(dec!(50)), dec!(0)), None);
     }
 
     #[test]

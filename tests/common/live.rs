@@ -40,7 +40,7 @@ pub fn fresh_pool(fixtures: &FixtureSet, now: DateTime<Utc>) -> Value {
 
 impl Live {
     pub fn new(fixture: &str) -> Live {
-        Self::with_config(fixture, FakeBinanceConfig { earn_min_interval: None, ..Default::default() })
+        Self::with_config(fixture, FakeBinanceConfig::default())
     }
 
     pub fn with_config(fixture: &str, config: FakeBinanceConfig) -> Live {

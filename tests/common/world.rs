@@ -35,7 +35,8 @@ use tradecycle::exchange::binance::{BinanceClient, BinanceConfig};
 use tradecycle::execute::{ExchangeExecutor, ExecutionPolicy};
 use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle::ports::{
-    ApiRestrictions, Exchange, LeaseOutcome, MarketRequest, Notifier, OrderReport, OrderRequest, PortError, StateStore,
+    ApiRestrictions, Exchange, LeaseOutcome, ManualClock, MarketRequest, Notifier, OrderReport, OrderRequest,
+    PortError, StateStore,
 };
 use tradecycle::run::LEASE_TTL;
 use tradecycle::store::memory::MemoryStore;
@@ -208,16 +209,6 @@ impl Notifier for TripNotifier {
     }
 }
 
-/// Waits of the executor shrunk to milliseconds (no timed tests).
-pub fn fast_policy() -> ExecutionPolicy {
-    ExecutionPolicy {
-        query_attempts: 2,
-        query_backoff: Duration::from_millis(1),
-        redeem_polls: 3,
-        redeem_poll_interval: Duration::from_millis(5),
-    }
-}
-
 pub struct World {
     /// The fake Binance seeded from a fixture set, and a temp dir.
     pub live: Live,
@@ -234,6 +225,8 @@ pub struct World {
     /// Daily closes served per symbol, oldest first (the last one is
     /// today's open candle).
     pub closes: BTreeMap<String, Vec<f64>>,
+    /// The shell's and the fake's Earn time (see [`World::settled`]).
+    pub clock: Arc<ManualClock>,
     runs: usize,
 }
 
@@ -255,17 +248,13 @@ impl World {
     /// (five symbols, synthetic daily klines ending today) and its empty
     /// initial state.
     pub fn settled() -> World {
-        let config = FakeBinanceConfig {
-            // TEMPORARY until the virtual clock lands (issue 8 §2.1): the
-            // fake's Earn limit (1 call per 3 s) is real time, and the
-            // shell cannot yet wait it out through an injected sleep, so an
-            // in-process run of many cycles would wait real seconds or see
-            // every second Earn call refused. Refusals are injected
-            // explicitly where a test wants them.
-            earn_min_interval: None,
-            ..Default::default()
-        };
-        let live = Live::with_config("cycle_replay", config);
+        let live = Live::with_config("cycle_replay", FakeBinanceConfig::default());
+        // One virtual clock for the shell, the executor and the fake's Simple
+        // Earn rules (1 call per 3 s, credits after a delay): the waits they
+        // impose are real rules but cost no real time.
+        let clock = Arc::new(ManualClock::new(live.fixtures.config.now_utc.expect("fixture now")));
+        let source = clock.clone();
+        live.fake.set_time_source(move || source.now_ms());
         for asset in live.fake.balances().keys() {
             live.fake.set_balance(asset, Decimal::ZERO, Decimal::ZERO);
         }
@@ -304,6 +293,7 @@ impl World {
             trip,
             live,
             closes,
+            clock,
             runs: 0,
         };
         for (symbol, closes) in &world.closes {
@@ -327,7 +317,9 @@ impl World {
             exchange: &self.exchange,
             store: &self.store,
             notifier: &self.notifier,
-            executor: ExchangeExecutor::new(&self.exchange, fast_policy()),
+            clock: &*self.clock,
+            // Production's waits: on the virtual clock they cost no real time.
+            executor: ExchangeExecutor::new(&self.exchange, ExecutionPolicy::default()).with_clock(&*self.clock),
             pool: PoolInput::Injected(self.pool.clone()),
             // Production's lease time: a killed cycle blocks the account this long.
             lease_ttl: Some(LEASE_TTL),
@@ -339,6 +331,12 @@ impl World {
     /// Runs one cycle at `now`; `None` when the armed tripwire killed it.
     pub async fn run(&mut self, now: DateTime<Utc>) -> Option<Report> {
         self.runs += 1;
+        // The virtual clock only moves forward: to the cycle's `now`, or
+        // on from where the previous cycle's waits left it.
+        let behind = now.timestamp_millis() - self.clock.now_ms();
+        if behind > 0 {
+            self.clock.advance(Duration::from_millis(behind.unsigned_abs()));
+        }
         let run_id = format!("w{}-{}", self.runs, now.format("%Y%m%dT%H%M%SZ"));
         let trip = self.trip.clone();
         let cycle = self.cycle(now, &run_id).run();

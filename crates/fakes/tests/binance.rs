@@ -868,7 +868,11 @@ async fn fault_order_invisible_to_the_first_queries() {
 #[tokio::test]
 async fn earn_subscribe_and_immediate_redeem() {
     let fake = btc_fake();
+    // This test walks through amounts and error codes with calls back to
+    // back and checks balances right after each; the 3 s limit and the
+    // credit delay have their own tests below.
     fake.set_earn_min_interval(None);
+    fake.set_redeem_credit_delay(None);
     fake.set_earn_product(EarnProduct { min_purchase_amount: dec!(1), ..EarnProduct::new("USDT", "USDT001") });
     let api = Api::new(&fake);
 
@@ -953,7 +957,7 @@ async fn earn_redeem_credited_after_a_delay() {
     let api = Api::new(&fake);
     let red = api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&amount=60").await;
     assert_eq!(red.json()["success"], true);
-    // Earn calls are limited to one per 3 s per endpoint, like Binance.
+    // Earn calls are limited to one per 3 s per account, like Binance.
     let again = api.post_signed("/sapi/v1/simple-earn/flexible/redeem", "productId=USDT001&amount=1").await;
     assert_eq!((again.code(), again.msg()), (-6009, "Request frequency too high".into()));
     // The call succeeded, the position shrank, the money is not there yet.
@@ -988,6 +992,48 @@ async fn earn_redeem_credited_after_a_delay() {
 }
 
 #[tokio::test]
+async fn earn_calls_share_one_3s_budget_per_account_on_a_virtual_clock() {
+    let fake = btc_fake();
+    let t0 = now_ms();
+    let clock = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(t0));
+    let source = clock.clone();
+    fake.set_time_source(move || source.load(std::sync::atomic::Ordering::SeqCst));
+    let advance = |ms: i64| clock.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    fake.set_earn_position("USDT", "USDT001", dec!(100));
+    let api = Api::new(&fake);
+    const REDEEM: &str = "/sapi/v1/simple-earn/flexible/redeem";
+    const SUBSCRIBE: &str = "/sapi/v1/simple-earn/flexible/subscribe";
+
+    assert_eq!(api.post_signed(REDEEM, "productId=USDT001&amount=50").await.status, 200);
+    // Credited a moment later by default: not yet on spot.
+    assert_eq!((fake.balance("USDT").free, fake.earn_position("USDT001")), (dec!(1000), dec!(50)));
+    // One budget for both endpoints: a subscribe right after a redeem is refused.
+    let sub = api.post_signed(SUBSCRIBE, "productId=USDT001&amount=10").await;
+    assert_eq!((sub.code(), sub.msg()), (-6009, "Request frequency too high".into()));
+    advance(2999);
+    // 800 ms of virtual time delivered the credit without any real wait.
+    assert_eq!(fake.balance("USDT").free, dec!(1050));
+    assert_eq!(api.post_signed(REDEEM, "productId=USDT001&amount=1").await.code(), -6009);
+    advance(1);
+    assert_eq!(api.post_signed(SUBSCRIBE, "productId=USDT001&amount=10").await.status, 200);
+    assert_eq!((fake.balance("USDT").free, fake.earn_position("USDT001")), (dec!(1040), dec!(60)));
+
+    let calls: Vec<(EarnCallKind, i64, bool)> =
+        fake.earn_calls().iter().map(|c| (c.kind, c.at_ms - t0, c.outcome.is_ok())).collect();
+    assert_eq!(
+        calls,
+        [
+            (EarnCallKind::Redeem, 0, true),
+            (EarnCallKind::Subscribe, 0, false),
+            (EarnCallKind::Redeem, 2999, false),
+            (EarnCallKind::Subscribe, 3000, true),
+        ]
+    );
+    let credit = fake.earn_calls()[0].credit.expect("redeem credit");
+    assert_eq!(credit, (dec!(50), t0 + 800));
+}
+
+#[tokio::test]
 async fn api_restrictions_are_served_and_enforced() {
     let fake = btc_fake();
     let api = Api::new(&fake);
@@ -1011,7 +1057,6 @@ async fn api_restrictions_are_served_and_enforced() {
 async fn weight_headers_count_binance_weights() {
     fresh_minute().await;
     let fake = btc_fake();
-    fake.set_earn_min_interval(None);
     fake.set_earn_position("USDT", "USDT001", dec!(10));
     fake.set_klines("BTCUSDT", vec![]);
     let api = Api::new(&fake);

@@ -101,8 +101,9 @@ pub fn classify_response(write: bool, what: &str, status: u16, body: &str, retry
         // internal errors (-1000, -1001): the request may have run.
         (_, Some(-1000 | -1001 | -1006 | -1007)) => unknown,
         (500..=599, _) => unknown,
-        // Server busy, too many orders: refused before execution.
-        (_, Some(-1008 | -1015)) => Outcome::Transient,
+        // Server busy, too many orders, Simple Earn's one move per 3 s
+        // (-6009): refused before execution.
+        (_, Some(-1008 | -1015 | -6009)) => Outcome::Transient,
         // A WAF block without a Binance body: nothing reached the engine.
         (403, None) => Outcome::Transient,
         // Any other 4xx to a write without Binance's error body came from
@@ -255,7 +256,8 @@ mod tests {
             (false, 400, Some(-2014), Auth),
             (false, 400, Some(-1022), Auth),
             (false, 401, None, Auth),
-            (false, 400, Some(-1002), Auth),
+            (true, 400, Some(-1015), Transient),
+            (true, 400, Some(-6009), Transient),
             (true, 400, Some(-1015), Transient),
             (false, 503, Some(-1008), Transient),
             (true, 403, None, Transient),

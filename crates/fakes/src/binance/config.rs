@@ -21,14 +21,18 @@ pub struct FakeBinanceConfig {
     pub time_skew_ms: i64,
     /// Added to every request before it is answered.
     pub latency: Duration,
-    /// When set, a redeem reaches spot only this long after the call.
+    /// How long after the call a redeem reaches spot (Binance answers
+    /// `success` before the money is there). Default 800 ms; `None`: at once.
     pub redeem_credit_delay: Option<Duration>,
     /// REQUEST_WEIGHT per minute for `/api`; above it requests get 429.
     pub weight_limit: u32,
     /// IP weight per minute for `/sapi`; above it requests get 429.
     pub sapi_ip_weight_limit: u32,
-    /// Simple Earn subscribe and redeem are "1/3s per account" each; a
-    /// faster second call answers -6009. `None` turns the limit off.
+    /// Simple Earn subscribe and redeem: at most one call per 3 s per
+    /// account, counted across both endpoints (Binance documents "1/3s per
+    /// account"; sharing the budget is the strict reading, so a client that
+    /// passes here passes there). A faster call answers -6009. `None` turns
+    /// the limit off.
     pub earn_min_interval: Option<Duration>,
     /// Enforce Simple Earn's 00:10–23:50 UTC subscribe/redeem window
     /// (-6007 outside). Off by default so tests do not depend on the hour.
@@ -47,7 +51,7 @@ impl Default for FakeBinanceConfig {
             slippage: Decimal::ZERO,
             time_skew_ms: 0,
             latency: Duration::ZERO,
-            redeem_credit_delay: None,
+            redeem_credit_delay: Some(Duration::from_millis(800)),
             weight_limit: 6000,
             sapi_ip_weight_limit: 12_000,
             earn_min_interval: Some(Duration::from_secs(3)),

@@ -125,7 +125,7 @@ impl FakeBinance {
 
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         let mut st = lock(&self.shared);
-        st.settle_credits(now_ms());
+        st.settle_due_credits();
         st
     }
 
@@ -207,14 +207,25 @@ impl FakeBinance {
         self.state().config.slippage = slippage;
     }
 
-    /// `None`: redeems reach spot at once; `Some(d)`: `d` after the call.
+    /// `None`: redeems reach spot at once; `Some(d)`: `d` after the call
+    /// (default 800 ms, like Binance's "a moment later").
     pub fn set_redeem_credit_delay(&self, delay: Option<Duration>) {
         self.state().config.redeem_credit_delay = delay;
     }
 
-    /// `None` turns off Simple Earn's 1/3 s per-endpoint rate limit.
+    /// `None` turns off Simple Earn's one-call-per-3-s-per-account limit
+    /// (a test that does so says why).
     pub fn set_earn_min_interval(&self, interval: Option<Duration>) {
         self.state().config.earn_min_interval = interval;
+    }
+
+    /// Makes Simple Earn follow `now_ms` (ms since the epoch) instead of the
+    /// wall clock: its rate limit, redeem credit delays and the Earn call log.
+    /// Give it the same virtual clock the client sleeps on, and 3 s of
+    /// spacing cost no real time. Signed-request timestamps stay on the wall
+    /// clock.
+    pub fn set_time_source(&self, now_ms: impl Fn() -> i64 + Send + Sync + 'static) {
+        self.state().time_source = Some(state::TimeSource(Arc::new(now_ms)));
     }
 
     pub fn set_weight_limit(&self, limit: u32) {
@@ -251,7 +262,7 @@ impl FakeBinance {
         self.state().earn_positions.get(product_id).copied().unwrap_or_default()
     }
 
-    /// Redeemed amounts not yet credited: (asset, amount, due wall-clock ms).
+    /// Redeemed amounts not yet credited: (asset, amount, due ms on the Earn clock).
     pub fn pending_redeem_credits(&self) -> Vec<(String, Decimal, i64)> {
         self.state().pending_credits.iter().map(|c| (c.asset.clone(), c.amount, c.due_ms)).collect()
     }

@@ -180,7 +180,7 @@ async fn handle(AxumState(shared): AxumState<Shared>, req: Request) -> Response<
     let params = parsed.clone().unwrap_or_default();
     let (index, used, fault, latency) = {
         let mut st = lock(&shared);
-        st.settle_credits(arrived);
+        st.settle_due_credits();
         let fault = faults::take(&mut st.faults, &method, &path, &params);
         let weight = route.map_or(0, |r| r.weight);
         let used =
@@ -259,7 +259,7 @@ async fn handle(AxumState(shared): AxumState<Shared>, req: Request) -> Response<
     let result: Result<Reply, ApiError> = {
         let mut st = lock(&shared);
         let now = now_ms();
-        st.settle_credits(now);
+        st.settle_due_credits();
         let limit = if sapi { st.config.sapi_ip_weight_limit } else { st.config.weight_limit };
         let result = if used > limit {
             headers.push(("Retry-After", (60 - now.rem_euclid(60_000) / 1000).to_string()));
@@ -332,6 +332,6 @@ fn execute(
         Some(FaultKind::DelayRedeemCredit(d)) => Some(*d),
         _ => None::<Duration>,
     };
-    let cx = Ctx { params: &params, now_ms: now, server_ms, redeem_delay };
+    let cx = Ctx { params: &params, now_ms: now, server_ms, earn_ms: st.earn_now(), redeem_delay };
     (route.handler)(st, &cx)
 }

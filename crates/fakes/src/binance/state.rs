@@ -3,6 +3,7 @@
 //! tests inspect (requests, order attempts, fills, Earn calls).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use rust_decimal::Decimal;
@@ -201,6 +202,7 @@ pub enum EarnCallKind {
 /// One Simple Earn subscribe or redeem call.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EarnCall {
+    /// When it was handled, on the Earn clock (ms).
     pub at_ms: i64,
     pub kind: EarnCallKind,
     pub product_id: Option<String>,
@@ -210,7 +212,7 @@ pub struct EarnCall {
     pub dest_account: Option<String>,
     /// `purchaseId` / `redeemId`, or the error answered.
     pub outcome: Result<i64, ApiError>,
-    /// For a redeem: the amount moved and when (wall-clock ms) it reaches
+    /// For a redeem: the amount moved and when (Earn-clock ms) it reaches
     /// the destination account.
     pub credit: Option<(Decimal, i64)>,
 }
@@ -264,10 +266,26 @@ impl Window {
     }
 }
 
+/// The clock Simple Earn follows (its rate limit, redeem credits and the
+/// Earn call log), in ms since the epoch. The wall clock unless a test
+/// installs a virtual one with [`super::FakeBinance::set_time_source`];
+/// signed-request timestamps stay on the wall clock, so a virtual clock
+/// that jumps ahead never trips the recvWindow check.
+#[derive(Clone)]
+pub struct TimeSource(pub Arc<dyn Fn() -> i64 + Send + Sync>);
+
+impl std::fmt::Debug for TimeSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TimeSource(..)")
+    }
+}
+
 /// Everything the fake knows, shared between the server and the test.
 #[derive(Debug)]
 pub struct State {
     pub config: FakeBinanceConfig,
+    /// `None`: the wall clock.
+    pub time_source: Option<TimeSource>,
     pub balances: BTreeMap<String, Balance>,
     /// Funding wallet, reached only by redeems with `destAccount=FUND`.
     pub funding: BTreeMap<String, Decimal>,
@@ -290,8 +308,9 @@ pub struct State {
     pub sapi_weight: Window,
     pub orders_10s: Window,
     pub orders_1d: Window,
-    /// Last successful call per Earn endpoint (its 1/3 s rate limit).
-    pub last_earn_call: BTreeMap<String, i64>,
+    /// Earn-clock ms of the last Earn call the rate limit let through
+    /// (subscribe or redeem: one budget per account).
+    pub last_earn_call: Option<i64>,
     pub next_order_id: i64,
     pub next_trade_id: i64,
     pub next_earn_id: i64,
@@ -301,6 +320,7 @@ impl State {
     pub fn new(config: FakeBinanceConfig) -> Self {
         State {
             config,
+            time_source: None,
             balances: BTreeMap::new(),
             funding: BTreeMap::new(),
             symbols: BTreeMap::new(),
@@ -320,14 +340,25 @@ impl State {
             sapi_weight: Window::default(),
             orders_10s: Window::default(),
             orders_1d: Window::default(),
-            last_earn_call: BTreeMap::new(),
+            last_earn_call: None,
             next_order_id: 1,
             next_trade_id: 1,
             next_earn_id: 40_000,
         }
     }
 
-    /// Moves redeem credits that are due into their wallets.
+    /// Now on the Earn clock (see [`TimeSource`]), ms.
+    pub fn earn_now(&self) -> i64 {
+        self.time_source.as_ref().map_or_else(super::server::now_ms, |t| (t.0)())
+    }
+
+    /// Moves redeem credits that are due (on the Earn clock) into their wallets.
+    pub fn settle_due_credits(&mut self) {
+        let now = self.earn_now();
+        self.settle_credits(now);
+    }
+
+    /// Moves redeem credits due by `now_ms` into their wallets.
     pub fn settle_credits(&mut self, now_ms: i64) {
         let (due, pending): (Vec<_>, Vec<_>) = self.pending_credits.drain(..).partition(|c| c.due_ms <= now_ms);
         self.pending_credits = pending;

@@ -1,8 +1,9 @@
 //! Simple Earn flexible: product list, positions, subscribe and redeem
 //! (`/sapi/v1/simple-earn/flexible/*`). Subscribing moves spot `free` into
 //! the position at once; a redeem leaves the position at once and reaches
-//! spot either at once or after a delay (Binance answers `success` before
-//! the money is back, so clients must not assume it arrived).
+//! spot after a delay (Binance answers `success` before the money is back,
+//! so clients must not assume it arrived). Times here are on the Earn clock
+//! (`Ctx::earn_ms`), which a test may make virtual.
 
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -12,9 +13,6 @@ use crate::binance::errors::ApiError;
 use crate::binance::fmt8;
 use crate::binance::klines::DAY_MS;
 use crate::binance::state::{EarnCall, EarnCallKind, EarnProduct, PendingCredit, State};
-
-const SUBSCRIBE_PATH: &str = "/sapi/v1/simple-earn/flexible/subscribe";
-const REDEEM_PATH: &str = "/sapi/v1/simple-earn/flexible/redeem";
 
 /// `current` (from 1) and `size` (default 10, max 100) paging.
 fn page<T>(rows: Vec<T>, cx: &Ctx<'_>) -> Result<(Vec<T>, usize), ApiError> {
@@ -92,17 +90,18 @@ pub fn position(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
 }
 
 /// Checks shared by subscribe and redeem: trading permission, the 1/3 s
-/// per-account rate limit, and (if enabled) the daily window.
-fn gate(st: &mut State, cx: &Ctx<'_>, path: &str) -> Result<(), ApiError> {
+/// per-account rate limit (one budget for both endpoints, on the Earn
+/// clock), and (if enabled) the daily window.
+fn gate(st: &mut State, cx: &Ctx<'_>) -> Result<(), ApiError> {
     if !st.restrictions.enable_spot_and_margin_trading {
         return Err(ApiError::rejected_key());
     }
     if let Some(min) = st.config.earn_min_interval {
         let min_ms = State::delay_ms(min);
-        if st.last_earn_call.get(path).is_some_and(|last| cx.now_ms - last < min_ms) {
+        if st.last_earn_call.is_some_and(|last| cx.earn_ms - last < min_ms) {
             return Err(ApiError::bad(-6009, "Request frequency too high"));
         }
-        st.last_earn_call.insert(path.to_string(), cx.now_ms);
+        st.last_earn_call = Some(cx.earn_ms);
     }
     if st.config.earn_daily_window {
         let minute_of_day = cx.server_ms.rem_euclid(DAY_MS) / 60_000;
@@ -130,7 +129,7 @@ pub fn subscribe(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
     let auto_subscribe = cx.params.boolean("autoSubscribe")?;
     let amount = amount_param(cx);
     let result = (|| {
-        gate(st, cx, SUBSCRIBE_PATH)?;
+        gate(st, cx)?;
         let product = product(st, cx)?;
         let amount = amount?.ok_or_else(|| ApiError::mandatory("amount"))?;
         let source = cx.params.get("sourceAccount").unwrap_or("SPOT");
@@ -166,7 +165,7 @@ pub fn subscribe(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
         Ok(st.next_earn_id)
     })();
     st.earn_calls.push(EarnCall {
-        at_ms: cx.now_ms,
+        at_ms: cx.earn_ms,
         kind: EarnCallKind::Subscribe,
         product_id: cx.params.get("productId").map(str::to_string),
         amount: cx.params.decimal("amount").ok().flatten(),
@@ -185,7 +184,7 @@ pub fn redeem(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
     let amount = amount_param(cx);
     let mut credit = None;
     let result = (|| {
-        gate(st, cx, REDEEM_PATH)?;
+        gate(st, cx)?;
         let product = product(st, cx)?;
         let dest = cx.params.get("destAccount").unwrap_or("SPOT");
         if !matches!(dest, "SPOT" | "FUND") {
@@ -201,20 +200,20 @@ pub fn redeem(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
         }
         st.earn_positions.insert(product.product_id.clone(), held - amount);
         let delay = cx.redeem_delay.or(st.config.redeem_credit_delay).map(State::delay_ms).unwrap_or(0);
-        let due_ms = cx.now_ms + delay;
+        let due_ms = cx.earn_ms + delay;
         st.pending_credits.push(PendingCredit {
             asset: product.asset.clone(),
             amount,
             due_ms,
             to_funding: dest == "FUND",
         });
-        st.settle_credits(cx.now_ms);
+        st.settle_credits(cx.earn_ms);
         credit = Some((amount, due_ms));
         st.next_earn_id += 1;
         Ok(st.next_earn_id)
     })();
     st.earn_calls.push(EarnCall {
-        at_ms: cx.now_ms,
+        at_ms: cx.earn_ms,
         kind: EarnCallKind::Redeem,
         product_id: cx.params.get("productId").map(str::to_string),
         amount: cx.params.decimal("amount").ok().flatten(),

@@ -21,6 +21,9 @@ pub struct Ctx<'a> {
     pub now_ms: i64,
     /// Server clock (wall clock + skew), ms; what responses report.
     pub server_ms: i64,
+    /// The Earn clock (wall clock unless a test installed a virtual one), ms:
+    /// Simple Earn's rate limit, credit delays and call log follow it.
+    pub earn_ms: i64,
     /// A redeem credit delay injected by a fault for this request.
     pub redeem_delay: Option<Duration>,
 }
