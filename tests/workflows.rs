@@ -446,7 +446,7 @@ fn ci_runs_exactly_dot_ci_run_on_a_hosted_runner_with_what_it_needs() {
         "cargo fmt --all -- --check",
         "cargo clippy --locked --workspace --all-targets -- -D warnings",
         "scripts/actionlint.sh",
-        "    shellcheck scripts/*.sh .ci/run",
+        "    shellcheck scripts/*.sh deploy/kubernetes/*.sh .ci/run",
     ] {
         assert!(commands.contains(&command), ".ci/run runs {command}");
     }

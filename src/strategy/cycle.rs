@@ -706,10 +706,14 @@ impl Cycle {
         let error = why.to_string();
         // A refused or skipped order or Earn move needs an operator's look
         // (design.md §3.19): the run's status becomes `attention`.
-        let kind = serde_json::to_value(intent.kind).ok().and_then(|v| v.as_str().map(str::to_string));
-        let id = intent.client_order_id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
-        let what = if symbol.is_empty() { &intent.asset } else { &symbol };
-        self.attention.push(format!("{} {what}{id} not executed: {why}", kind.unwrap_or_default()));
+        let kind = intent.kind.as_str();
+        if intent.kind.is_order() {
+            let id = intent.client_order_id.as_deref().map(|id| format!(" ({id})")).unwrap_or_default();
+            self.attention.push(format!("{kind} {symbol}{id} not executed: {why}"));
+        } else {
+            let amount = intent.amount.unwrap_or_default().normalize();
+            self.attention.push(format!("{kind} of {amount} {} failed: {why}", intent.asset));
+        }
         let event = match intent.kind {
             IntentKind::TrendBuy => Event::TrendBuyFailed { symbol, error },
             IntentKind::TrendSell => Event::TrendSellFailed { symbol, reason: sell_reason_of(intent), error },
@@ -726,10 +730,8 @@ impl Cycle {
         };
         if !intent.kind.is_order() {
             // A refused Earn move leaves money where the plan did not want
-            // it: the cycle finished, but someone should look.
+            // it; it is not tried again this cycle.
             self.earn_refused.insert(intent.asset.clone());
-            let amount = intent.amount.unwrap_or_default().normalize();
-            self.attention.push(format!("{} of {amount} {} failed: {why}", intent.kind.as_str(), intent.asset));
         }
         self.notify(event);
     }
@@ -769,9 +771,11 @@ impl Cycle {
         let today_id = self.today_id.clone();
         let deltas =
             booking::book_fill(&mut self.state, &facts, fill, FillDay { day_id: &today_id, counts_today: true });
+        // Not clamped at zero: the Earn funding rehearsal
+        // (`plan_earn_funding`) spends beyond spot on purpose and reads the
+        // shortfall from the negative balance.
         for (asset, delta) in deltas {
-            let b = self.bal_mut(&asset);
-            b.free = (b.free + delta).max(Decimal::ZERO);
+            self.bal_mut(&asset).free += delta;
         }
         let price = fill.average_price().or(intent.price).map(f_dec).unwrap_or(0.0);
         let qty = fill.executed_qty.normalize().to_string();
