@@ -505,7 +505,20 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         }
         let redeem = (intent.kind == IntentKind::EarnRedeem)
             .then(|| (intent.asset.clone(), cycle.spot_free(&intent.asset) + intent.amount.unwrap_or_default()));
+        // A live redeem is written ahead like an order: if the process dies
+        // before its answer, the next run still knows money may be in flight.
+        let ahead = (live && redeem.is_some()).then(|| cycle.write_ahead_redeem(&intent));
+        if ahead.is_some() && !self.save_state(&cycle.state, &format!("write_ahead:earn_redeem:{}", intent.asset)).await
+        {
+            cycle.redeem_answered(&intent.asset, ahead.flatten(), &Outcome::Suppressed);
+            cycle.apply(intent, Outcome::Skipped("the write-ahead save failed; redeem not sent".into()));
+            self.flush(cycle).await;
+            return;
+        }
         let outcome = self.perform(cycle, &intent).await;
+        if let Some(previous) = ahead {
+            cycle.redeem_answered(&intent.asset, previous, &outcome);
+        }
         if live {
             self.last_earn_move = Some(self.run.clock.now());
         }

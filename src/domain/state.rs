@@ -136,6 +136,20 @@ pub struct EarnInTransit {
     pub spot_free_seen: Decimal,
     /// RFC 3339: when it was redeemed.
     pub since: String,
+    /// A redeem written ahead and sent, whose answer the run that sent it
+    /// never saw (it died in between): the next run counts what actually
+    /// left Earn as in transit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unconfirmed: Option<UnconfirmedRedeem>,
+}
+
+/// A redeem recorded before it was sent (design.md §3.16).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnconfirmedRedeem {
+    pub amount: Decimal,
+    /// The Earn balance it was to leave from: what is missing from it at
+    /// the next run is what the redeem moved.
+    pub earn_before: Decimal,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -661,6 +675,7 @@ mod tests {
                 amount: Decimal::new(743241, 2),
                 spot_free_seen: Decimal::new(2856, 1),
                 since: "2026-03-15T00:00:00Z".into(),
+                unconfirmed: None,
             },
         );
         let v = doc.to_value();

@@ -39,7 +39,9 @@ use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{EquityReport, Gate};
 use crate::domain::rules::{QtyReject, SymbolRules};
 use crate::domain::snapshot::{AssetBalance, BtcSnapshot, Indicators};
-use crate::domain::state::{EarnInTransit, PENDING_QUARANTINED, PendingOrder, StateDoc, TrendPosition};
+use crate::domain::state::{
+    EarnInTransit, PENDING_QUARANTINED, PendingOrder, StateDoc, TrendPosition, UnconfirmedRedeem,
+};
 use crate::notify::event::{Event, SellReason, StatusReport};
 
 pub const USDT: &str = "USDT";
@@ -557,6 +559,7 @@ impl Cycle {
             amount: Decimal::ZERO,
             spot_free_seen: seen,
             since,
+            unconfirmed: None,
         });
         entry.amount = (entry.amount + missing).normalize();
         entry.spot_free_seen = seen;
@@ -576,6 +579,12 @@ impl Cycle {
     fn settle_earn_in_transit(&mut self) {
         let ledger = std::mem::take(&mut self.state.earn_in_transit);
         for (asset, mut entry) in ledger {
+            if let Some(sent) = entry.unconfirmed.take() {
+                // Whatever left Earn since the redeem was written ahead is
+                // what it moved; nothing left if it was never sent.
+                let left = (sent.earn_before - self.bal(&asset).earn).max(Decimal::ZERO).min(sent.amount);
+                entry.amount = (entry.amount + left).normalize();
+            }
             let free = self.bal(&asset).free;
             let arrived = (free - entry.spot_free_seen).max(Decimal::ZERO).min(entry.amount);
             entry.amount = (entry.amount - arrived).normalize();
@@ -596,6 +605,42 @@ impl Cycle {
             self.bal_mut(&asset).locked += entry.amount;
             self.state.earn_in_transit.insert(asset, entry);
         }
+    }
+
+    /// Records a live redeem in the `earn_in_transit` ledger before it is
+    /// sent, with the Earn balance it leaves from, so that a run dying
+    /// between sending it and seeing its answer leaves the next run a record
+    /// (settled in [`Cycle::settle_earn_in_transit`]). Returns the entry it
+    /// replaced, for [`Cycle::redeem_answered`].
+    pub fn write_ahead_redeem(&mut self, intent: &Intent) -> Option<EarnInTransit> {
+        let asset = intent.asset.clone();
+        let previous = self.state.earn_in_transit.get(&asset).cloned();
+        let mut entry = previous.clone().unwrap_or_else(|| EarnInTransit {
+            amount: Decimal::ZERO,
+            spot_free_seen: self.bal(&asset).free.normalize(),
+            since: self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            unconfirmed: None,
+        });
+        entry.unconfirmed = Some(UnconfirmedRedeem {
+            amount: intent.amount.unwrap_or_default(),
+            earn_before: self.bal(&asset).earn.normalize(),
+        });
+        self.state.earn_in_transit.insert(asset, entry);
+        previous
+    }
+
+    /// The written-ahead redeem got an answer: the ledger goes back to what
+    /// it was before (a confirmed redeem is then booked by
+    /// [`Cycle::note_redeem_arrival`]). An unknown outcome keeps the record
+    /// for the next run.
+    pub fn redeem_answered(&mut self, asset: &str, previous: Option<EarnInTransit>, outcome: &Outcome) {
+        if matches!(outcome, Outcome::Unresolved(_)) {
+            return;
+        }
+        match previous {
+            Some(entry) => self.state.earn_in_transit.insert(asset.to_string(), entry),
+            None => self.state.earn_in_transit.shift_remove(asset),
+        };
     }
 
     /// Records an order in the pending ledger before it is sent (design.md
@@ -1814,6 +1859,44 @@ mod tests {
         assert!(c3.state.earn_in_transit.is_empty());
         assert_eq!(c3.bal(USDT).total(), dec!(10000) - rest / dec!(2));
         assert!(c3.attention[0].contains("never reached spot"), "{:?}", c3.attention);
+    }
+
+    #[test]
+    fn a_redeem_written_ahead_counts_at_the_next_run_only_for_what_left_earn() {
+        let mut c = Cycle::new(inputs(dec!(300), dec!(9700))).unwrap();
+        let redeem = c.plan_earn_funding().remove(0);
+        let amount = redeem.amount.unwrap();
+        assert_eq!(c.write_ahead_redeem(&redeem), None);
+        // The process dies here, after the save, with or without the send.
+        let saved = c.state.to_value();
+        assert_eq!(saved["earn_in_transit"][USDT]["unconfirmed"]["earn_before"], json!("9700"));
+        let next_run = |spot: Decimal, earn: Decimal| {
+            let mut next = inputs(spot, earn);
+            next.now += chrono::Duration::minutes(20);
+            next.state = StateDoc::normalize(&saved, &universe());
+            Cycle::new(next).unwrap()
+        };
+
+        // Sent, still on its way: owned, locked, no flow, not redeemed again.
+        let sent = next_run(dec!(300), dec!(9700) - amount);
+        assert_eq!(sent.state.earn_in_transit[USDT].amount, amount);
+        assert_eq!(sent.state.earn_in_transit[USDT].unconfirmed, None);
+        assert_eq!(sent.bal(USDT).total(), dec!(10000));
+        assert!(sent.plan_earn_funding().is_empty(), "what is on its way is not redeemed twice");
+        // Sent and arrived: nothing left to track.
+        assert!(next_run(dec!(300) + amount, dec!(9700) - amount).state.earn_in_transit.is_empty());
+        // Never sent: nothing left Earn, nothing is in transit.
+        let never = next_run(dec!(300), dec!(9700));
+        assert!(never.state.earn_in_transit.is_empty());
+        assert_eq!(never.bal(USDT).total(), dec!(10000));
+
+        // An answer (confirmed or refused) restores the ledger as it was.
+        c.redeem_answered(USDT, None, &Outcome::Rejected("-6009".into()));
+        assert!(c.state.earn_in_transit.is_empty());
+        let mut c = Cycle::new(inputs(dec!(300), dec!(9700))).unwrap();
+        let previous = c.write_ahead_redeem(&redeem);
+        c.redeem_answered(USDT, previous, &Outcome::Unresolved("timeout".into()));
+        assert!(c.state.earn_in_transit[USDT].unconfirmed.is_some(), "an unknown outcome is kept for the next run");
     }
 
     #[test]
