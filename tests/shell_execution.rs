@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tradecycle::app::{CycleRun, PoolInput, SavePolicy};
 use tradecycle::config::{Env, Settings};
-use tradecycle::domain::intent::IntentStatus;
+use tradecycle::domain::intent::{Commission, IntentStatus};
 use tradecycle::domain::report::{Mode, Report};
 use tradecycle::domain::snapshot::MarketData;
 use tradecycle::exchange::sim::SimExchange;
@@ -89,6 +89,9 @@ impl Exchange for Faulty {
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<OrderReport>, PortError> {
         self.sim.orders_since(symbol, since).await
+    }
+    async fn order_commissions(&self, symbol: &str, order_id: i64) -> Result<Vec<Commission>, PortError> {
+        self.sim.order_commissions(symbol, order_id).await
     }
     async fn earn_subscribe(&self, p: &str, a: Decimal) -> Result<(), PortError> {
         self.sim.earn_subscribe(p, a).await
