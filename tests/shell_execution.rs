@@ -233,6 +233,9 @@ fn order_filled_but_answered_ambiguously_is_found_by_client_id_once() {
         let eth = r.intents.iter().find(|i| i.symbol() == "ETHUSDT").unwrap();
         assert_eq!(serde_json::to_value(eth.status).unwrap(), "filled");
         assert_eq!(eth.fill.as_ref().unwrap().executed_qty, Decimal::new(6116, 4));
+        // The lookup carries no fee: it is read from the order's trades.
+        let fee = Commission { asset: "ETH".into(), amount: Decimal::new(6116, 7) };
+        assert_eq!(eth.fill.as_ref().unwrap().commissions, vec![fee]);
         assert_eq!(exchange.posts.load(Ordering::SeqCst), 4, "exactly one POST per order");
         assert_eq!(r.exit_code(), 0);
     });
