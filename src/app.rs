@@ -364,7 +364,9 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// no earlier than written); an order the exchange refuses to look up
     /// (e.g. a delisted symbol) is quarantined, and one that cannot be
     /// looked up right now is kept: neither stops the cycle (sells and the
-    /// breaker still run), both block new risk and need attention.
+    /// breaker still run), both block new risk and need attention. A fill
+    /// found by lookup has its fee read from the order's trades before it
+    /// is booked; if that read fails it is booked without it, with a warning.
     async fn reconcile(&mut self, state: &mut StateDoc) -> Result<(), Stop> {
         for (id, entry) in &state.unreadable_pending {
             self.outbox.push(Event::OrderAttention { detail: entry.advice(id) });

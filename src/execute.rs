@@ -2,8 +2,9 @@
 //! happened (design.md §3.2): an order POST is sent exactly once; a definitive
 //! refusal is `Rejected`; an ambiguous answer (5xx, timeout, -1006/-1007) is
 //! resolved by looking the order up by its client order id with bounded
-//! backoff, and what stays unknown is `Unresolved` — reported, alerted and
-//! reconciled first by the next run, never re-sent blindly. Every wait goes
+//! backoff (a fill found so has its fee read from the order's trades), and
+//! what stays unknown is `Unresolved` — reported, alerted and reconciled
+//! first by the next run, never re-sent blindly. Every wait goes
 //! through the executor's [`Clock`] (the wall clock unless a test gives it a
 //! virtual one with [`ExchangeExecutor::with_clock`]).
 

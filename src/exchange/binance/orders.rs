@@ -1,5 +1,5 @@
 //! MARKET orders, order lookups by client order id, and the commissions
-//! of an order's trades. An order POST is
+//! of an order's trades (which a lookup does not carry). An order POST is
 //! sent once; what its failure means (rejected, or unknown and to be looked
 //! up) is decided in `classify`.
 
