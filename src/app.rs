@@ -53,6 +53,11 @@ pub trait Executor {
     /// After an Earn redeem: waits (bounded) until spot shows `need` of
     /// `asset`; returns the spot free balance last seen, if any.
     async fn await_funds(&mut self, asset: &str, need: Decimal) -> Option<Decimal>;
+    /// Warnings for the run report gathered while performing (e.g. a fill's
+    /// fee that could not be read); taken after each intent.
+    fn take_warnings(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// The executor of modes that suppress every side effect.
@@ -359,7 +364,9 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// no earlier than written); an order the exchange refuses to look up
     /// (e.g. a delisted symbol) is quarantined, and one that cannot be
     /// looked up right now is kept: neither stops the cycle (sells and the
-    /// breaker still run), both block new risk and need attention.
+    /// breaker still run), both block new risk and need attention. A fill
+    /// found by lookup has its fee read from the order's trades before it
+    /// is booked; if that read fails it is booked without it, with a warning.
     async fn reconcile(&mut self, state: &mut StateDoc) -> Result<(), Stop> {
         for (id, entry) in &state.unreadable_pending {
             self.outbox.push(Event::OrderAttention { detail: entry.advice(id) });
@@ -367,7 +374,12 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         let pending: Vec<PendingOrder> = state.pending_orders.values().cloned().collect();
         for order in pending {
             let (kind, detail) = match self.look_up(&order).await {
-                Ok((found, note)) => {
+                Ok((mut found, note)) => {
+                    if let Some(report) = found.as_mut()
+                        && let Some(warning) = crate::execute::read_commissions(self.run.exchange, report).await
+                    {
+                        self.report.warnings.push(warning);
+                    }
                     let outcome = reconcile::settle(state, &order, found.as_ref(), self.run.now);
                     let (kind, why) = match &outcome {
                         Settlement::Settled { executed_qty, quote_qty } => (
@@ -567,7 +579,9 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
                 return Outcome::Skipped("the run lease ran out before the order could be sent; not sent".into());
             }
         }
-        self.run.executor.perform(intent).await
+        let outcome = self.run.executor.perform(intent).await;
+        self.report.warnings.append(&mut self.run.executor.take_warnings());
+        outcome
     }
 
     /// The cycle's clock for the lease: its (possibly injected) start plus

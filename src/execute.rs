@@ -2,8 +2,9 @@
 //! happened (design.md §3.2): an order POST is sent exactly once; a definitive
 //! refusal is `Rejected`; an ambiguous answer (5xx, timeout, -1006/-1007) is
 //! resolved by looking the order up by its client order id with bounded
-//! backoff, and what stays unknown is `Unresolved` — reported, alerted and
-//! reconciled first by the next run, never re-sent blindly. Every wait goes
+//! backoff (a fill found so has its fee read from the order's trades), and
+//! what stays unknown is `Unresolved` — reported, alerted and reconciled
+//! first by the next run, never re-sent blindly. Every wait goes
 //! through the executor's [`Clock`] (the wall clock unless a test gives it a
 //! virtual one with [`ExchangeExecutor::with_clock`]).
 
@@ -67,12 +68,14 @@ pub struct ExchangeExecutor<'a, E> {
     exchange: &'a E,
     policy: ExecutionPolicy,
     clock: &'a dyn Clock,
+    /// For the run report (see [`Executor::take_warnings`]).
+    warnings: Vec<String>,
 }
 
 impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
     /// Waits on the wall clock.
     pub fn new(exchange: &'a E, policy: ExecutionPolicy) -> Self {
-        ExchangeExecutor { exchange, policy, clock: &SystemClock }
+        ExchangeExecutor { exchange, policy, clock: &SystemClock, warnings: Vec::new() }
     }
 
     /// Waits on `clock` instead (give it the `CycleRun`'s clock).
@@ -80,7 +83,7 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
         ExchangeExecutor { clock, ..self }
     }
 
-    async fn order(&self, intent: &Intent) -> Outcome {
+    async fn order(&mut self, intent: &Intent) -> Outcome {
         let Some(client_order_id) = intent.client_order_id.clone() else {
             return Outcome::Skipped("order without a client order id".into());
         };
@@ -128,9 +131,24 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
     }
 
     /// Looks an ambiguous order up until the exchange gives a final answer.
+    /// A fill found this way comes without its fee, which is read next (if
+    /// that fails, the fill is booked without it and the report says so).
+    async fn resolve(&mut self, req: &OrderRequest, sent_at: DateTime<Utc>, why: String) -> Outcome {
+        match self.find(req, sent_at, why).await {
+            Ok(mut report) => {
+                if let Some(warning) = read_commissions(self.exchange, &mut report).await {
+                    self.warnings.push(warning);
+                }
+                outcome_of(report)
+            }
+            Err(unresolved) => unresolved,
+        }
+    }
+
+    /// The exchange's final record of an ambiguous order, or `Unresolved`.
     /// Only an order matching the request (symbol, side, placed no earlier
     /// than it was sent) counts: the id may also name an older, filled order.
-    async fn resolve(&self, req: &OrderRequest, sent_at: DateTime<Utc>, why: String) -> Outcome {
+    async fn find(&self, req: &OrderRequest, sent_at: DateTime<Utc>, why: String) -> Result<OrderReport, Outcome> {
         let mut delay = self.policy.query_backoff;
         let mut last = String::from("not found");
         let other = |r: &OrderReport| reconcile::mismatch(&req.symbol, req.side, sent_at, r);
@@ -140,7 +158,7 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
             match self.exchange.query_order(&req.symbol, &req.client_order_id).await {
                 Ok(Some(report)) => match other(&report) {
                     Some(mismatch) => last = mismatch,
-                    None if report.status.is_final() => return outcome_of(report),
+                    None if report.status.is_final() => return Ok(report),
                     None => last = format!("still {:?}", report.status),
                 },
                 Ok(None) => last = "not found".into(),
@@ -155,12 +173,35 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
                 orders.into_iter().rev().find(|o| o.client_order_id == req.client_order_id && other(o).is_none())
             && report.status.is_final()
         {
-            return outcome_of(report);
+            return Ok(report);
         }
-        Outcome::Unresolved(format!(
+        Err(Outcome::Unresolved(format!(
             "{why}; after {} lookups by client order id the order is {last}",
             self.policy.query_attempts
-        ))
+        )))
+    }
+}
+
+/// Completes a report learnt from a lookup (which carries no commissions)
+/// with its fees from the order's trades, so the fill is booked net of
+/// them. When they cannot be read, the report stays as it is and the
+/// returned warning says so: a fee booked late shows up as a small external
+/// flow next run, which is better than blocking the cycle over it.
+pub async fn read_commissions<E: Exchange>(exchange: &E, report: &mut OrderReport) -> Option<String> {
+    // Only a final fill is booked; one still open is looked at again later.
+    if !report.status.is_final() || report.executed_qty <= Decimal::ZERO || !report.commissions.is_empty() {
+        return None;
+    }
+    match exchange.order_commissions(&report.symbol, report.order_id).await {
+        Ok(commissions) => {
+            report.commissions = commissions;
+            None
+        }
+        Err(e) => Some(format!(
+            "{} order {} filled, but its fee could not be read ({e}); booked without it, so the next run may \
+             count the fee as an external flow",
+            report.symbol, report.client_order_id
+        )),
     }
 }
 
@@ -191,6 +232,10 @@ impl<E: Exchange> Executor for ExchangeExecutor<'_, E> {
             return self.earn(intent).await;
         }
         self.order(intent).await
+    }
+
+    fn take_warnings(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.warnings)
     }
 
     async fn await_funds(&mut self, asset: &str, need: Decimal) -> Option<Decimal> {

@@ -139,6 +139,11 @@ pub trait Exchange {
     /// at most one day back): the second look when a lookup by client id
     /// finds nothing, since the query path can lag a fresh order.
     async fn orders_since(&self, symbol: &str, since: DateTime<Utc>) -> Result<Vec<OrderReport>, PortError>;
+    /// The commissions of one order's trades, summed per asset (`GET
+    /// /api/v3/myTrades` with `orderId`, weight 5): a lookup of the order
+    /// carries none, and a fill booked without its fee would read as an
+    /// external flow next run. An order without trades has none.
+    async fn order_commissions(&self, symbol: &str, order_id: i64) -> Result<Vec<Commission>, PortError>;
     /// Simple Earn flexible subscribe (`autoSubscribe=false`). Never retried.
     async fn earn_subscribe(&self, product_id: &str, amount: Decimal) -> Result<(), PortError>;
     /// Simple Earn flexible redeem to spot. Never retried.

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::app::{CycleRun, Executor, PoolInput, SavePolicy, Suppress};
 use crate::config::{ConfigError, Env, Settings};
-use crate::domain::intent::Intent;
+use crate::domain::intent::{Commission, Intent};
 use crate::domain::report::{Mode, Report, Status};
 use crate::domain::snapshot::{AssetBalance, MarketData};
 use crate::exchange::binance::{BinanceClient, BinanceConfig};
@@ -196,6 +196,12 @@ impl Exchange for AnyExchange {
             AnyExchange::Binance(x) => x.orders_since(symbol, since).await,
         }
     }
+    async fn order_commissions(&self, symbol: &str, order_id: i64) -> Result<Vec<Commission>, PortError> {
+        match self {
+            AnyExchange::Sim(x) => x.order_commissions(symbol, order_id).await,
+            AnyExchange::Binance(x) => x.order_commissions(symbol, order_id).await,
+        }
+    }
     async fn earn_subscribe(&self, product_id: &str, amount: Decimal) -> Result<(), PortError> {
         match self {
             AnyExchange::Sim(x) => x.earn_subscribe(product_id, amount).await,
@@ -254,6 +260,12 @@ impl Executor for AnyExecutor<'_> {
         match self {
             AnyExecutor::Suppress(x) => x.await_funds(asset, need).await,
             AnyExecutor::Exchange(x) => x.await_funds(asset, need).await,
+        }
+    }
+    fn take_warnings(&mut self) -> Vec<String> {
+        match self {
+            AnyExecutor::Suppress(x) => x.take_warnings(),
+            AnyExecutor::Exchange(x) => x.take_warnings(),
         }
     }
 }

@@ -354,6 +354,26 @@ async fn answer(fake: &Fake, method: Method, uri: Uri, headers: HeaderMap) -> Re
             }),
         ),
         ("GET", "/api/v3/order") => reply(400, weight, json!({"code": -2013, "msg": "Order does not exist."})),
+        // Order 7 (the SELL above) took two trades paid in USDT and one in BNB.
+        ("GET", "/api/v3/myTrades") if params.get("orderId").map(String::as_str) == Some("7") => {
+            let trade = |id: i64, qty: &str, commission: &str, asset: &str| {
+                json!({
+                    "symbol": symbol, "id": id, "orderId": 7, "orderListId": -1, "price": "100.50000000",
+                    "qty": qty, "quoteQty": "0", "commission": commission, "commissionAsset": asset,
+                    "time": now_ms(), "isBuyer": false, "isMaker": false, "isBestMatch": true
+                })
+            };
+            reply(
+                200,
+                weight,
+                json!([
+                    trade(90, "0.60000000", "0.06030000", "USDT"),
+                    trade(91, "0.30000000", "0.03015000", "USDT"),
+                    trade(92, "0.10000000", "0.00001500", "BNB")
+                ]),
+            )
+        }
+        ("GET", "/api/v3/myTrades") => reply(200, weight, json!([])),
         _ => reply(404, weight, json!({"code": -1100, "msg": format!("no route {method} {path}")})),
     }
 }
@@ -745,6 +765,25 @@ async fn order_lookup_by_client_id() {
     let lookups = fake.seen(Method::GET, "/api/v3/order");
     assert_eq!(lookups[0].params["origClientOrderId"], "tc-unknown");
     assert_eq!(lookups[1].params["symbol"], "BTCUSDT");
+}
+
+#[tokio::test]
+async fn order_commissions_are_read_from_the_orders_trades() {
+    let (fake, client) = start(Fake::new()).await;
+    let fees = client.order_commissions("BTCUSDT", 7).await.unwrap();
+    assert_eq!(
+        fees,
+        vec![
+            Commission { asset: "USDT".into(), amount: dec!(0.09045) },
+            Commission { asset: "BNB".into(), amount: dec!(0.000015) }
+        ]
+    );
+    let asked = fake.seen(Method::GET, "/api/v3/myTrades");
+    assert_eq!((asked[0].params["symbol"].as_str(), asked[0].params["orderId"].as_str()), ("BTCUSDT", "7"));
+    assert!(asked[0].params.contains_key("signature"), "a signed USER_DATA call");
+    assert_eq!(client.order_commissions("BTCUSDT", 8).await.unwrap(), vec![], "an order without trades");
+    fake.push(Method::GET, "/api/v3/myTrades", binance_error(400, -1121, "Invalid symbol."));
+    assert!(matches!(client.order_commissions("GONEUSDT", 7).await, Err(PortError::Definitive(_))));
 }
 
 #[tokio::test]

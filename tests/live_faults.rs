@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::live::Live;
 use common::strs;
+use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tradecycle_fakes::binance::{Fault, FaultKind};
 
@@ -60,6 +61,58 @@ fn order_filled_but_answered_500_is_found_by_client_id() {
     assert_eq!(xrp["fill"]["executed_qty"], xrp["quantity"]);
     assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (1, 1));
     assert_eq!(live.state()["XRPUSDT"]["is_holding"], true);
+}
+
+/// The XRP fill's fee as the exchange charged it (in XRP, the base asset).
+fn xrp_fee(live: &Live) -> (String, Decimal) {
+    let order = live.fake.orders().into_iter().find(|o| o.symbol == "XRPUSDT").expect("an XRP order");
+    let fill = &order.fills[0];
+    (fill.commission_asset.clone(), fill.commission)
+}
+
+fn decimal(v: &Value) -> Decimal {
+    v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()).parse().unwrap_or_else(|_| panic!("{v}"))
+}
+
+/// Whether a run rebased its daily bases on a balance change it did not book.
+fn booked_a_flow(r: &Value) -> bool {
+    r["state_writes"].as_array().unwrap().iter().any(|w| w["reason"] == "external_balance_flow_rebase")
+}
+
+#[test]
+fn a_fill_found_by_lookup_is_booked_with_its_fee_and_the_next_run_sees_no_flow() {
+    let live = Live::new("cycle_replay");
+    live.fake.inject(Fault::new("POST", ORDER, FaultKind::execute_then_500()).symbol("XRPUSDT"));
+    let r = ok_run(&live, "fee-500");
+    let xrp = intent(&r, "trend_buy", "XRPUSDT");
+    assert_eq!(xrp["status"], "filled");
+    let (asset, fee) = xrp_fee(&live);
+    assert_eq!(asset, "XRP");
+    let booked = &xrp["fill"]["commissions"];
+    assert_eq!((booked.as_array().unwrap().len(), &booked[0]["asset"]), (1, &json!("XRP")), "{xrp}");
+    assert_eq!(decimal(&booked[0]["amount"]), fee);
+    assert_eq!(live.fake.request_count("/api/v3/myTrades"), 1, "one read of the order's trades");
+    assert!(strs(&r["warnings"]).iter().all(|w| !w.contains("fee could not be read")), "{}", r["warnings"]);
+    // The fee (worth more than the flow tolerance) is in the books already.
+    let next = ok_run(&live, "fee-500-next");
+    assert!(!booked_a_flow(&next), "{}", next["log_lines"]);
+}
+
+#[test]
+fn a_fee_that_cannot_be_read_is_a_warning_and_the_fill_still_counts() {
+    let live = Live::new("cycle_replay");
+    live.fake.inject(Fault::new("POST", ORDER, FaultKind::execute_then_500()).symbol("XRPUSDT"));
+    live.fake.inject(Fault::new("GET", "/api/v3/myTrades", FaultKind::error(500, -1000, "An unknown error")).times(10));
+    let r = ok_run(&live, "fee-unread");
+    let xrp = intent(&r, "trend_buy", "XRPUSDT");
+    assert_eq!(xrp["status"], "filled");
+    assert!(xrp["fill"]["commissions"].as_array().is_none_or(Vec::is_empty), "booked without a fee: {xrp}");
+    let id = xrp["client_order_id"].as_str().unwrap();
+    let warning = format!("XRPUSDT order {id} filled, but its fee could not be read");
+    assert!(strs(&r["warnings"]).iter().any(|w| w.starts_with(&warning)), "{}", r["warnings"]);
+    assert_eq!(live.state()["XRPUSDT"]["is_holding"], true);
+    // As the warning says: the fee booked late shows up as a flow next run.
+    assert!(booked_a_flow(&ok_run(&live, "fee-unread-next")));
 }
 
 #[test]
@@ -235,6 +288,8 @@ fn killed_between_send_and_save_the_next_run_settles_without_a_duplicate() {
 
     let r = ok_run(&live, "after-crash");
     assert_eq!(r["reconciled"][0]["outcome"], "settled", "{}", r["reconciled"]);
+    // Settled from a lookup, with its fee read from the trades: no flow.
+    assert!(!booked_a_flow(&r), "{}", r["log_lines"]);
     assert_eq!((attempts_for(&live, "XRPUSDT"), fills_for(&live, "XRPUSDT")), (1, 1));
     let state = live.state();
     assert_eq!(state["XRPUSDT"]["is_holding"], true);

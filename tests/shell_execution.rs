@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 use serde_json::{Value, json};
 use tradecycle::app::{CycleRun, PoolInput, SavePolicy};
 use tradecycle::config::{Env, Settings};
-use tradecycle::domain::intent::IntentStatus;
+use tradecycle::domain::intent::{Commission, IntentStatus};
 use tradecycle::domain::report::{Mode, Report};
 use tradecycle::domain::snapshot::MarketData;
 use tradecycle::exchange::sim::SimExchange;
@@ -89,6 +89,9 @@ impl Exchange for Faulty {
         since: chrono::DateTime<chrono::Utc>,
     ) -> Result<Vec<OrderReport>, PortError> {
         self.sim.orders_since(symbol, since).await
+    }
+    async fn order_commissions(&self, symbol: &str, order_id: i64) -> Result<Vec<Commission>, PortError> {
+        self.sim.order_commissions(symbol, order_id).await
     }
     async fn earn_subscribe(&self, p: &str, a: Decimal) -> Result<(), PortError> {
         self.sim.earn_subscribe(p, a).await
@@ -230,6 +233,9 @@ fn order_filled_but_answered_ambiguously_is_found_by_client_id_once() {
         let eth = r.intents.iter().find(|i| i.symbol() == "ETHUSDT").unwrap();
         assert_eq!(serde_json::to_value(eth.status).unwrap(), "filled");
         assert_eq!(eth.fill.as_ref().unwrap().executed_qty, Decimal::new(6116, 4));
+        // The lookup carries no fee: it is read from the order's trades.
+        let fee = Commission { asset: "ETH".into(), amount: Decimal::new(6116, 7) };
+        assert_eq!(eth.fill.as_ref().unwrap().commissions, vec![fee]);
         assert_eq!(exchange.posts.load(Ordering::SeqCst), 4, "exactly one POST per order");
         assert_eq!(r.exit_code(), 0);
     });

@@ -102,6 +102,12 @@ impl SimExchange {
     }
 }
 
+/// An order as a lookup shows it: Binance's query and order list carry no
+/// commissions.
+fn as_looked_up(order: &OrderReport) -> OrderReport {
+    OrderReport { commissions: Vec::new(), ..order.clone() }
+}
+
 impl Exchange for SimExchange {
     async fn market_data(&self, req: &MarketRequest) -> Result<MarketData, PortError> {
         let f = &self.fixtures;
@@ -180,12 +186,21 @@ impl Exchange for SimExchange {
         })
     }
 
+    /// Like Binance's lookup, without the commissions (see
+    /// [`Exchange::order_commissions`]).
     async fn query_order(&self, _symbol: &str, client_order_id: &str) -> Result<Option<OrderReport>, PortError> {
-        self.with_book(|book| Ok(book.orders.get(client_order_id).cloned()))
+        self.with_book(|book| Ok(book.orders.get(client_order_id).map(as_looked_up)))
     }
 
     async fn orders_since(&self, symbol: &str, _since: DateTime<Utc>) -> Result<Vec<OrderReport>, PortError> {
-        self.with_book(|book| Ok(book.orders.values().filter(|o| o.symbol == symbol).cloned().collect()))
+        self.with_book(|book| Ok(book.orders.values().filter(|o| o.symbol == symbol).map(as_looked_up).collect()))
+    }
+
+    async fn order_commissions(&self, symbol: &str, order_id: i64) -> Result<Vec<Commission>, PortError> {
+        self.with_book(|book| {
+            let order = book.orders.values().find(|o| o.symbol == symbol && o.order_id == order_id);
+            Ok(order.map(|o| o.commissions.clone()).unwrap_or_default())
+        })
     }
 
     async fn earn_subscribe(&self, _product_id: &str, amount: Decimal) -> Result<(), PortError> {

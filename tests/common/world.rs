@@ -29,6 +29,7 @@ use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
 use tradecycle::app::{CycleRun, PoolInput, SavePolicy};
 use tradecycle::config::{Env, Settings};
+use tradecycle::domain::intent::Commission;
 use tradecycle::domain::report::{Mode, Report, Status};
 use tradecycle::domain::snapshot::MarketData;
 use tradecycle::exchange::binance::{BinanceClient, BinanceConfig};
@@ -142,6 +143,9 @@ impl Exchange for TripExchange {
     }
     async fn orders_since(&self, symbol: &str, since: DateTime<Utc>) -> Result<Vec<OrderReport>, PortError> {
         self.trip.guard(format!("orders_since:{symbol}"), self.inner.orders_since(symbol, since)).await
+    }
+    async fn order_commissions(&self, symbol: &str, order_id: i64) -> Result<Vec<Commission>, PortError> {
+        self.trip.guard(format!("order_commissions:{symbol}"), self.inner.order_commissions(symbol, order_id)).await
     }
     async fn earn_subscribe(&self, product_id: &str, amount: Decimal) -> Result<(), PortError> {
         self.trip.guard(format!("earn_subscribe:{amount}"), self.inner.earn_subscribe(product_id, amount)).await

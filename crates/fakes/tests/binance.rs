@@ -694,6 +694,45 @@ async fn fault_execute_then_500_leaves_exactly_one_fill_to_find() {
 }
 
 #[tokio::test]
+async fn my_trades_give_each_orders_commissions_as_the_full_answer_did() {
+    let fake = btc_fake();
+    let api = Api::new(&fake);
+    // The buy's answer is lost (a gateway 500 after execution): its fee is
+    // only to be learnt from the trade list.
+    fake.inject(Fault::new("POST", ORDER, FaultKind::execute_then_500()));
+    assert_eq!(api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.004&newClientOrderId=t-1").await.status, 500);
+    let sell = api.order("symbol=BTCUSDT&side=SELL&type=MARKET&quantity=0.002&newClientOrderId=t-2").await.json();
+    let buy = api.get_signed(ORDER, "symbol=BTCUSDT&origClientOrderId=t-1").await.json();
+    let (buy_id, sell_id) = (buy["orderId"].as_i64().unwrap(), sell["orderId"].as_i64().unwrap());
+
+    let trades = api.get_signed("/api/v3/myTrades", &format!("symbol=BTCUSDT&orderId={buy_id}")).await;
+    assert_eq!(trades.status, 200, "{}", trades.body);
+    let trades = trades.json();
+    assert_eq!(
+        trades,
+        json!([{
+            "symbol": "BTCUSDT", "id": 1, "orderId": buy_id, "orderListId": -1, "price": "50000.00000000",
+            "qty": "0.00400000", "quoteQty": "200.00000000", "commission": "0.00000400", "commissionAsset": "BTC",
+            "time": buy["time"], "isBuyer": true, "isMaker": false, "isBestMatch": true
+        }])
+    );
+    let sold = api.get_signed("/api/v3/myTrades", &format!("symbol=BTCUSDT&orderId={sell_id}")).await.json();
+    assert_eq!(sold[0]["commission"], sell["fills"][0]["commission"]);
+    assert_eq!((sold[0]["commissionAsset"].as_str(), sold[0]["isBuyer"].as_bool()), (Some("USDT"), Some(false)));
+    assert_eq!(sold[0]["commission"], "0.10000000");
+
+    // The whole symbol, oldest first; from a trade id; the most recent `limit`.
+    let ids = |v: &Value| v.as_array().unwrap().iter().map(|t| t["id"].as_i64().unwrap()).collect::<Vec<_>>();
+    assert_eq!(ids(&api.get_signed("/api/v3/myTrades", "symbol=BTCUSDT").await.json()), [1, 2]);
+    assert_eq!(ids(&api.get_signed("/api/v3/myTrades", "symbol=BTCUSDT&fromId=2").await.json()), [2]);
+    assert_eq!(ids(&api.get_signed("/api/v3/myTrades", "symbol=BTCUSDT&limit=1").await.json()), [2]);
+    // An order without trades (or unknown) has none; a symbol must exist.
+    assert_eq!(api.get_signed("/api/v3/myTrades", "symbol=BTCUSDT&orderId=999").await.json(), json!([]));
+    assert_eq!(api.get_signed("/api/v3/myTrades", "symbol=NOPEUSDT").await.code(), -1121);
+    assert_eq!(api.get_signed("/api/v3/myTrades", "").await.code(), -1102);
+}
+
+#[tokio::test]
 async fn fault_1007_with_and_without_execution() {
     let fake = btc_fake();
     let api = Api::new(&fake);
@@ -1070,6 +1109,8 @@ async fn weight_headers_count_binance_weights() {
         ("order", 1),
         ("queryOrder", 4),
         ("allOrders", 20),
+        ("myTradesOfOrder", 5),
+        ("myTrades", 20),
     ];
     let mut expected = 0;
     for (what, weight) in steps {
@@ -1082,7 +1123,9 @@ async fn weight_headers_count_binance_weights() {
             "account" => api.get_signed("/api/v3/account", "").await,
             "order" => api.order("symbol=BTCUSDT&side=BUY&type=MARKET&quantity=0.001&newClientOrderId=w-1").await,
             "queryOrder" => api.get_signed(ORDER, "symbol=BTCUSDT&origClientOrderId=w-1").await,
-            _ => api.get_signed("/api/v3/allOrders", "symbol=BTCUSDT").await,
+            "allOrders" => api.get_signed("/api/v3/allOrders", "symbol=BTCUSDT").await,
+            "myTradesOfOrder" => api.get_signed("/api/v3/myTrades", "symbol=BTCUSDT&orderId=1").await,
+            _ => api.get_signed("/api/v3/myTrades", "symbol=BTCUSDT").await,
         };
         expected += weight;
         assert_eq!(answer.weight(), expected, "after {what}");

@@ -7,7 +7,7 @@
 //! | `classify.rs` | failure → outcome table, header parsing, secret scrubbing  |
 //! | `query.rs`    | query strings as sent, HMAC-SHA256                         |
 //! | `market.rs`   | the concurrent start-of-cycle snapshot                     |
-//! | `orders.rs`   | MARKET orders, lookups by client order id                  |
+//! | `orders.rs`   | MARKET orders, lookups by client order id, their fees      |
 //! | `earn.rs`     | Simple Earn flexible subscribe / redeem                    |
 //! | `wire.rs`     | response shapes and their conversion                       |
 //! | `join.rs`     | running many requests at once without spawning             |
@@ -27,6 +27,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use crate::config::{ConfigError, Env, Variable};
+use crate::domain::intent::Commission;
 use crate::domain::snapshot::MarketData;
 use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderRequest, PortError};
 use crate::secret::Secret;
@@ -235,6 +236,10 @@ impl Exchange for BinanceClient {
 
     async fn orders_since(&self, symbol: &str, since: DateTime<Utc>) -> Result<Vec<OrderReport>, PortError> {
         Ok(orders::since(&self.transport, symbol, since.timestamp_millis()).await?)
+    }
+
+    async fn order_commissions(&self, symbol: &str, order_id: i64) -> Result<Vec<Commission>, PortError> {
+        Ok(orders::commissions(&self.transport, symbol, order_id).await?)
     }
 
     async fn earn_subscribe(&self, product_id: &str, amount: Decimal) -> Result<(), PortError> {

@@ -1,4 +1,5 @@
-//! MARKET orders and order lookups by client order id. An order POST is
+//! MARKET orders, order lookups by client order id, and the commissions
+//! of an order's trades (which a lookup does not carry). An order POST is
 //! sent once; what its failure means (rejected, or unknown and to be looked
 //! up) is decided in `classify`.
 
@@ -8,7 +9,7 @@ use super::classify::{Failure, Outcome};
 use super::client::Transport;
 use super::query::Query;
 use super::wire;
-use crate::domain::intent::Side;
+use crate::domain::intent::{Commission, Side};
 use crate::ports::{OrderReport, OrderRequest};
 
 /// Binance's "Order does not exist." for a query.
@@ -65,6 +66,13 @@ pub async fn since(t: &Transport, symbol: &str, since_ms: i64) -> Result<Vec<Ord
     let query = Query::new().with("symbol", symbol).with("startTime", since_ms.to_string()).with("limit", "1000");
     let orders: Vec<wire::Order> = t.signed_get("/api/v3/allOrders", &query).await?;
     Ok(orders.into_iter().map(wire::Order::into_report).collect())
+}
+
+/// `GET /api/v3/myTrades` of one order (weight 5): its commissions.
+pub async fn commissions(t: &Transport, symbol: &str, order_id: i64) -> Result<Vec<Commission>, Failure> {
+    let query = Query::new().with("symbol", symbol).with("orderId", order_id.to_string());
+    let trades: Vec<wire::OrderFill> = t.signed_get("/api/v3/myTrades", &query).await?;
+    Ok(wire::sum_commissions(&trades))
 }
 
 #[cfg(test)]

@@ -114,6 +114,8 @@ pub struct Order {
     pub time: Option<i64>,
 }
 
+/// A fill of the FULL answer, or a row of `GET /api/v3/myTrades` (which
+/// names the commission the same way): only the fee is read.
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OrderFill {
@@ -121,21 +123,27 @@ pub struct OrderFill {
     pub commission_asset: String,
 }
 
+/// Commissions summed per asset, in the order the assets first appear;
+/// zero totals (e.g. a promotion) are left out.
+pub fn sum_commissions(fills: &[OrderFill]) -> Vec<Commission> {
+    let mut commissions: Vec<Commission> = Vec::new();
+    for fill in fills {
+        match commissions.iter_mut().find(|c| c.asset == fill.commission_asset) {
+            Some(c) => c.amount += fill.commission,
+            None => commissions.push(Commission { asset: fill.commission_asset.clone(), amount: fill.commission }),
+        }
+    }
+    commissions.retain(|c| !c.amount.is_zero());
+    for c in &mut commissions {
+        c.amount = c.amount.normalize();
+    }
+    commissions
+}
+
 impl Order {
-    /// Commissions summed per asset, in the order the assets first appear;
-    /// zero totals (e.g. a promotion) are left out.
+    /// The crate's report, commissions summed by [`sum_commissions`].
     pub fn into_report(self) -> OrderReport {
-        let mut commissions: Vec<Commission> = Vec::new();
-        for fill in &self.fills {
-            match commissions.iter_mut().find(|c| c.asset == fill.commission_asset) {
-                Some(c) => c.amount += fill.commission,
-                None => commissions.push(Commission { asset: fill.commission_asset.clone(), amount: fill.commission }),
-            }
-        }
-        commissions.retain(|c| !c.amount.is_zero());
-        for c in &mut commissions {
-            c.amount = c.amount.normalize();
-        }
+        let commissions = sum_commissions(&self.fills);
         OrderReport {
             symbol: self.symbol,
             client_order_id: self.client_order_id,
@@ -337,6 +345,31 @@ mod tests {
         assert_eq!(report.status, OrderStatus::Expired);
         assert_eq!(report.executed_qty, dec!(0.0006));
         assert!(report.commissions.is_empty());
+    }
+
+    #[test]
+    fn sums_the_commissions_of_an_orders_trades() {
+        let text = r#"[
+          {"symbol": "BTCUSDT", "id": 28457, "orderId": 100234, "orderListId": -1, "price": "88000.00",
+           "qty": "0.00012000", "quoteQty": "10.56000000", "commission": "0.00000012", "commissionAsset": "BTC",
+           "time": 1767268800000, "isBuyer": true, "isMaker": false, "isBestMatch": true},
+          {"symbol": "BTCUSDT", "id": 28458, "orderId": 100234, "orderListId": -1, "price": "88001.00",
+           "qty": "0.00006000", "quoteQty": "5.28006000", "commission": "0.00000006", "commissionAsset": "BTC",
+           "time": 1767268800000, "isBuyer": true, "isMaker": false, "isBestMatch": true},
+          {"symbol": "BTCUSDT", "id": 28459, "orderId": 100234, "orderListId": -1, "price": "88001.00",
+           "qty": "0.00001000", "quoteQty": "0.88001000", "commission": "0.00001100", "commissionAsset": "BNB",
+           "time": 1767268800000, "isBuyer": true, "isMaker": false, "isBestMatch": true}
+        ]"#;
+        let trades: Vec<OrderFill> = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            sum_commissions(&trades),
+            vec![
+                Commission { asset: "BTC".into(), amount: dec!(0.00000018) },
+                Commission { asset: "BNB".into(), amount: dec!(0.000011) }
+            ]
+        );
+        let none: Vec<OrderFill> = serde_json::from_str("[]").unwrap();
+        assert!(sum_commissions(&none).is_empty());
     }
 
     #[test]

@@ -52,6 +52,17 @@ const fn route(method: &'static str, path: &'static str, weight: u32, signed: bo
 }
 
 pub const ORDER_PATH: &str = "/api/v3/order";
+pub const MY_TRADES_PATH: &str = "/api/v3/myTrades";
+
+/// A request's weight: its route's, except `myTrades` of a whole symbol
+/// (without `orderId`), which costs 20.
+fn weight_of(route: Option<&Route>, params: &Params) -> u32 {
+    match route {
+        Some(r) if r.path == MY_TRADES_PATH && params.get("orderId").is_none() => 20,
+        Some(r) => r.weight,
+        None => 0,
+    }
+}
 
 /// Weights from rest-api.md and the Simple Earn / wallet pages.
 pub static ROUTES: &[Route] = &[
@@ -64,6 +75,8 @@ pub static ROUTES: &[Route] = &[
     route("POST", ORDER_PATH, 1, true, orders::new_order),
     route("GET", ORDER_PATH, 4, true, orders::query_order),
     route("GET", "/api/v3/allOrders", 20, true, orders::all_orders),
+    // 5 with `orderId`; 20 without (see `weight_of`).
+    route("GET", MY_TRADES_PATH, 5, true, orders::my_trades),
     route("GET", "/sapi/v1/simple-earn/flexible/list", 150, true, earn::list),
     route("GET", "/sapi/v1/simple-earn/flexible/position", 150, true, earn::position),
     route("POST", "/sapi/v1/simple-earn/flexible/subscribe", 1, true, earn::subscribe),
@@ -182,7 +195,7 @@ async fn handle(AxumState(shared): AxumState<Shared>, req: Request) -> Response<
         let mut st = lock(&shared);
         st.settle_due_credits();
         let fault = faults::take(&mut st.faults, &method, &path, &params);
-        let weight = route.map_or(0, |r| r.weight);
+        let weight = weight_of(route, &params);
         let used =
             if sapi { st.sapi_weight.add(arrived, 60_000, weight) } else { st.weight.add(arrived, 60_000, weight) };
         st.requests.push(RequestRecord {

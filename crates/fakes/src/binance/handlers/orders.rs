@@ -1,5 +1,7 @@
 //! Orders: `POST /api/v3/order` (MARKET only, by `quantity` or
-//! `quoteOrderQty`), `GET /api/v3/order` and `GET /api/v3/allOrders`.
+//! `quoteOrderQty`), `GET /api/v3/order`, `GET /api/v3/allOrders`, and the
+//! account's trades of a symbol (`GET /api/v3/myTrades`), which carry each
+//! fill's commission as the FULL answer did.
 //!
 //! A MARKET order fills at the reference price (moved by the configured
 //! slippage) in one trade, pays the taker fee in the asset it receives,
@@ -361,4 +363,52 @@ pub fn all_orders(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
         }
     }
     Ok(Reply::json(Value::Array(out)))
+}
+
+/// A trade as `GET /api/v3/myTrades` shows it (MARKET orders take liquidity).
+fn trade_json(f: &FillRecord) -> Value {
+    json!({
+        "symbol": f.symbol,
+        "id": f.trade_id,
+        "orderId": f.order_id,
+        "orderListId": -1,
+        "price": fmt8(f.price),
+        "qty": fmt8(f.qty),
+        "quoteQty": fmt8(f.quote_qty),
+        "commission": fmt8(f.commission),
+        "commissionAsset": f.commission_asset,
+        "time": f.time,
+        "isBuyer": f.side == Side::Buy,
+        "isMaker": false,
+        "isBestMatch": true,
+    })
+}
+
+/// `GET /api/v3/myTrades`: the trades of `symbol`, of one order with
+/// `orderId` (an unknown order has none: an empty list, not an error), from
+/// trade id `fromId` on, else the most recent `limit`, oldest first.
+pub fn my_trades(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
+    let p = cx.params;
+    let symbol = p.required("symbol")?;
+    if !st.symbols.contains_key(symbol) {
+        return Err(ApiError::invalid_symbol());
+    }
+    let order_id = p.long("orderId")?;
+    let from_id = p.long("fromId")?;
+    let limit = limit_param(p, 500, 1000)?;
+    let mut trades: Vec<&FillRecord> = st
+        .orders
+        .iter()
+        .filter(|o| o.symbol == symbol && order_id.is_none_or(|id| o.order_id == id))
+        .flat_map(|o| o.fills.iter())
+        .filter(|f| from_id.is_none_or(|id| f.trade_id >= id))
+        .collect();
+    trades.sort_by_key(|f| f.trade_id);
+    if from_id.is_some() {
+        trades.truncate(limit);
+    } else {
+        let skip = trades.len().saturating_sub(limit);
+        trades.drain(..skip);
+    }
+    Ok(Reply::json(Value::Array(trades.into_iter().map(trade_json).collect())))
 }
