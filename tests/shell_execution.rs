@@ -453,10 +453,11 @@ fn a_run_that_lost_the_lease_sends_and_saves_nothing_more() {
     rt().block_on(async {
         let dir = tempfile::tempdir().unwrap();
         let exchange = Faulty::new(SimExchange::new(fixtures()));
-        // Save 1: pool metadata, 2: fuel write-ahead; then the lease is taken over.
+        // Save 1: pool metadata, 2: the funding redeem's write-ahead, 3: the
+        // fuel buy's write-ahead; then the lease is taken over.
         let store = LeaseThief {
             inner: MemoryStore::new(Some(fixtures().initial_state)),
-            after: 2,
+            after: 3,
             saves: AtomicUsize::new(0),
         };
         let r = run_once(&exchange, &store, "slow-run", Some(dir.path())).await;
@@ -468,11 +469,11 @@ fn a_run_that_lost_the_lease_sends_and_saves_nothing_more() {
             r.intents.iter().filter(|i| i.kind.is_order() && i.status == IntentStatus::Skipped).collect();
         assert!(!not_sent.is_empty());
         assert!(not_sent.iter().all(|i| i.error.as_deref().unwrap().starts_with("not sent: ")), "{not_sent:?}");
-        // Save 3 books the fuel fill (the loss is noticed at the next
+        // Save 4 books the fuel fill (the loss is noticed at the next
         // write-ahead); after that nothing is saved over the new holder's state.
         let writes = store.inner.writes();
-        assert_eq!(writes.len(), 3);
-        assert_eq!(writes[2]["pending_orders"], json!({}));
+        assert_eq!(writes.len(), 4);
+        assert_eq!(writes[3]["pending_orders"], json!({}));
         assert!(r.notifications.iter().any(|n| n.event == "order_attention"));
         assert!(r.recovery_file.is_some(), "the unsaved state is kept for the operator");
         // The new holder's lease is left alone.
