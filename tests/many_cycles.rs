@@ -27,33 +27,12 @@ use common::world::{World, intent_summary, nothing_hides_behind_ok, rt};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use tradecycle::domain::report::{Report, Status};
-use tradecycle_fakes::binance::{Fault, FaultKind};
+use tradecycle_fakes::binance::{Fault, FaultKind, SplitMix64 as Rng};
 
 const CYCLES: usize = 72;
 const DEFAULT_SEED: u64 = 20_260_315;
 const ORDER: &str = "/api/v3/order";
 const REDEEM: &str = "/sapi/v1/simple-earn/flexible/redeem";
-
-/// SplitMix64: a tiny deterministic generator (no dependency for a test).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in [lo, hi).
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + (self.next() % (hi - lo) as u64) as usize
-    }
-    /// Uniform in [-1, 1).
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    }
-}
 
 /// What the seed decided: when each market event and each fault happens.
 #[derive(Debug)]
@@ -211,7 +190,7 @@ fn seventy_two_hourly_cycles_with_faults_keep_every_invariant() {
             }
             for (symbol, p) in market.price.iter_mut() {
                 // Small hourly noise, a slight upward drift.
-                *p *= 1.0 + 0.0002 + 0.002 * rng.unit();
+                *p *= 1.0 + 0.0002 + 0.002 * (2.0 * rng.unit() - 1.0);
                 let _ = symbol;
             }
             if c == script.stop_hour

@@ -204,11 +204,12 @@ fn to_price(v: f64, dp: u32, strategy: RoundingStrategy) -> Decimal {
     Decimal::from_f64(v).unwrap_or_default().round_dp_with_strategy(dp, strategy)
 }
 
-/// A small, fixed PRNG so seeded series never change between releases.
-struct SplitMix64(u64);
+/// A small, fixed PRNG so seeded series (and seeded test scripts) never
+/// change between releases.
+pub struct SplitMix64(pub u64);
 
 impl SplitMix64 {
-    fn next(&mut self) -> u64 {
+    pub fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -217,8 +218,13 @@ impl SplitMix64 {
     }
 
     /// Uniform in [0, 1).
-    fn unit(&mut self) -> f64 {
+    pub fn unit(&mut self) -> f64 {
         (self.next() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    /// Uniform in [lo, hi).
+    pub fn range(&mut self, lo: usize, hi: usize) -> usize {
+        lo + (self.next() % (hi - lo) as u64) as usize
     }
 
     /// Approximately standard normal (Irwin–Hall with 12 terms).

@@ -46,7 +46,7 @@ use tokio::sync::watch;
 pub use config::FakeBinanceConfig;
 pub use errors::ApiError;
 pub use faults::{Fault, FaultKind};
-pub use klines::{DAY_MS, Kline, SyntheticKlines};
+pub use klines::{DAY_MS, Kline, SplitMix64, SyntheticKlines};
 pub use server::ROUTES;
 pub use signing::{hmac_hex, signature_payload};
 pub use state::{
