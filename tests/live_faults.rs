@@ -6,7 +6,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::live::Live;
+use common::live::{Live, fills_for, intent};
 use common::strs;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -14,21 +14,8 @@ use tradecycle_fakes::binance::{Fault, FaultKind};
 
 const ORDER: &str = "/api/v3/order";
 
-fn intent<'a>(r: &'a Value, kind: &str, symbol: &str) -> &'a Value {
-    r["intents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["kind"] == kind && i["symbol"] == symbol)
-        .unwrap_or_else(|| panic!("no {kind} {symbol} in {}", r["intents"]))
-}
-
 fn attempts_for(live: &Live, symbol: &str) -> usize {
     live.fake.order_attempts().iter().filter(|a| a.symbol.as_deref() == Some(symbol)).count()
-}
-
-fn fills_for(live: &Live, symbol: &str) -> usize {
-    live.fake.orders().iter().filter(|o| o.symbol == symbol).count()
 }
 
 fn ok_run(live: &Live, run_id: &str) -> Value {

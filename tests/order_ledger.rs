@@ -7,25 +7,12 @@
 
 mod common;
 
-use common::live::Live;
+use common::live::{Live, fills_for, intent};
 use common::{gates, strs};
 use serde_json::{Value, json};
 use tradecycle_fakes::binance::{Fault, FaultKind};
 
 const ORDER: &str = "/api/v3/order";
-
-fn intent<'a>(r: &'a Value, kind: &str, symbol: &str) -> &'a Value {
-    r["intents"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["kind"] == kind && i["symbol"] == symbol)
-        .unwrap_or_else(|| panic!("no {kind} {symbol} in {}", r["intents"]))
-}
-
-fn fills_for(live: &Live, symbol: &str) -> usize {
-    live.fake.orders().iter().filter(|o| o.symbol == symbol).count()
-}
 
 fn events(r: &Value) -> Vec<String> {
     r["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap().to_string()).collect()

@@ -209,3 +209,18 @@ impl Live {
         assert_eq!(orders.len(), filled - earn_moves, "{what}: every order is the winner's");
     }
 }
+
+/// The report's intent of `kind` for `symbol`; panics naming what is there.
+pub fn intent<'a>(r: &'a Value, kind: &str, symbol: &str) -> &'a Value {
+    r["intents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == kind && i["symbol"] == symbol)
+        .unwrap_or_else(|| panic!("no {kind} {symbol} in {}", r["intents"]))
+}
+
+/// Orders of `symbol` the fake executed.
+pub fn fills_for(live: &Live, symbol: &str) -> usize {
+    live.fake.orders().iter().filter(|o| o.symbol == symbol).count()
+}
