@@ -18,7 +18,7 @@ use chrono::Utc;
 use rust_decimal::Decimal;
 use serde_json::json;
 use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
-use tradecycle::run::{RunRequest, run};
+use tradecycle::commands::run::{RunRequest, run};
 use tradecycle_fakes::binance::{FakeBinance, FakeBinanceConfig, Kline, SymbolSpec};
 
 const LATENCY: Duration = Duration::from_millis(50);
@@ -43,7 +43,7 @@ fn seed_market(fake: &FakeBinance, symbols: &[String], now: chrono::DateTime<Utc
         );
         fake.set_price(&symbol, dec(price));
         let days = if symbol == "BTCUSDT" { BTC_LOOKBACK_DAYS } else { TREND_LOOKBACK_DAYS } as usize;
-        let rows = tradecycle::paper::synthetic_klines(&symbol, price, days, now)
+        let rows = tradecycle::paper::account::synthetic_klines(&symbol, price, days, now)
             .into_iter()
             .map(|k| Kline::daily(k.open_time, dec(k.open), dec(k.high), dec(k.low), dec(k.close), dec(k.volume)))
             .collect();

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use clap::{Parser, Subcommand, ValueEnum};
 
-pub use crate::logging::LogFormat;
+pub use crate::shell::logging::LogFormat;
 
 #[derive(Debug, Parser)]
 #[command(

@@ -1,32 +1,24 @@
 //! tradecycle: one crypto trading cycle per invocation against a Binance
-//! spot account. See README.md for the map from concepts to files.
+//! spot account. README.md maps concepts to files.
+//!
+//! Layering, top to bottom (an arrow never points back up):
+//! - `cli` parses arguments; `commands` turns them into work and an exit code.
+//! - `config` resolves every setting from the environment once, before any IO.
+//! - `shell` runs the cycle as the runbook tells it: lease, reads, the core's
+//!   plan, execution, saving, notifications, artifacts.
+//! - `adapters` (Binance, state stores, Telegram, GitHub) and `paper`
+//!   (fixture sets, the simulated exchange) implement `ports`.
+//! - `tradecycle_core` (re-exported below) is the pure core: domain, strategy,
+//!   upstream, indicators, notification texts, the report.
 
-pub mod app;
-pub mod artifacts;
+pub mod adapters;
 pub mod cli;
 pub mod commands;
 pub mod config;
-pub mod dispatch;
-pub mod domain;
-pub mod exchange;
-pub mod execute;
-pub mod fixture;
-pub mod github;
-pub mod heartbeat;
-pub mod indicators;
-pub mod logging;
-pub mod notify;
-pub mod ops;
 pub mod paper;
 pub mod ports;
-pub mod replay;
-pub mod run;
 pub mod secret;
-pub mod stop;
-pub mod store;
-pub mod strategy;
-pub mod summary;
-pub mod upstream;
-pub mod validate;
-pub mod watchdog;
+pub mod shell;
+
 pub use commands::run_cli;
+pub use tradecycle_core::{boundary, domain, indicators, notify, strategy, summary, upstream};

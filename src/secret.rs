@@ -89,7 +89,7 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let run = crate::run::RunRequest {
+        let run = crate::commands::run::RunRequest {
             live: true,
             paper: false,
             fixtures: Some("fixtures/cycle_replay".into()),
@@ -102,23 +102,23 @@ mod tests {
             artifacts_dir: "artifacts".into(),
             env: env.clone(),
         };
-        let validate = crate::validate::ValidateRequest {
+        let validate = crate::commands::validate::ValidateRequest {
             live: true,
             allow_withdrawal_key: false,
             send_test: false,
             store: None,
             env: env.clone(),
         };
-        let fixture = crate::fixture::ReplayConfig { env: env.clone(), ..Default::default() };
+        let fixture = crate::paper::fixture::ReplayConfig { env: env.clone(), ..Default::default() };
         let printed = [
             format!("{env:?}"),
             format!("{run:?}"),
             format!("{validate:?}"),
             format!("{fixture:?}"),
             format!("{:?}", Settings::from_env(&env).unwrap()),
-            format!("{:?}", crate::exchange::binance::BinanceConfig::from_env(&env).unwrap()),
-            format!("{:?}", crate::notify::telegram_config::TelegramConfig::from_env(&env).unwrap().unwrap()),
-            format!("{:?}", crate::dispatch::DispatchConfig::from_env(&env).unwrap()),
+            format!("{:?}", crate::adapters::binance::BinanceConfig::from_env(&env).unwrap()),
+            format!("{:?}", crate::adapters::telegram::config::TelegramConfig::from_env(&env).unwrap().unwrap()),
+            format!("{:?}", crate::commands::dispatch::DispatchConfig::from_env(&env).unwrap()),
         ];
         for text in &printed {
             for secret in [KEY, SECRET, TG, GH] {

@@ -23,7 +23,7 @@ use sha2::Sha256;
 
 use tradecycle::domain::intent::{Commission, Side};
 use tradecycle::domain::snapshot::Series;
-use tradecycle::exchange::binance::{BinanceClient, BinanceConfig};
+use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
 use tradecycle::ports::{Exchange, MarketRequest, OrderRequest, OrderStatus, PortError};
 use tradecycle::secret::Secret;
 

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tradecycle::ports::{LeaseOutcome, PortError, StateStore, UpstreamSource};
-use tradecycle::store::firestore::{DocRef, FirestoreConfig, FirestoreStore, FirestoreUpstream};
+use tradecycle::adapters::store::firestore::{DocRef, FirestoreConfig, FirestoreStore, FirestoreUpstream};
 use tradecycle::upstream::ladder::FetchOutcome;
 
 /// Generous enough for a loaded 2-core machine, small enough to notice a hang.

@@ -8,7 +8,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use tradecycle::dispatch::parse_env_file;
+use tradecycle::commands::dispatch::parse_env_file;
 
 const GH_TOKEN: &str = "ghp_FAKEinstall0123456789DoNotPrint";
 const TG_TOKEN: &str = "123456789:TEST-install_token-do-not-print";

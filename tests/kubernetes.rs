@@ -15,7 +15,7 @@ use std::process::Command;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tradecycle::config::{Env, Settings};
-use tradecycle::store::firestore::FirestoreConfig;
+use tradecycle::adapters::store::firestore::FirestoreConfig;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -88,7 +88,7 @@ fn owned_names(account: &Account) -> BTreeSet<String> {
     let env = account.env();
     let settings = Settings::from_env(&env).unwrap_or_else(|e| panic!("{}: {e}", account.name));
     let store = FirestoreConfig::from_env(&env, &settings).unwrap_or_else(|e| panic!("{}: {e}", account.name));
-    let service = tradecycle::watchdog::service_name(&env);
+    let service = tradecycle::commands::watchdog::service_name(&env);
     let pod = account.pod();
     let mut names: BTreeSet<String> = [
         format!("state document {}", store.state),

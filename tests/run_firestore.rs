@@ -12,7 +12,7 @@ use common::live::Live;
 use common::*;
 use serde_json::{Value, json};
 use tradecycle::ports::StateStore;
-use tradecycle::store::firestore::{DocRef, FirestoreConfig, FirestoreStore};
+use tradecycle::adapters::store::firestore::{DocRef, FirestoreConfig, FirestoreStore};
 use tradecycle_fakes::binance::{Fault, FaultKind};
 use tradecycle_fakes::telegram::FakeTelegram;
 

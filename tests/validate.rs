@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use firestore::{FirestoreDb, FirestoreDbOptions};
 use serde_json::{Value, json};
-use tradecycle::fixture::FixtureSet;
+use tradecycle::paper::fixture::FixtureSet;
 use tradecycle_fakes::binance::{ApiRestrictions, FakeBinance, FakeBinanceConfig};
 use tradecycle_fakes::telegram::FakeTelegram;
 

@@ -8,8 +8,8 @@ use std::path::Path;
 use chrono::{Duration, Utc};
 use serde_json::json;
 use tradecycle::ports::StateStore;
-use tradecycle::store::file::FileStore;
-use tradecycle::watchdog::write_cycle_heartbeat;
+use tradecycle::adapters::store::file::FileStore;
+use tradecycle::commands::watchdog::write_cycle_heartbeat;
 
 mod common;
 

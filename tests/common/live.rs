@@ -12,7 +12,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
-use tradecycle::fixture::FixtureSet;
+use tradecycle::paper::fixture::FixtureSet;
 use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle_fakes::binance::{EarnProduct, FakeBinance, FakeBinanceConfig, Kline, SymbolSpec};
 
@@ -67,7 +67,7 @@ impl Live {
             fake.add_symbol(SymbolSpec::new(symbol, base, "USDT").raw_filters(filters));
             fake.set_price(symbol, *price);
             let days = if symbol == "BTCUSDT" { BTC_LOOKBACK_DAYS } else { TREND_LOOKBACK_DAYS } as usize;
-            let rows = tradecycle::paper::synthetic_klines(symbol, price.to_f64().unwrap(), days, now)
+            let rows = tradecycle::paper::account::synthetic_klines(symbol, price.to_f64().unwrap(), days, now)
                 .into_iter()
                 .map(|k| Kline::daily(k.open_time, dec(k.open), dec(k.high), dec(k.low), dec(k.close), dec(k.volume)))
                 .collect();

@@ -27,20 +27,20 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
-use tradecycle::app::{CycleRun, PoolInput, SavePolicy};
+use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
 use tradecycle::config::{Env, Settings};
 use tradecycle::domain::intent::Commission;
 use tradecycle::domain::report::{Mode, Report, Status};
 use tradecycle::domain::snapshot::MarketData;
-use tradecycle::exchange::binance::{BinanceClient, BinanceConfig};
-use tradecycle::execute::{ExchangeExecutor, ExecutionPolicy};
+use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
+use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
 use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle::ports::{
     ApiRestrictions, Exchange, LeaseOutcome, ManualClock, MarketRequest, Notifier, OrderReport, OrderRequest,
     PortError, StateStore,
 };
-use tradecycle::run::LEASE_TTL;
-use tradecycle::store::memory::MemoryStore;
+use tradecycle::commands::run::LEASE_TTL;
+use tradecycle::adapters::store::memory::MemoryStore;
 use tradecycle_fakes::binance::{FakeBinanceConfig, Kline};
 
 use super::live::{Live, fresh_pool};
@@ -282,7 +282,7 @@ impl World {
             let (seeded, served) =
                 if symbol == "BTCUSDT" { (BTC_LOOKBACK_DAYS, BTC_ROWS) } else { (TREND_LOOKBACK_DAYS, TREND_ROWS) };
             let price = price.to_f64().expect("price");
-            let series = tradecycle::paper::synthetic_klines(symbol, price, seeded as usize, Utc::now());
+            let series = tradecycle::paper::account::synthetic_klines(symbol, price, seeded as usize, Utc::now());
             let tail = series[series.len() - served..].iter().map(|k| k.close).collect::<Vec<f64>>();
             closes.insert(symbol.clone(), tail);
         }

@@ -1,0 +1,6 @@
+//! Operator notifications as data: the events a cycle raises and their
+//! rendering in English and Chinese. Delivery (Telegram, the log) is the
+//! shell's, in the binary's `adapters/`.
+
+pub mod event;
+pub mod messages;
