@@ -4,7 +4,7 @@
 //!
 //! Configuration comes from an env file (`KEY=VALUE` lines, as the VPS
 //! installer writes them) so cron needs no environment of its own. The
-//! retry policy is pure data here; the shell in `commands.rs` supplies the
+//! retry policy is pure data here; [`command`] supplies the
 //! HTTP client, the waiting and the notifier.
 
 use std::collections::BTreeMap;
@@ -13,10 +13,20 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::config::{ConfigError, Env, Variable};
-use crate::adapters::github::{Answer, DEFAULT_API_URL, GitHubClient, Pause, RESPONSE_EXCERPT_BYTES, excerpt, valid_repo};
+use std::path::{Path, PathBuf};
+
+use crate::adapters::github::TokioPause;
+use crate::adapters::github::{
+    Answer, DEFAULT_API_URL, GitHubClient, Pause, RESPONSE_EXCERPT_BYTES, excerpt, valid_repo,
+};
+use crate::cli::DispatchArgs;
+use crate::commands::{telegram_notifier, usage};
+use crate::config::env::value;
+use crate::config::settings::lang;
+use crate::config::{ConfigError, Env, process_env};
 use crate::notify::event::Lang;
 use crate::notify::messages::prefix;
+use crate::ports::SystemClock;
 use crate::ports::{Clock, Notifier};
 use crate::secret::Secret;
 
@@ -28,48 +38,8 @@ pub const DEFAULT_RETRY_BASE_SECONDS: u64 = 15;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(20);
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 
-/// The variables `dispatch` reads from its env file (and `GITHUB_TOKEN` /
-/// `GITHUB_API_URL`, which `heartbeat` reads from the environment too).
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "TRADECYCLE_DISPATCH_ENV",
-        default: "~/.config/tradecycle/dispatch.env",
-        meaning: "the env file `dispatch` reads (same as --env-file)",
-    },
-    Variable {
-        name: "GITHUB_TOKEN",
-        default: "unset",
-        meaning: "GitHub token (secret): `dispatch` needs Actions write on the repository, `heartbeat` Actions read",
-    },
-    Variable { name: "REPO", default: "unset", meaning: "`dispatch`: the repository, owner/name" },
-    Variable { name: "WORKFLOW", default: "unset", meaning: "`dispatch`: the workflow file to fire, e.g. cycle.yml" },
-    Variable { name: "REF", default: "unset", meaning: "`dispatch`: the branch or tag the workflow runs on" },
-    Variable {
-        name: "VALIDATE_ONLY",
-        default: "unset",
-        meaning: "`dispatch`: workflow input validate_only (true/false); unset leaves the workflow default, false",
-    },
-    Variable {
-        name: "LIVE",
-        default: "unset",
-        meaning: "`dispatch`: workflow input live (true/false); unset leaves the workflow default, false (dry run)",
-    },
-    Variable {
-        name: "DISPATCH_MAX_ATTEMPTS",
-        default: "4",
-        meaning: "`dispatch`: attempts when GitHub fails transiently (network, 500/502/503/504)",
-    },
-    Variable {
-        name: "DISPATCH_RETRY_BASE_SECONDS",
-        default: "15",
-        meaning: "`dispatch`: the wait before attempt k+1 is this times k (15 s, 30 s, 45 s)",
-    },
-    Variable {
-        name: "GITHUB_API_URL",
-        default: "https://api.github.com",
-        meaning: "GitHub REST API root for `dispatch` and `heartbeat` (GitHub Enterprise, tests)",
-    },
-];
+/// The variables `dispatch` reads (its section of the one table).
+pub use crate::config::variables::DISPATCH as VARIABLES;
 
 /// Workflow inputs the env file (or a flag) may set, by env-file key.
 const INPUTS: &[(&str, &str)] = &[("VALIDATE_ONLY", "validate_only"), ("LIVE", "live")];
@@ -97,7 +67,7 @@ impl DispatchConfig {
     /// required variable is named; values are never quoted back (the token
     /// is one of them).
     pub fn from_env(env: &Env) -> Result<DispatchConfig, ConfigError> {
-        let get = |k: &str| env.get(k).map(|v| v.trim()).filter(|v| !v.is_empty());
+        let get = |k: &str| value(env, k);
         let missing: Vec<&str> =
             ["GITHUB_TOKEN", "REPO", "WORKFLOW", "REF"].into_iter().filter(|k| get(k).is_none()).collect();
         if !missing.is_empty() {
@@ -139,7 +109,7 @@ impl DispatchConfig {
         let mut inputs = BTreeMap::new();
         for (key, input) in INPUTS {
             if get(key).is_some() {
-                inputs.insert(input.to_string(), crate::config::boolean(env, key, false)?);
+                inputs.insert(input.to_string(), crate::config::env::boolean(env, key, false)?);
             }
         }
         Ok(DispatchConfig {
@@ -415,6 +385,101 @@ pub fn host_name() -> String {
         .filter(|s| !s.is_empty())
         .or_else(|| std::env::var("HOSTNAME").ok().filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Where `dispatch` looks for its settings without `--env-file`.
+pub const DEFAULT_DISPATCH_ENV: &str = ".config/tradecycle/dispatch.env";
+
+/// A log line for cron's log file: UTC time first.
+fn log_line(line: String) {
+    eprintln!("{} {line}", Utc::now().format("%Y-%m-%dT%H:%M:%SZ"));
+}
+
+/// `tradecycle dispatch`: reads the env file (the process environment wins),
+/// then fires the workflow, or with `--check` prints the settings.
+pub async fn command(args: DispatchArgs) -> u8 {
+    let (path, explicit) = match args.env_file {
+        Some(p) => (p, true),
+        None => match std::env::var_os("HOME").filter(|h| !h.is_empty()) {
+            Some(home) => (PathBuf::from(home).join(DEFAULT_DISPATCH_ENV), false),
+            None => return usage("HOME is not set: pass --env-file"),
+        },
+    };
+    // The default file may be absent when the environment carries the
+    // settings (a container); a file asked for by name must exist.
+    let unreadable = |e: &std::io::Error| format!("cannot read the dispatch env file {}: {e}", path.display());
+    let (text, missing) = match std::fs::read_to_string(&path) {
+        Ok(t) => (t, None),
+        Err(e) if !explicit && e.kind() == std::io::ErrorKind::NotFound => (String::new(), Some(unreadable(&e))),
+        Err(e) => return usage(unreadable(&e)),
+    };
+    if !text.is_empty() {
+        warn_if_readable_by_others(&path);
+    }
+    let file = match parse_env_file(&text) {
+        Ok(env) => env,
+        Err(e) => return usage(format!("{}: {e}", path.display())),
+    };
+    let (mut env, from_process) = overlay_process_env(file, process_env());
+    if args.validate_only {
+        env.insert("VALIDATE_ONLY".into(), "true".into());
+    }
+    if args.live {
+        env.insert("LIVE".into(), "true".into());
+    }
+    let cfg = match (DispatchConfig::from_env(&env), missing) {
+        (Ok(c), _) => c,
+        (Err(_), Some(missing)) => {
+            return usage(format!("{missing} (or set GITHUB_TOKEN, REPO, WORKFLOW and REF in the environment)"));
+        }
+        (Err(e), None) => return usage(format!("{}: {e}", path.display())),
+    };
+    let lang = match lang(&env) {
+        Ok(l) => l,
+        Err(e) => return usage(format!("{}: {e}", path.display())),
+    };
+    let notifier = match telegram_notifier(&env) {
+        Ok(n) => n,
+        Err(e) => return usage(format!("{}: {e}", path.display())),
+    };
+    if args.check {
+        println!("env file: {}", path.display());
+        if !from_process.is_empty() {
+            println!("from the process environment (wins over the file): {}", from_process.join(", "));
+        }
+        println!("repo: {}", cfg.repo);
+        println!("workflow: {}", cfg.workflow);
+        println!("ref: {}", cfg.git_ref);
+        println!("inputs: {}", cfg.body()["inputs"]);
+        println!("attempts: {}, retry base: {}s", cfg.max_attempts, cfg.retry_base.as_secs());
+        println!("api: {}", cfg.api_url);
+        println!("token: set (not shown)");
+        println!("failure alert: {}", if notifier.is_some() { "telegram" } else { "none (telegram not configured)" });
+        return 0;
+    }
+    let client = match GitHubClient::new(&cfg.api_url, cfg.token.clone(), CONNECT_TIMEOUT, REQUEST_TIMEOUT) {
+        Ok(c) => c,
+        Err(e) => return usage(e),
+    };
+    let host = host_name();
+    run(&cfg, &client, &TokioPause, notifier.as_ref(), lang, &host, &SystemClock, &mut log_line).await
+}
+
+/// The env file holds a token: say so when others can read it.
+fn warn_if_readable_by_others(path: &Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            eprintln!(
+                "warning: {} is readable by other users (mode {:o}); it holds a token: chmod 600 it",
+                path.display(),
+                meta.permissions().mode() & 0o777
+            );
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,14 +6,16 @@ use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::shell::runner::{CycleRun, PoolInput, SavePolicy, Suppress};
-use crate::config::{ConfigError, Env, Settings};
+use crate::adapters::log_notifier::LogNotifier;
+use crate::adapters::store::memory::MemoryStore;
+use crate::cli::ReplayArgs;
+use crate::commands::{emit, exit};
+use crate::config::{ConfigError, Env, Settings, process_env};
 use crate::domain::report::{Mode, Report};
 use crate::paper::exchange::SimExchange;
 use crate::paper::fixture::{FixtureError, FixtureSet, PoolSource};
-use crate::adapters::log_notifier::LogNotifier;
 use crate::ports::SystemClock;
-use crate::adapters::store::memory::MemoryStore;
+use crate::shell::runner::{CycleRun, PoolInput, SavePolicy, Suppress};
 use crate::upstream::ladder::{FetchOutcome, FreshSource};
 
 pub const DEFAULT_RUN_ID: &str = "replay-cycle";
@@ -38,6 +40,21 @@ pub struct ReplayOptions<'a> {
     pub run_id: Option<String>,
     /// The process environment; `replay_config.json`'s `env` overrides it.
     pub env: Env,
+}
+
+/// `tradecycle replay`: the report on stdout (and in `--output`); exit 2
+/// when the fixture set or its settings cannot be used.
+pub async fn command(args: ReplayArgs) -> u8 {
+    let opts =
+        ReplayOptions { fixtures: args.fixtures.as_deref(), now: args.now, run_id: args.run_id, env: process_env() };
+    let report = match replay(opts).await {
+        Ok(r) => r,
+        Err(e) => {
+            crate::shell::logging::error_line(&format!("error: {e}"));
+            return exit::USAGE;
+        }
+    };
+    emit(&report, args.output.as_deref(), args.format)
 }
 
 pub async fn replay(opts: ReplayOptions<'_>) -> Result<Report, ReplayError> {

@@ -9,18 +9,20 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::config::{Env, Variable};
+use crate::adapters::store::file::FileStore;
+use crate::adapters::store::firestore::{FirestoreConfig, FirestoreStore};
+use crate::adapters::store::select::StoreSpec;
+use crate::cli::WatchdogArgs;
+use crate::commands::run::AnyStore;
+use crate::commands::usage;
+use crate::config::env::value;
+use crate::config::{Env, Settings, process_env};
 use crate::ports::{PortError, StateStore};
 
-/// The watchdog's own variable (`SERVICE_NAME` is `run`'s, in `run::VARIABLES`).
-pub const VARIABLES: &[Variable] = &[Variable {
-    name: "WATCHDOG_MAX_AGE_SECONDS",
-    default: "4500",
-    meaning: "`watchdog`: oldest acceptable heartbeat record, seconds or e.g. 75m (same as --max-age)",
-}];
+/// The watchdog's own variable (`SERVICE_NAME` is `run`'s).
+pub use crate::config::variables::WATCHDOG as VARIABLES;
 
-/// `SERVICE_NAME` when unset: the namespace of the heartbeat record.
-pub const DEFAULT_SERVICE: &str = "tradecycle";
+pub use crate::config::run_config::{DEFAULT_SERVICE, service_name};
 
 /// `--max-age` / `WATCHDOG_MAX_AGE_SECONDS` when unset: an hourly cycle
 /// plus a quarter of an hour of slack (the reference's 4500 s).
@@ -42,12 +44,6 @@ pub fn heartbeat_record(status: &str, now: DateTime<Utc>, run_id: &str, last_err
         "last_error": last_error.map(|e| e.chars().take(ERROR_LIMIT_CHARS).collect::<String>()),
         "version": env!("CARGO_PKG_VERSION"),
     })
-}
-
-/// The service name the record is stored under (`SERVICE_NAME`, default
-/// `tradecycle`); one per account when several share a store.
-pub fn service_name(env: &Env) -> String {
-    env.get("SERVICE_NAME").map(|v| v.trim()).filter(|v| !v.is_empty()).unwrap_or(DEFAULT_SERVICE).to_string()
 }
 
 /// Writes this cycle's record. The caller decides what a failure means
@@ -160,6 +156,45 @@ pub fn parse_max_age(s: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     Ok(Duration::from_secs(total))
+}
+
+/// `tradecycle watchdog`: one line, OK or FAIL; exit 0 fresh, 1 not.
+pub async fn command(args: WatchdogArgs) -> u8 {
+    let env = process_env();
+    let max_age = match (&args.max_age, value(&env, "WATCHDOG_MAX_AGE_SECONDS")) {
+        (Some(flag), _) => match parse_max_age(flag) {
+            Ok(d) => d,
+            Err(e) => return usage(format!("--max-age: {e}")),
+        },
+        (None, Some(v)) => match parse_max_age(v) {
+            Ok(d) => d,
+            Err(e) => return usage(format!("WATCHDOG_MAX_AGE_SECONDS: {e}")),
+        },
+        (None, None) => DEFAULT_MAX_AGE,
+    };
+    let service = args.service.clone().unwrap_or_else(|| service_name(&env));
+    let verdict = match open_store(args.store.as_deref(), &env).await {
+        Ok(store) => run(&store, &service, Utc::now(), max_age).await,
+        Err(e) => return usage(e),
+    };
+    println!("{}", verdict.line);
+    if verdict.ok { 0 } else { 1 }
+}
+
+/// The store named by `--store` or `TRADECYCLE_STORE` (no default: the
+/// watchdog must read where the cycle writes).
+async fn open_store(flag: Option<&str>, env: &Env) -> Result<AnyStore, String> {
+    let spec = StoreSpec::resolve(flag, env).map_err(|e| e.0)?.ok_or_else(|| {
+        "no state store configured: pass --store firestore or --store file:PATH (or set TRADECYCLE_STORE)".to_string()
+    })?;
+    Ok(match spec {
+        StoreSpec::File(path) => AnyStore::File(FileStore::new(path)),
+        StoreSpec::Firestore => {
+            let settings = Settings::from_env(env).map_err(|e| e.0)?;
+            let config = FirestoreConfig::from_env(env, &settings).map_err(|e| e.0)?;
+            AnyStore::Firestore(Box::new(FirestoreStore::new(config)))
+        }
+    })
 }
 
 #[cfg(test)]

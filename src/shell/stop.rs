@@ -10,7 +10,7 @@
 use std::sync::OnceLock;
 
 /// Exit code of a cycle that skipped intents because it was asked to stop.
-pub const EXIT_STOPPED: u8 = 6;
+pub const EXIT_STOPPED: u8 = crate::domain::exit::STOPPED;
 
 /// Why the intents after a stop request were not sent.
 pub const SKIP_REASON: &str = "not sent: the run was asked to stop";

@@ -26,7 +26,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::config::{ConfigError, Env, Variable};
+use crate::config::env::{ConfigError, Env, text};
 use crate::domain::intent::Commission;
 use crate::domain::snapshot::MarketData;
 use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderRequest, PortError};
@@ -88,7 +88,7 @@ impl BinanceConfig {
     /// `BINANCE_API_KEY`, `BINANCE_API_SECRET` and `BINANCE_BASE_URL` from
     /// `env`; missing credentials are an error naming the variable.
     pub fn from_env(env: &Env) -> Result<Self, ConfigError> {
-        let var = |name: &str| env.get(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let var = |name: &str| text(env, name);
         let key = var("BINANCE_API_KEY").ok_or_else(|| ConfigError("BINANCE_API_KEY is not set".into()))?;
         let secret = var("BINANCE_API_SECRET").ok_or_else(|| ConfigError("BINANCE_API_SECRET is not set".into()))?;
         let mut config = BinanceConfig::new(Secret::new(key), Secret::new(secret));
@@ -126,36 +126,6 @@ impl BinanceConfig {
         Ok(config)
     }
 }
-
-/// Variables read by the Binance adapter.
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "BINANCE_API_KEY",
-        default: "unset",
-        meaning: "Binance API key (secret; reads for dry-run, trading for --live)",
-    },
-    Variable { name: "BINANCE_API_SECRET", default: "unset", meaning: "Binance API secret (secret)" },
-    Variable {
-        name: "BINANCE_BASE_URL",
-        default: "https://api.binance.com",
-        meaning: "Binance REST base URL (tests point it at a local fake)",
-    },
-    Variable {
-        name: "BINANCE_TESTNET",
-        default: "false",
-        meaning: "Binance's spot testnet (set by itself when BINANCE_BASE_URL is https://testnet.binance.vision): Simple Earn answering 404 is a warning, Earn unavailable; --live skips the key-permission preflight the testnet lacks",
-    },
-    Variable {
-        name: "BINANCE_MAX_IN_FLIGHT",
-        default: "128",
-        meaning: "Binance requests in flight at once during the market snapshot",
-    },
-    Variable {
-        name: "BINANCE_TIMEOUT_SECS",
-        default: "10",
-        meaning: "deadline of one Binance request; an order without an answer by then is looked up by its client id",
-    },
-];
 
 /// Counters of this client's traffic, for the run report and logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -245,7 +245,7 @@ impl FileUpstream {
 
     /// From `STRATEGY_ARTIFACT_UPSTREAM_FILE`, when set.
     pub fn from_env(env: &Env) -> Option<Self> {
-        env.get(UPSTREAM_FILE_VAR).map(|v| v.trim()).filter(|v| !v.is_empty()).map(FileUpstream::new)
+        crate::config::env::value(env, UPSTREAM_FILE_VAR).map(FileUpstream::new)
     }
 }
 

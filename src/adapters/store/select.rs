@@ -5,7 +5,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
 
-use crate::config::Env;
+use crate::config::env::{Env, value};
 
 pub const STORE_VAR: &str = "TRADECYCLE_STORE";
 
@@ -58,7 +58,7 @@ impl StoreSpec {
         if let Some(flag) = flag {
             return flag.parse().map(Some).map_err(|e: StoreSpecError| StoreSpecError(format!("--store: {e}")));
         }
-        match env.get(STORE_VAR).map(|v| v.trim()).filter(|v| !v.is_empty()) {
+        match value(env, STORE_VAR) {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|e: StoreSpecError| StoreSpecError(format!("{STORE_VAR}: {e}"))),
         }

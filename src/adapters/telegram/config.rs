@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::config::{ConfigError, Env, Variable};
+use crate::config::env::{ConfigError, Env, display, get, value};
 use crate::secret::Secret;
 
 /// Per-request deadline when `TELEGRAM_TIMEOUT_SECONDS` is unset (the reference's).
@@ -14,30 +14,6 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Longest accepted `TELEGRAM_TIMEOUT_SECONDS`: a cycle must not hang on alerts.
 const MAX_TIMEOUT_SECS: u64 = 120;
-
-/// The variables read here, for the program-wide table in `config.rs`.
-pub const VARIABLES: &[Variable] = &[
-    Variable {
-        name: "TG_TOKEN",
-        default: "unset",
-        meaning: "Telegram bot token (secret); unset with no chat: no Telegram",
-    },
-    Variable {
-        name: "GLOBAL_TELEGRAM_CHAT_ID",
-        default: "unset",
-        meaning: "chat that receives notifications: numeric id or @channel (alias TG_CHAT_ID)",
-    },
-    Variable {
-        name: "TELEGRAM_API_URL",
-        default: "https://api.telegram.org",
-        meaning: "Bot API base URL (tests, self-hosted Bot API server)",
-    },
-    Variable {
-        name: "TELEGRAM_TIMEOUT_SECONDS",
-        default: "10",
-        meaning: "deadline of one Telegram request, in seconds (1..120)",
-    },
-];
 
 /// Where messages go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -58,22 +34,13 @@ pub struct TelegramConfig {
     pub timeout: Duration,
 }
 
-/// A variable's trimmed value; empty counts as unset.
-fn get<'a>(env: &'a Env, name: &str) -> Option<&'a str> {
-    env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty())
-}
-
 impl TelegramConfig {
     /// `None` when neither token nor chat is set (Telegram off); an error
     /// naming the missing one when only one is, or naming a malformed one.
     /// Error texts never contain the token.
     pub fn from_env(env: &Env) -> Result<Option<TelegramConfig>, ConfigError> {
-        let token = get(env, "TG_TOKEN");
-        let chat = match (get(env, "GLOBAL_TELEGRAM_CHAT_ID"), get(env, "TG_CHAT_ID")) {
-            (Some(v), _) => Some(("GLOBAL_TELEGRAM_CHAT_ID", v)),
-            (None, Some(v)) => Some(("TG_CHAT_ID (alias of GLOBAL_TELEGRAM_CHAT_ID)", v)),
-            (None, None) => None,
-        };
+        let token = value(env, "TG_TOKEN");
+        let chat = get(env, "GLOBAL_TELEGRAM_CHAT_ID").map(|(var, v)| (display("GLOBAL_TELEGRAM_CHAT_ID", var), v));
         let (token, (chat_var, chat)) = match (token, chat) {
             (None, None) => return Ok(None),
             (Some(_), None) => {
@@ -97,11 +64,11 @@ impl TelegramConfig {
             ));
         }
         let chat = parse_chat(chat).map_err(|why| ConfigError(format!("{chat_var}: {why}")))?;
-        let api_url = match get(env, "TELEGRAM_API_URL") {
+        let api_url = match value(env, "TELEGRAM_API_URL") {
             None => None,
             Some(v) => Some(parse_api_url(v).map_err(|why| ConfigError(format!("TELEGRAM_API_URL: {why}")))?),
         };
-        let timeout = match get(env, "TELEGRAM_TIMEOUT_SECONDS") {
+        let timeout = match value(env, "TELEGRAM_TIMEOUT_SECONDS") {
             None => DEFAULT_TIMEOUT,
             Some(v) => match v.parse::<u64>() {
                 Ok(s) if (1..=MAX_TIMEOUT_SECS).contains(&s) => Duration::from_secs(s),

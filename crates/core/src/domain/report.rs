@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::exit;
 use super::intent::{Intent, IntentStatus};
 use super::pool::PoolResolution;
 
@@ -48,11 +49,11 @@ impl Status {
     /// attention, 1 error, 3 aborted (README's exit-code table).
     pub fn exit_code(self) -> u8 {
         match self {
-            Status::Ok => 0,
-            Status::Attention => 5,
-            Status::Error => 1,
-            Status::Aborted => 3,
-            Status::Stopped => 6,
+            Status::Ok => exit::OK,
+            Status::Attention => exit::ATTENTION,
+            Status::Error => exit::ERROR,
+            Status::Aborted => exit::ABORTED,
+            Status::Stopped => exit::STOPPED,
         }
     }
 }
@@ -256,7 +257,7 @@ impl Report {
     /// 3 aborted before trading, 4 when another cycle holds the run lease.
     pub fn exit_code(&self) -> u8 {
         if self.status == Status::Aborted && self.errors.first().is_some_and(|e| e.stage == "lease") {
-            return 4;
+            return exit::LEASE_HELD;
         }
         self.status.exit_code()
     }

@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::time::Duration;
 
+use crate::config::env::text;
 use crate::config::{ConfigError, Env, Settings};
 
 pub const STATE_COLLECTION_VAR: &str = "TRADECYCLE_STATE_COLLECTION";
@@ -124,10 +125,6 @@ impl FirestoreConfig {
             ),
         })
     }
-}
-
-fn text(env: &Env, name: &str) -> Option<String> {
-    env.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_string)
 }
 
 fn id(env: &Env, name: &str, default: &str) -> Result<String, ConfigError> {
