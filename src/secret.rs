@@ -119,6 +119,14 @@ mod tests {
             format!("{:?}", crate::adapters::binance::BinanceConfig::from_env(&env).unwrap()),
             format!("{:?}", crate::adapters::telegram::config::TelegramConfig::from_env(&env).unwrap().unwrap()),
             format!("{:?}", crate::commands::dispatch::DispatchConfig::from_env(&env).unwrap()),
+            format!(
+                "{:?}",
+                crate::config::RunConfig::resolve(&crate::commands::run::RunRequest {
+                    store: Some("file:state.json".into()),
+                    ..run.clone()
+                })
+                .unwrap()
+            ),
         ];
         for text in &printed {
             for secret in [KEY, SECRET, TG, GH] {

@@ -20,7 +20,7 @@ use crate::adapters::github::{
     Answer, DEFAULT_API_URL, GitHubClient, Pause, RESPONSE_EXCERPT_BYTES, excerpt, valid_repo,
 };
 use crate::cli::DispatchArgs;
-use crate::commands::{telegram_notifier, usage};
+use crate::commands::{exit, telegram_notifier, usage};
 use crate::config::env::value;
 use crate::config::settings::lang;
 use crate::config::{ConfigError, Env, process_env};
@@ -334,7 +334,7 @@ pub async fn run(
     log: &mut dyn FnMut(String),
 ) -> u8 {
     let (attempts, reason, response) = match dispatch(cfg, client, pause, log).await {
-        DispatchOutcome::Dispatched { .. } => return 0,
+        DispatchOutcome::Dispatched { .. } => return exit::OK,
         DispatchOutcome::Failed { attempts, reason, response } => (attempts, reason, response),
     };
     let text = alert_text(cfg, host, clock.now(), attempts, &reason, &response, lang);
@@ -345,7 +345,7 @@ pub async fn run(
             Err(e) => log(format!("warning: alert not delivered: {}", cfg.token.redact(&e.to_string()))),
         },
     }
-    1
+    exit::ERROR
 }
 
 /// The one Telegram alert of a failed dispatch: title, host, repo,
@@ -455,7 +455,7 @@ pub async fn command(args: DispatchArgs) -> u8 {
         println!("api: {}", cfg.api_url);
         println!("token: set (not shown)");
         println!("failure alert: {}", if notifier.is_some() { "telegram" } else { "none (telegram not configured)" });
-        return 0;
+        return exit::OK;
     }
     let client = match GitHubClient::new(&cfg.api_url, cfg.token.clone(), CONNECT_TIMEOUT, REQUEST_TIMEOUT) {
         Ok(c) => c,

@@ -2,7 +2,7 @@
 //! (Markdown) or workflow annotations, for the workflow's last step.
 
 use crate::cli::{SummaryArgs, SummaryFormat};
-use crate::commands::usage;
+use crate::commands::{exit, usage};
 use crate::summary;
 
 /// Exit 2 when the report cannot be read or is not a report.
@@ -26,5 +26,5 @@ pub fn command(args: SummaryArgs) -> u8 {
             }
         }
     }
-    0
+    exit::OK
 }

@@ -14,7 +14,7 @@ use crate::adapters::store::firestore::{FirestoreConfig, FirestoreStore};
 use crate::adapters::store::select::StoreSpec;
 use crate::cli::WatchdogArgs;
 use crate::commands::run::AnyStore;
-use crate::commands::usage;
+use crate::commands::{exit, usage};
 use crate::config::env::value;
 use crate::config::{Env, Settings, process_env};
 use crate::ports::{PortError, StateStore};
@@ -178,7 +178,7 @@ pub async fn command(args: WatchdogArgs) -> u8 {
         Err(e) => return usage(e),
     };
     println!("{}", verdict.line);
-    if verdict.ok { 0 } else { 1 }
+    if verdict.ok { exit::OK } else { exit::ERROR }
 }
 
 /// The store named by `--store` or `TRADECYCLE_STORE` (no default: the

@@ -23,10 +23,9 @@ pub use assess::{
     unavailable,
 };
 
-use crate::adapters::github::TokioPause;
-use crate::adapters::github::{Answer, GitHubClient, Pause};
+use crate::adapters::github::{Answer, GitHubClient, Pause, TokioPause};
 use crate::cli::HeartbeatArgs;
-use crate::commands::{telegram_notifier, usage, write_file};
+use crate::commands::{exit, telegram_notifier, usage, write_file};
 use crate::config::env::{boolean, positive_f64, positive_int, value};
 use crate::config::settings::lang;
 use crate::config::{ConfigError, Env, process_env};
@@ -216,7 +215,7 @@ pub async fn run(
     out(serde_json::to_string_pretty(&assessment).unwrap_or_default());
     out(summary_line(&assessment));
     if !assessment.status.alerts() {
-        return (assessment, 0);
+        return (assessment, exit::OK);
     }
     let text = alert_text(&assessment, cfg, lang);
     log(text.clone());
@@ -227,7 +226,7 @@ pub async fn run(
             Err(e) => log(format!("warning: alert not delivered: {e}")),
         },
     }
-    let code = if cfg.fail_on_alert { 1 } else { 0 };
+    let code = if cfg.fail_on_alert { exit::ERROR } else { exit::OK };
     (assessment, code)
 }
 
@@ -344,7 +343,7 @@ pub async fn command(args: HeartbeatArgs) -> u8 {
         let json = serde_json::to_string_pretty(&assessment).unwrap_or_default();
         if let Err(e) = write_file(path, &json) {
             eprintln!("error: cannot write the assessment to {}: {e}", path.display());
-            return 1;
+            return exit::ERROR;
         }
     }
     code
