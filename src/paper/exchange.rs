@@ -14,9 +14,9 @@ use rust_decimal_macros::dec;
 
 use crate::domain::intent::{Commission, Side};
 use crate::domain::snapshot::{AssetBalance, MarketData, Series};
+use crate::paper::fixture::FixtureSet;
 use crate::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use crate::paper::account::synthetic_klines;
-use crate::paper::fixture::FixtureSet;
 use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderRequest, OrderStatus, PortError};
 
 /// Taker fee charged on paper fills.
