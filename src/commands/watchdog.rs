@@ -16,6 +16,7 @@ use crate::cli::WatchdogArgs;
 use crate::commands::run::AnyStore;
 use crate::commands::{exit, usage};
 use crate::config::env::value;
+use crate::config::run_config::store_spec;
 use crate::config::{Env, Settings, process_env};
 use crate::ports::{PortError, StateStore};
 
@@ -184,7 +185,7 @@ pub async fn command(args: WatchdogArgs) -> u8 {
 /// The store named by `--store` or `TRADECYCLE_STORE` (no default: the
 /// watchdog must read where the cycle writes).
 async fn open_store(flag: Option<&str>, env: &Env) -> Result<AnyStore, String> {
-    let spec = StoreSpec::resolve(flag, env).map_err(|e| e.0)?.ok_or_else(|| {
+    let spec = store_spec(flag, env).map_err(|e| e.0)?.ok_or_else(|| {
         "no state store configured: pass --store firestore or --store file:PATH (or set TRADECYCLE_STORE)".to_string()
     })?;
     Ok(match spec {
