@@ -506,9 +506,8 @@ async fn market_data_is_concurrent() {
     assert_eq!(symbols.len(), 20);
     assert_eq!(data.prices.len(), 22);
     assert!(requests >= 47, "time + account + 2 Earn + exchangeInfo + 22 prices + 21 klines, got {requests}");
-    // 20 symbols one after another would take at least 20 x 50 ms for the
-    // prices alone (and 48 x 50 ms for everything).
-    assert!(elapsed < Duration::from_millis(1000), "{requests} requests took {elapsed:?}");
+    // The peak in flight proves the fan-out; how fast that makes a cycle is
+    // measured by `cargo bench --bench live_cycle`, not asserted here.
 }
 
 #[tokio::test]
