@@ -9,6 +9,7 @@ mod common;
 use std::time::Duration;
 
 use common::store::{FailSavesFrom, HookedStore};
+use common::world::rt;
 use common::*;
 use serde_json::Value;
 use tradecycle::adapters::log_notifier::LogNotifier;
@@ -29,7 +30,7 @@ fn dying_store(doc: Value, fail_from: usize) -> HookedStore<MemoryStore, FailSav
 }
 
 fn fixtures() -> FixtureSet {
-    FixtureSet::load(&root().join("fixtures/cycle_replay")).unwrap()
+    fixture_set("cycle_replay")
 }
 
 /// One paper cycle (real fills with fees on the simulated exchange) at
@@ -64,10 +65,6 @@ async fn run_at<S: StateStore>(exchange: &SimExchange, store: &S, hours: i64, ru
     }
     .run()
     .await
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
 }
 
 fn writes(r: &Report) -> Vec<String> {

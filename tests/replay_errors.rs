@@ -14,6 +14,7 @@ fn default_copy() -> Replay {
 
 /// Expects exit code `code` and `needle` in stderr (the builder also
 /// checks that nothing panicked).
+#[track_caller]
 fn fails(replay: Replay, code: i32, needle: &str) -> Run {
     replay.code(code).stderr(needle).output()
 }

@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use common::store::{FailSavesFrom, HookedStore, TakeLeaseAfter};
+use common::world::rt;
 use common::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -124,7 +125,7 @@ fn fast() -> ExecutionPolicy {
 }
 
 fn fixtures() -> FixtureSet {
-    FixtureSet::load(&root().join("fixtures/cycle_replay")).unwrap()
+    fixture_set("cycle_replay")
 }
 
 async fn run_once<S: StateStore>(
@@ -155,10 +156,6 @@ async fn run_once<S: StateStore>(
     }
     .run()
     .await
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
 }
 
 fn statuses(r: &Report) -> Vec<(String, String)> {

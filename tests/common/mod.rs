@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
+use tradecycle::paper::fixture::FixtureSet;
 
 pub mod live;
 pub mod replay;
@@ -15,6 +16,11 @@ pub mod world;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One of our fixture sets (`fixtures/<name>`), loaded as the shell loads it.
+pub fn fixture_set(name: &str) -> FixtureSet {
+    FixtureSet::load(&root().join("fixtures").join(name)).expect("fixture set")
 }
 
 /// The reference program's own fixture set and its output on it, vendored

@@ -149,6 +149,7 @@ impl Replay {
     }
 
     /// Runs the replay, asserts every expectation and returns the report.
+    #[track_caller]
     pub fn run(&self) -> Value {
         let run = self.output();
         run.json()
@@ -156,6 +157,7 @@ impl Replay {
 
     /// Runs the replay and asserts every expectation; for output that is
     /// not a JSON report (a failure, `--format text`).
+    #[track_caller]
     pub fn output(&self) -> Run {
         let mut args = vec!["replay".to_string()];
         if let Some(dir) = self.fixtures_arg() {
@@ -169,9 +171,14 @@ impl Replay {
         run
     }
 
+    #[track_caller]
     fn check(&self, run: &Run) {
         let what = self.describe();
-        assert_eq!(run.code, self.code, "{what}: exit code\nstdout: {}\nstderr: {}", run.stdout, run.stderr);
+        assert_eq!(
+            run.code, self.code,
+            "{what}: exit code (left: got, right: expected)\nstdout: {}\nstderr: {}",
+            run.stdout, run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{what}: panicked\nstderr: {}", run.stderr);
         for needle in &self.stderr {
             assert!(run.stderr.contains(needle.as_str()), "{what}: stderr lacks {needle:?}\nstderr: {}", run.stderr);
@@ -181,13 +188,23 @@ impl Replay {
         }
         let report = run.json();
         if let Some(status) = &self.status {
-            assert_eq!(report["status"], status.as_str(), "{what}: status\nerrors: {}", report["errors"]);
+            assert_eq!(
+                report["status"],
+                status.as_str(),
+                "{what}: status (left: got, right: expected)\nerrors: {}",
+                report["errors"]
+            );
         }
         if let Some(expected) = &self.intents {
-            assert_eq!(&intents(&report), expected, "{what}: intents\nstderr: {}", run.stderr);
+            assert_eq!(
+                &intents(&report),
+                expected,
+                "{what}: intents (left: got, right: expected)\nstderr: {}",
+                run.stderr
+            );
         }
         if let Some(expected) = &self.gates {
-            assert_eq!(&gates(&report), expected, "{what}: gates\nstderr: {}", run.stderr);
+            assert_eq!(&gates(&report), expected, "{what}: gates (left: got, right: expected)\nstderr: {}", run.stderr);
         }
     }
 
