@@ -66,14 +66,10 @@ fn replay_of_the_reference_fixtures_matches_the_reference_output() {
         .iter()
         .map(|w| w["reason"].as_str().unwrap().to_string())
         .collect();
-    let our_writes: Vec<String> =
-        ours["state_writes"].as_array().unwrap().iter().map(|w| w["reason"].as_str().unwrap().to_string()).collect();
-    assert_eq!(our_writes, their_writes);
+    assert_eq!(writes(&ours), their_writes);
     assert!(ours["state_writes"].as_array().unwrap().iter().all(|w| w["status"] == "suppressed"));
     // Notifications: the same events (2 trend buys, the DCA buy, the status report), none sent.
-    let events: Vec<&str> =
-        ours["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap()).collect();
-    assert_eq!(events, ["trend_buy", "trend_buy", "btc_dca_buy", "status_report"]);
+    assert_eq!(events(&ours), ["trend_buy", "trend_buy", "btc_dca_buy", "status_report"]);
     assert_eq!(theirs["notifications"].as_array().unwrap().len(), 4);
 }
 

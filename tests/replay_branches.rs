@@ -11,14 +11,6 @@ fn state(r: &Value) -> &Value {
     &r["state_after"]
 }
 
-fn events(r: &Value) -> Vec<String> {
-    r["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap().to_string()).collect()
-}
-
-fn writes(r: &Value) -> Vec<String> {
-    r["state_writes"].as_array().unwrap().iter().map(|n| n["reason"].as_str().unwrap().to_string()).collect()
-}
-
 #[test]
 fn default_set_tops_up_fuel_buys_with_earn_funding_dca_and_buffer() {
     let r = Replay::fixture("cycle_replay")

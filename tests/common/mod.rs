@@ -113,6 +113,16 @@ pub fn strs(v: &Value) -> Vec<String> {
     v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
 
+/// The `event` of every notification of a report, in order.
+pub fn events(report: &Value) -> Vec<String> {
+    report["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap().to_string()).collect()
+}
+
+/// The `reason` of every state write of a report, in order.
+pub fn writes(report: &Value) -> Vec<String> {
+    report["state_writes"].as_array().unwrap().iter().map(|w| w["reason"].as_str().unwrap().to_string()).collect()
+}
+
 pub fn gates(report: &Value) -> Vec<String> {
     report["gates"].as_array().expect("gates").iter().map(|g| g["gate"].as_str().unwrap_or("").to_string()).collect()
 }
