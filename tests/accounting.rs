@@ -6,71 +6,31 @@
 
 mod common;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use common::store::{FailSavesFrom, HookedStore};
+use common::world::rt;
 use common::*;
 use serde_json::Value;
-use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
+use tradecycle::adapters::log_notifier::LogNotifier;
+use tradecycle::adapters::store::memory::MemoryStore;
 use tradecycle::config::{Env, Settings};
 use tradecycle::domain::report::{Mode, Report};
 use tradecycle::paper::exchange::SimExchange;
-use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
 use tradecycle::paper::fixture::FixtureSet;
-use tradecycle::adapters::log_notifier::LogNotifier;
-use tradecycle::ports::{LeaseOutcome, ManualClock, PortError, StateStore};
-use tradecycle::adapters::store::memory::MemoryStore;
+use tradecycle::ports::{ManualClock, StateStore};
+use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
+use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
 
 /// A store whose saves fail from the n-th save on (n counted over its whole
 /// life), as when the database goes away or the process is killed: what was
 /// stored before stays, nothing after it lands.
-struct DyingStore {
-    inner: MemoryStore,
-    fail_from: AtomicUsize,
-    saves: AtomicUsize,
-}
-
-impl DyingStore {
-    fn new(doc: Value, fail_from: usize) -> Self {
-        DyingStore {
-            inner: MemoryStore::new(Some(doc)),
-            fail_from: AtomicUsize::new(fail_from),
-            saves: AtomicUsize::new(0),
-        }
-    }
-
-    fn heal(&self) {
-        self.fail_from.store(usize::MAX, Ordering::SeqCst);
-    }
-}
-
-impl StateStore for DyingStore {
-    async fn load(&self) -> Result<Option<Value>, PortError> {
-        self.inner.load().await
-    }
-    async fn save(&self, doc: &Value) -> Result<(), PortError> {
-        if self.saves.fetch_add(1, Ordering::SeqCst) + 1 >= self.fail_from.load(Ordering::SeqCst) {
-            return Err(PortError::Retryable("store unavailable".into()));
-        }
-        self.inner.save(doc).await
-    }
-    async fn acquire_lease(&self, o: &str, n: DateTime<Utc>, t: Duration) -> Result<LeaseOutcome, PortError> {
-        self.inner.acquire_lease(o, n, t).await
-    }
-    async fn release_lease(&self, o: &str) -> Result<(), PortError> {
-        self.inner.release_lease(o).await
-    }
-    async fn write_heartbeat(&self, s: &str, r: &Value) -> Result<(), PortError> {
-        self.inner.write_heartbeat(s, r).await
-    }
-    async fn read_heartbeat(&self, s: &str) -> Result<Option<Value>, PortError> {
-        self.inner.read_heartbeat(s).await
-    }
+fn dying_store(doc: Value, fail_from: usize) -> HookedStore<MemoryStore, FailSavesFrom> {
+    HookedStore::memory(doc, FailSavesFrom::new(fail_from))
 }
 
 fn fixtures() -> FixtureSet {
-    FixtureSet::load(&root().join("fixtures/cycle_replay")).unwrap()
+    fixture_set("cycle_replay")
 }
 
 /// One paper cycle (real fills with fees on the simulated exchange) at
@@ -107,10 +67,6 @@ async fn run_at<S: StateStore>(exchange: &SimExchange, store: &S, hours: i64, ru
     .await
 }
 
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
-}
-
 fn writes(r: &Report) -> Vec<String> {
     r.state_writes.iter().map(|w| w.reason.clone()).collect()
 }
@@ -141,14 +97,14 @@ fn a_lost_final_save_leaves_no_flow_and_no_breaker_for_the_next_run() {
         assert_eq!(writes(&clean).last().map(String::as_str), Some("cycle_complete"));
 
         let exchange = SimExchange::new(fixtures());
-        let store = DyingStore::new(fixtures().initial_state, saves);
+        let store = dying_store(fixtures().initial_state, saves);
         let first = run_at(&exchange, &store, 0, "run-1").await;
         assert_eq!(first.exit_code(), 1, "the final save failed");
         assert_eq!(first.state_writes.last().map(|w| w.reason.as_str()), Some("cycle_complete"));
         let bought: Vec<&str> = first.intents.iter().filter(|i| i.fill.is_some()).map(|i| i.symbol()).collect();
         assert_eq!(bought, ["BNBUSDT", "ETHUSDT", "SOLUSDT", "BTCUSDT"]);
 
-        store.heal();
+        store.hook.heal();
         let next = run_at(&exchange, &store, 1, "run-2").await;
         assert_no_false_flow_or_breaker(&next);
         assert!(next.intents.iter().all(|i| !i.kind.is_order()), "everything was bought already");
@@ -164,14 +120,14 @@ fn a_store_lost_right_after_a_fill_save_leaves_no_flow_and_no_breaker() {
 
         // Everything up to and including the ETH fill save lands; nothing after.
         let exchange = SimExchange::new(fixtures());
-        let store = DyingStore::new(fixtures().initial_state, eth_saved + 2);
+        let store = dying_store(fixtures().initial_state, eth_saved + 2);
         let first = run_at(&exchange, &store, 0, "run-1").await;
         assert_eq!(first.exit_code(), 1);
         let stored = store.inner.writes().last().unwrap().clone();
         assert_eq!(stored["ETHUSDT"]["is_holding"], true);
         assert!(stored["last_balance_snapshot"]["ETH"].as_f64().unwrap() > 0.0, "the snapshot includes the buy");
 
-        store.heal();
+        store.hook.heal();
         let next = run_at(&exchange, &store, 1, "run-2").await;
         assert_no_false_flow_or_breaker(&next);
         let traded: Vec<&str> = next.intents.iter().filter(|i| i.fill.is_some()).map(|i| i.symbol()).collect();

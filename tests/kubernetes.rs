@@ -14,8 +14,8 @@ use std::process::Command;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tradecycle::config::{Env, Settings};
 use tradecycle::adapters::store::firestore::FirestoreConfig;
+use tradecycle::config::{Env, Settings};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -297,6 +297,20 @@ fn secrets_come_from_the_accounts_secret_and_google_access_from_workload_identit
     }
 }
 
+/// Every `.rs` file below `dir` (the binary's modules live in layer folders).
+fn rust_sources(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(rust_sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+    files
+}
+
 /// A failed save leaves `artifacts/state-recovery-<run_id>.json` under the
 /// working directory `/app`: that directory is the account's own
 /// PersistentVolumeClaim, never an `emptyDir` that dies with the pod.
@@ -304,9 +318,8 @@ fn secrets_come_from_the_accounts_secret_and_google_access_from_workload_identit
 fn the_state_recovery_file_outlives_the_pod() {
     let dockerfile = std::fs::read_to_string(root().join("Dockerfile")).unwrap();
     assert!(dockerfile.lines().any(|l| l == "WORKDIR /app"), "the cycle writes artifacts/ under /app");
-    let sources = std::fs::read_dir(root().join("src")).unwrap().map(|e| e.unwrap().path());
-    let written = sources
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+    let written = rust_sources(&root().join("src"))
+        .iter()
         .any(|p| std::fs::read_to_string(p).unwrap().contains("state-recovery-"));
     assert!(written, "the shell still writes artifacts/state-recovery-<run_id>.json");
     for account in examples() {

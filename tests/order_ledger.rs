@@ -8,15 +8,11 @@
 mod common;
 
 use common::live::{Live, fills_for, intent};
-use common::{gates, strs};
+use common::{events, gates, strs};
 use serde_json::{Value, json};
 use tradecycle_fakes::binance::{Fault, FaultKind};
 
 const ORDER: &str = "/api/v3/order";
-
-fn events(r: &Value) -> Vec<String> {
-    r["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap().to_string()).collect()
-}
 
 /// A live run that must finish with `code`; its report.
 fn run_with_code(live: &Live, run_id: &str, code: i32) -> Value {

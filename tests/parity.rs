@@ -3,6 +3,7 @@
 
 mod common;
 
+use common::replay::{Replay, suppressed};
 use common::*;
 use serde_json::Value;
 
@@ -20,23 +21,19 @@ fn num(v: &Value) -> f64 {
 
 #[test]
 fn replay_of_the_reference_fixtures_matches_the_reference_output() {
-    let run = replay_dir(&reference_fixtures(), &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let ours = run.json();
+    let ours = Replay::dir(reference_fixtures())
+        .status("ok")
+        .intents([
+            suppressed("trend_buy", "ETHUSDT", "0.19", "rotation_entry"),
+            suppressed("trend_buy", "SOLUSDT", "2.53", "rotation_entry"),
+            suppressed("dca_buy", "BTCUSDT", "0.0004", "btc_dca_accumulate"),
+            suppressed("earn_subscribe", "USDT", "71.5", "maintain_usdt_buffer"),
+        ])
+        .run();
     let theirs = &reference_output()["report"];
 
-    assert_eq!(ours["status"], "ok");
     assert_eq!(ours["run_id"], "replay-cycle");
     assert_eq!(ours["mode"], "replay");
-    assert_eq!(
-        intents(&ours),
-        vec![
-            ("trend_buy".into(), "ETHUSDT".into(), "0.19".into(), "suppressed".into(), "rotation_entry".into()),
-            ("trend_buy".into(), "SOLUSDT".into(), "2.53".into(), "suppressed".into(), "rotation_entry".into()),
-            ("dca_buy".into(), "BTCUSDT".into(), "0.0004".into(), "suppressed".into(), "btc_dca_accumulate".into()),
-            ("earn_subscribe".into(), "USDT".into(), "71.5".into(), "suppressed".into(), "maintain_usdt_buffer".into()),
-        ]
-    );
 
     // Trend buys: same symbols, quantities and planning figures.
     let our_orders: Vec<&Value> = ours["intents"].as_array().unwrap().iter().collect();
@@ -69,20 +66,16 @@ fn replay_of_the_reference_fixtures_matches_the_reference_output() {
         .iter()
         .map(|w| w["reason"].as_str().unwrap().to_string())
         .collect();
-    let our_writes: Vec<String> =
-        ours["state_writes"].as_array().unwrap().iter().map(|w| w["reason"].as_str().unwrap().to_string()).collect();
-    assert_eq!(our_writes, their_writes);
+    assert_eq!(writes(&ours), their_writes);
     assert!(ours["state_writes"].as_array().unwrap().iter().all(|w| w["status"] == "suppressed"));
     // Notifications: the same events (2 trend buys, the DCA buy, the status report), none sent.
-    let events: Vec<&str> =
-        ours["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap()).collect();
-    assert_eq!(events, ["trend_buy", "trend_buy", "btc_dca_buy", "status_report"]);
+    assert_eq!(events(&ours), ["trend_buy", "trend_buy", "btc_dca_buy", "status_report"]);
     assert_eq!(theirs["notifications"].as_array().unwrap().len(), 4);
 }
 
 #[test]
 fn state_after_matches_the_reference_where_our_decisions_do_not_differ() {
-    let ours = replay_dir(&reference_fixtures(), &[]).json();
+    let ours = Replay::dir(reference_fixtures()).run();
     let ours = &ours["state_after"];
     let theirs = &reference_output()["state_after"];
     for key in [
@@ -131,7 +124,6 @@ fn state_after_matches_the_reference_where_our_decisions_do_not_differ() {
 
 #[test]
 fn replay_is_deterministic() {
-    let a = replay_dir(&reference_fixtures(), &[]);
-    let b = replay_dir(&reference_fixtures(), &[]);
-    assert_eq!(a.stdout, b.stdout);
+    let replay = Replay::dir(reference_fixtures());
+    assert_eq!(replay.output().stdout, replay.output().stdout);
 }

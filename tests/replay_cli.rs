@@ -2,13 +2,12 @@
 
 mod common;
 
+use common::replay::Replay;
 use common::*;
 
 #[test]
 fn defaults_to_our_fixture_set_and_its_clock() {
-    let run = tradecycle(&["replay"], &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
-    let r = run.json();
+    let r = Replay::default().run();
     assert_eq!(r["schema"], "tradecycle.report.v1");
     assert_eq!(r["run_id"], "fixture-cycle_replay");
     assert_eq!(r["now"], "2026-03-15T00:00:00Z");
@@ -17,7 +16,7 @@ fn defaults_to_our_fixture_set_and_its_clock() {
 
 #[test]
 fn now_and_run_id_flags_override_the_config() {
-    let r = tradecycle(&["replay", "--now", "2026-03-16T09:30:00Z", "--run-id", "manual"], &[]).json();
+    let r = Replay::default().args(["--now", "2026-03-16T09:30:00Z", "--run-id", "manual"]).run();
     assert_eq!(r["now"], "2026-03-16T09:30:00Z");
     assert_eq!(r["run_id"], "manual");
     // Client order ids follow the schedule slot (the UTC hour) of --now.
@@ -29,10 +28,9 @@ fn now_and_run_id_flags_override_the_config() {
 fn output_file_holds_the_same_report_and_text_format_summarises() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("nested/report.json");
-    let run = tradecycle(&["replay", "--format", "text", "--output", out.to_str().unwrap()], &[]);
-    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = Replay::default().args(["--format", "text", "--output", out.to_str().unwrap()]).output();
     let file: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
-    assert_eq!(file, tradecycle(&["replay"], &[]).json());
+    assert_eq!(file, Replay::default().run());
     let text = run.stdout;
     assert!(text.starts_with("tradecycle replay run fixture-cycle_replay at 2026-03-15T00:00:00Z: ok\n"), "{text}");
     assert!(text.contains("candidates: ETHUSDT, SOLUSDT"), "{text}");
@@ -41,7 +39,7 @@ fn output_file_holds_the_same_report_and_text_format_summarises() {
 
 #[test]
 fn chinese_notifications_with_notify_lang_zh() {
-    let r = tradecycle(&["replay"], &[("NOTIFY_LANG", "zh")]).json();
+    let r = Replay::default().env("NOTIFY_LANG", "zh").run();
     let texts: Vec<String> =
         r["notifications"].as_array().unwrap().iter().map(|n| n["text"].as_str().unwrap().to_string()).collect();
     assert!(texts[0].contains("趋势买入"), "{texts:?}");
@@ -51,11 +49,7 @@ fn chinese_notifications_with_notify_lang_zh() {
 #[test]
 fn legacy_env_alias_is_honoured_in_replay() {
     // degraded_last_known_good pauses buys; the old variable name re-enables them.
-    let r = tradecycle(
-        &["replay", "--fixtures", "fixtures/degraded_last_known_good"],
-        &[("TREND_POOL_ALLOW_NEW_ENTRIES_ON_DEGRADED", "1")],
-    )
-    .json();
+    let r = Replay::fixture("degraded_last_known_good").env("TREND_POOL_ALLOW_NEW_ENTRIES_ON_DEGRADED", "1").run();
     let bought: Vec<String> = intents(&r).into_iter().filter(|i| i.0 == "trend_buy").map(|i| i.1).collect();
     assert_eq!(bought, ["ETHUSDT", "SOLUSDT"]);
 }
@@ -65,7 +59,7 @@ fn help_lists_the_exit_codes_and_flags() {
     let run = tradecycle(&["--help"], &[]);
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("3 aborted before trading"), "{}", run.stdout);
-    let run = tradecycle(&["replay", "--help"], &[]);
+    let run = Replay::default().args(["--help"]).output();
     for flag in ["--fixtures", "--now", "--run-id", "--output", "--format"] {
         assert!(run.stdout.contains(flag), "{flag} missing from {}", run.stdout);
     }
@@ -73,7 +67,7 @@ fn help_lists_the_exit_codes_and_flags() {
 
 #[test]
 fn caps_from_the_environment_shrink_buys() {
-    let r = tradecycle(&["replay"], &[("MAX_NOTIONAL_PER_ORDER_USDT", "500"), ("MAX_ORDERS_PER_RUN", "2")]).json();
+    let r = Replay::default().env("MAX_NOTIONAL_PER_ORDER_USDT", "500").env("MAX_ORDERS_PER_RUN", "2").run();
     let got = intents(&r);
     // fuel buy + ETH buy are the two orders allowed; ETH is shrunk to 500 USDT.
     assert_eq!(got[1].0, "trend_buy");

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use common::live::Live;
 use common::*;
 use serde_json::{Value, json};
-use tradecycle::ports::StateStore;
 use tradecycle::adapters::store::firestore::{DocRef, FirestoreConfig, FirestoreStore};
+use tradecycle::ports::StateStore;
 use tradecycle_fakes::binance::{Fault, FaultKind};
 use tradecycle_fakes::telegram::FakeTelegram;
 
@@ -73,10 +73,6 @@ fn seed_firestore(host: &str, env: &[(String, String)], live: &Live, state: &Val
     let pool = common::live::fresh_pool(&live.fixtures, live.now);
     write(get(env, "STRATEGY_ARTIFACT_FIRESTORE_COLLECTION"), "CRYPTO_LIVE_POOL_ROTATION_LIVE_POOL", pool);
     write(get(env, "TRADECYCLE_STATE_COLLECTION"), "MULTI_ASSET_STATE", state.clone());
-}
-
-fn events(r: &Value) -> Vec<String> {
-    r["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap().to_string()).collect()
 }
 
 #[test]

@@ -11,6 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::live::{Live, read_json};
+use common::replay::Replay;
 use common::*;
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -40,8 +41,7 @@ fn replay_outside_the_repository_prints_the_same_report_as_inside() {
     let empty = tempfile::tempdir().unwrap();
     let outside = run_in(empty.path(), &["replay"], &[]);
     assert_eq!(outside.code, 0, "stderr: {}", outside.stderr);
-    let inside = tradecycle(&["replay", "--fixtures", "fixtures/cycle_replay"], &[]);
-    assert_eq!(inside.code, 0, "stderr: {}", inside.stderr);
+    let inside = Replay::fixture("cycle_replay").output();
     assert_eq!(outside.stdout, inside.stdout);
     assert_eq!(outside.json()["run_id"], "fixture-cycle_replay");
     // Nothing was read from, or written to, the empty directory.
@@ -74,8 +74,7 @@ fn paper_runs_outside_the_repository_and_carry_their_account() {
 
 #[test]
 fn piped_stderr_has_no_colour_codes() {
-    let run = tradecycle(&["replay"], &[("TRADECYCLE_LOG", "info")]);
-    assert_eq!(run.code, 0, "stderr: {}", run.stderr);
+    let run = Replay::default().env("TRADECYCLE_LOG", "info").output();
     assert!(run.stderr.contains("INFO"), "{}", run.stderr);
     assert!(run.stderr.contains("Trend pool source: fresh_upstream"), "{}", run.stderr);
     assert!(!run.stderr.contains('\u{1b}'), "ESC in piped stderr: {:?}", run.stderr);
@@ -96,7 +95,7 @@ fn json_lines(stderr: &str) -> Vec<Value> {
 #[test]
 fn json_log_format_writes_one_cloud_logging_object_per_line() {
     let by_flag = tradecycle(&["--log-format", "json", "replay"], &[("TRADECYCLE_LOG", "info")]);
-    let by_env = tradecycle(&["replay"], &[("TRADECYCLE_LOG", "info"), ("TRADECYCLE_LOG_FORMAT", "json")]);
+    let by_env = Replay::default().env("TRADECYCLE_LOG", "info").env("TRADECYCLE_LOG_FORMAT", "json").output();
     for run in [&by_flag, &by_env] {
         assert_eq!(run.code, 0, "stderr: {}", run.stderr);
         let lines = json_lines(&run.stderr);
@@ -117,12 +116,10 @@ fn json_log_format_writes_one_cloud_logging_object_per_line() {
     assert_eq!(lines.len(), 1, "{}", failed.stderr);
     assert_eq!(lines[0]["severity"], "ERROR");
     assert_eq!(lines[0]["message"], "error: no/such/dir: fixture directory not found");
-    let bad = tradecycle(&["replay"], &[("TRADECYCLE_LOG_FORMAT", "xml")]);
-    assert_eq!(bad.code, 2, "{}", bad.stderr);
+    let bad = Replay::default().env("TRADECYCLE_LOG_FORMAT", "xml").code(2).output();
     assert_eq!(bad.stderr, "error: TRADECYCLE_LOG_FORMAT: expected text or json, got 'xml'\n");
     // An unset workflow variable arrives empty: text.
-    let empty = tradecycle(&["replay"], &[("TRADECYCLE_LOG", "info"), ("TRADECYCLE_LOG_FORMAT", "")]);
-    assert_eq!(empty.code, 0, "{}", empty.stderr);
+    let empty = Replay::default().env("TRADECYCLE_LOG", "info").env("TRADECYCLE_LOG_FORMAT", "").output();
     assert!(empty.stderr.contains(" INFO ") && !empty.stderr.starts_with('{'), "{}", empty.stderr);
 }
 
@@ -217,7 +214,10 @@ fn sigterm_mid_cycle_finishes_the_order_in_flight_saves_and_exits_6() {
     let later = &intents[sent + 1..];
     assert!(!later.is_empty(), "the cycle had more to do");
     for i in later {
-        assert_eq!((i["status"].as_str(), i["error"].as_str()), (Some("skipped"), Some(tradecycle::shell::stop::SKIP_REASON)));
+        assert_eq!(
+            (i["status"].as_str(), i["error"].as_str()),
+            (Some("skipped"), Some(tradecycle::shell::stop::SKIP_REASON))
+        );
     }
 
     // The state on disk is the cycle's final state: the fill is booked and

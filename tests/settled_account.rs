@@ -13,17 +13,18 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use chrono::Utc;
 use common::live::{Live, fresh_pool};
+use common::writes;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
-use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
+use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
+use tradecycle::adapters::log_notifier::LogNotifier;
+use tradecycle::adapters::store::file::FileStore;
 use tradecycle::config::{Env, Settings};
 use tradecycle::domain::report::Mode;
-use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
-use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
-use tradecycle::adapters::log_notifier::LogNotifier;
 use tradecycle::ports::ManualClock;
 use tradecycle::secret::Secret;
-use tradecycle::adapters::store::file::FileStore;
+use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
+use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
 use tradecycle_fakes::binance::{EarnCallKind, Fault, FaultKind};
 use tradecycle_fakes::telegram::FakeTelegram;
 
@@ -55,10 +56,6 @@ fn intents(r: &Value) -> Vec<Row> {
             )
         })
         .collect()
-}
-
-fn writes(r: &Value) -> Vec<String> {
-    r["state_writes"].as_array().unwrap().iter().map(|w| w["reason"].as_str().unwrap().to_string()).collect()
 }
 
 fn wall_ms() -> i64 {

@@ -9,23 +9,25 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use common::store::{FailSavesFrom, HookedStore, TakeLeaseAfter};
+use common::world::rt;
 use common::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
+use tradecycle::adapters::log_notifier::LogNotifier;
+use tradecycle::adapters::store::memory::MemoryStore;
 use tradecycle::config::{Env, Settings};
 use tradecycle::domain::intent::{Commission, IntentStatus};
 use tradecycle::domain::report::{Mode, Report};
 use tradecycle::domain::snapshot::MarketData;
 use tradecycle::paper::exchange::SimExchange;
-use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
 use tradecycle::paper::fixture::FixtureSet;
-use tradecycle::adapters::log_notifier::LogNotifier;
 use tradecycle::ports::{
     ApiRestrictions, Exchange, LeaseOutcome, ManualClock, MarketRequest, OrderReport, OrderRequest, PortError,
     StateStore,
 };
-use tradecycle::adapters::store::memory::MemoryStore;
+use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
+use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
 
 /// Fault to inject on the next order whose client id contains `needle`.
 #[derive(Clone, Copy, PartialEq)]
@@ -108,39 +110,8 @@ impl Exchange for Faulty {
 }
 
 /// A store whose saves fail (transiently) from the n-th save on.
-struct FlakyStore {
-    inner: MemoryStore,
-    fail_from: usize,
-    saves: AtomicUsize,
-}
-
-impl StateStore for FlakyStore {
-    async fn load(&self) -> Result<Option<Value>, PortError> {
-        self.inner.load().await
-    }
-    async fn save(&self, doc: &Value) -> Result<(), PortError> {
-        if self.saves.fetch_add(1, Ordering::SeqCst) + 1 >= self.fail_from {
-            return Err(PortError::Retryable("store unavailable".into()));
-        }
-        self.inner.save(doc).await
-    }
-    async fn acquire_lease(
-        &self,
-        o: &str,
-        n: chrono::DateTime<chrono::Utc>,
-        t: Duration,
-    ) -> Result<LeaseOutcome, PortError> {
-        self.inner.acquire_lease(o, n, t).await
-    }
-    async fn release_lease(&self, o: &str) -> Result<(), PortError> {
-        self.inner.release_lease(o).await
-    }
-    async fn write_heartbeat(&self, s: &str, r: &Value) -> Result<(), PortError> {
-        self.inner.write_heartbeat(s, r).await
-    }
-    async fn read_heartbeat(&self, s: &str) -> Result<Option<Value>, PortError> {
-        self.inner.read_heartbeat(s).await
-    }
+fn flaky_store(fail_from: usize) -> HookedStore<MemoryStore, FailSavesFrom> {
+    HookedStore::memory(fixtures().initial_state, FailSavesFrom::new(fail_from))
 }
 
 fn fast() -> ExecutionPolicy {
@@ -154,7 +125,7 @@ fn fast() -> ExecutionPolicy {
 }
 
 fn fixtures() -> FixtureSet {
-    FixtureSet::load(&root().join("fixtures/cycle_replay")).unwrap()
+    fixture_set("cycle_replay")
 }
 
 async fn run_once<S: StateStore>(
@@ -185,10 +156,6 @@ async fn run_once<S: StateStore>(
     }
     .run()
     .await
-}
-
-fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap()
 }
 
 fn statuses(r: &Report) -> Vec<(String, String)> {
@@ -312,11 +279,7 @@ fn failed_write_ahead_means_the_order_is_not_sent_and_state_goes_to_a_recovery_f
         let dir = tempfile::tempdir().unwrap();
         let exchange = Faulty::new(SimExchange::new(fixtures()));
         // Save 1: pool metadata, save 2: fuel write-ahead, save 3: fuel fill; then the store dies.
-        let store = FlakyStore {
-            inner: MemoryStore::new(Some(fixtures().initial_state)),
-            fail_from: 4,
-            saves: AtomicUsize::new(0),
-        };
+        let store = flaky_store(4);
         let r = run_once(&exchange, &store, "run-x", Some(dir.path())).await;
         assert_eq!(r.exit_code(), 1);
         assert_eq!(exchange.posts.load(Ordering::SeqCst), 1, "only the fuel order, saved ahead, was sent");
@@ -335,11 +298,7 @@ fn failed_write_ahead_means_the_order_is_not_sent_and_state_goes_to_a_recovery_f
 
         // A second run with the same id keeps the first recovery file.
         let first = std::fs::read_to_string(&path).unwrap();
-        let store = FlakyStore {
-            inner: MemoryStore::new(Some(fixtures().initial_state)),
-            fail_from: 1,
-            saves: AtomicUsize::new(0),
-        };
+        let store = flaky_store(1);
         let again = run_once(&Faulty::new(SimExchange::new(fixtures())), &store, "run-x", Some(dir.path())).await;
         let second = dir.path().join("state-recovery-run-x.2.json");
         assert_eq!(again.recovery_file.as_deref(), Some(second.to_str().unwrap()));
@@ -389,44 +348,10 @@ fn the_same_slot_run_twice_places_no_order_twice() {
 
 /// A memory store whose lease another run takes over right after the
 /// `after`-th save (as a run does once this one's lease ran out).
-struct LeaseThief {
-    inner: MemoryStore,
-    after: usize,
-    saves: AtomicUsize,
-}
-
-impl StateStore for LeaseThief {
-    async fn load(&self) -> Result<Option<Value>, PortError> {
-        self.inner.load().await
-    }
-    async fn save(&self, doc: &Value) -> Result<(), PortError> {
-        self.inner.save(doc).await?;
-        if self.saves.fetch_add(1, Ordering::SeqCst) + 1 == self.after {
-            let later = fixtures().config.now_utc.unwrap() + chrono::Duration::hours(1);
-            self.inner.take_over_lease("next-run/0", later);
-        }
-        Ok(())
-    }
-    async fn acquire_lease(
-        &self,
-        o: &str,
-        n: chrono::DateTime<chrono::Utc>,
-        t: Duration,
-    ) -> Result<LeaseOutcome, PortError> {
-        self.inner.acquire_lease(o, n, t).await
-    }
-    async fn renew_lease(&self, o: &str, n: chrono::DateTime<chrono::Utc>, t: Duration) -> Result<bool, PortError> {
-        self.inner.renew_lease(o, n, t).await
-    }
-    async fn release_lease(&self, o: &str) -> Result<(), PortError> {
-        self.inner.release_lease(o).await
-    }
-    async fn write_heartbeat(&self, s: &str, r: &Value) -> Result<(), PortError> {
-        self.inner.write_heartbeat(s, r).await
-    }
-    async fn read_heartbeat(&self, s: &str) -> Result<Option<Value>, PortError> {
-        self.inner.read_heartbeat(s).await
-    }
+fn lease_thief(after: usize) -> HookedStore<MemoryStore, TakeLeaseAfter> {
+    let later = fixtures().config.now_utc.unwrap() + chrono::Duration::hours(1);
+    let hook = TakeLeaseAfter { after, owner: "next-run/0", until: later, saves: AtomicUsize::new(0) };
+    HookedStore::memory(fixtures().initial_state, hook)
 }
 
 #[test]
@@ -434,8 +359,10 @@ fn two_runs_with_the_same_run_id_do_not_both_hold_the_lease() {
     rt().block_on(async {
         // Run ids default to the start time in seconds: two runs started in
         // the same second share one. The lease owner must still differ.
-        let (a, b) =
-            (tradecycle::shell::runner::lease_owner("20260315T000000Z"), tradecycle::shell::runner::lease_owner("20260315T000000Z"));
+        let (a, b) = (
+            tradecycle::shell::runner::lease_owner("20260315T000000Z"),
+            tradecycle::shell::runner::lease_owner("20260315T000000Z"),
+        );
         assert_ne!(a, b);
         assert!(a.starts_with("20260315T000000Z/"), "{a}");
         let exchange = Faulty::new(SimExchange::new(fixtures()));
@@ -455,11 +382,7 @@ fn a_run_that_lost_the_lease_sends_and_saves_nothing_more() {
         let exchange = Faulty::new(SimExchange::new(fixtures()));
         // Save 1: pool metadata, 2: the funding redeem's write-ahead, 3: the
         // fuel buy's write-ahead; then the lease is taken over.
-        let store = LeaseThief {
-            inner: MemoryStore::new(Some(fixtures().initial_state)),
-            after: 3,
-            saves: AtomicUsize::new(0),
-        };
+        let store = lease_thief(3);
         let r = run_once(&exchange, &store, "slow-run", Some(dir.path())).await;
         assert_eq!(exchange.posts.load(Ordering::SeqCst), 1, "only the order written ahead before the loss");
         assert_eq!(r.exit_code(), 1);

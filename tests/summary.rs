@@ -4,6 +4,8 @@
 
 mod common;
 
+use common::replay::Replay;
+
 fn tradecycle(args: &[&str]) -> (i32, String, String) {
     let run = common::tradecycle(args, &[]);
     (run.code, run.stdout, run.stderr)
@@ -14,8 +16,7 @@ fn summarises_a_degraded_replay() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("report-x.json");
     let report = report.to_str().unwrap();
-    let (code, _, stderr) = tradecycle(&["replay", "--fixtures", "fixtures/degraded_static", "--output", report]);
-    assert_eq!(code, 0, "{stderr}");
+    Replay::fixture("degraded_static").args(["--output", report]).output();
 
     let (code, md, _) = tradecycle(&["summary", "--report", report]);
     assert_eq!(code, 0);
@@ -39,7 +40,7 @@ fn summarises_a_degraded_replay() {
     // A healthy replay raises no annotation.
     let healthy = dir.path().join("healthy.json");
     let healthy = healthy.to_str().unwrap();
-    assert_eq!(tradecycle(&["replay", "--output", healthy]).0, 0);
+    Replay::default().args(["--output", healthy]).output();
     let (code, annotations, _) = tradecycle(&["summary", "--report", healthy, "--format", "annotations"]);
     assert_eq!((code, annotations.as_str()), (0, ""));
 }

@@ -13,11 +13,10 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use firestore::{FirestoreDb, FirestoreDbOptions};
 use serde_json::{Value, json};
-use tradecycle::paper::fixture::FixtureSet;
 use tradecycle_fakes::binance::{ApiRestrictions, FakeBinance, FakeBinanceConfig};
 use tradecycle_fakes::telegram::FakeTelegram;
 
-use common::{Run, emulator_host, project, root, tradecycle, unique};
+use common::{Run, emulator_host, fixture_set, project, tradecycle, unique};
 
 const TOKEN: &str = "123456789:AAF7-g0gYncWnm5IyfZlpPRqRRv6kNAGlao";
 const CHAT: i64 = -1001234567890;
@@ -47,7 +46,7 @@ async fn write_doc(collection: &str, document: &str, value: &Value) {
 
 /// The fixture's upstream pool dated today.
 fn fresh_pool() -> Value {
-    let fixtures = FixtureSet::load(&root().join("fixtures/cycle_replay")).expect("fixture set");
+    let fixtures = fixture_set("cycle_replay");
     common::live::fresh_pool(&fixtures, Utc::now())
 }
 

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
-use tradecycle::paper::fixture::FixtureSet;
 use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
+use tradecycle::paper::fixture::FixtureSet;
 use tradecycle_fakes::binance::{EarnProduct, FakeBinance, FakeBinanceConfig, Kline, SymbolSpec};
 
 use super::{Run, root, tradecycle};
@@ -44,7 +44,7 @@ impl Live {
     }
 
     pub fn with_config(fixture: &str, config: FakeBinanceConfig) -> Live {
-        let fixtures = FixtureSet::load(&root().join("fixtures").join(fixture)).expect("fixture set");
+        let fixtures = super::fixture_set(fixture);
         let now = Utc::now();
         let fake = FakeBinance::start(config);
         for (asset, b) in &fixtures.balances {

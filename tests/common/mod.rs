@@ -3,16 +3,24 @@
 
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use serde_json::Value;
+use tradecycle::paper::fixture::FixtureSet;
 
 pub mod live;
+pub mod replay;
+pub mod store;
 pub mod world;
 
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// One of our fixture sets (`fixtures/<name>`), loaded as the shell loads it.
+pub fn fixture_set(name: &str) -> FixtureSet {
+    FixtureSet::load(&root().join("fixtures").join(name)).expect("fixture set")
 }
 
 /// The reference program's own fixture set and its output on it, vendored
@@ -86,17 +94,6 @@ pub fn tradecycle(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
-pub fn replay_dir(dir: &Path, env: &[(&str, &str)]) -> Run {
-    tradecycle(&["replay", "--fixtures", dir.to_str().expect("utf-8 path")], env)
-}
-
-/// Replays one of our fixture sets (`fixtures/<name>`), expecting success.
-pub fn replay_ok(name: &str) -> Value {
-    let run = tradecycle(&["replay", "--fixtures", &format!("fixtures/{name}")], &[]);
-    assert_eq!(run.code, 0, "replay {name} failed: {}", run.stderr);
-    run.json()
-}
-
 /// `(kind, symbol or asset, quantity or amount, status, reason)` of every intent.
 pub fn intents(report: &Value) -> Vec<(String, String, String, String, String)> {
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
@@ -116,33 +113,16 @@ pub fn strs(v: &Value) -> Vec<String> {
     v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
 
+/// The `event` of every notification of a report, in order.
+pub fn events(report: &Value) -> Vec<String> {
+    report["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap().to_string()).collect()
+}
+
+/// The `reason` of every state write of a report, in order.
+pub fn writes(report: &Value) -> Vec<String> {
+    report["state_writes"].as_array().unwrap().iter().map(|w| w["reason"].as_str().unwrap().to_string()).collect()
+}
+
 pub fn gates(report: &Value) -> Vec<String> {
     report["gates"].as_array().expect("gates").iter().map(|g| g["gate"].as_str().unwrap_or("").to_string()).collect()
-}
-
-/// Copies a fixture directory into a fresh temporary one (for mutation).
-pub fn copy_fixtures(from: &Path) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("tempdir");
-    copy_tree(from, dir.path());
-    dir
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).expect("readable fixture dir") {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            std::fs::create_dir_all(&target).expect("mkdir");
-            copy_tree(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).expect("copy");
-        }
-    }
-}
-
-/// Edits one JSON file in place.
-pub fn edit_json(path: &Path, f: impl FnOnce(&mut Value)) {
-    let mut v: Value = serde_json::from_str(&std::fs::read_to_string(path).expect("read")).expect("json");
-    f(&mut v);
-    std::fs::write(path, serde_json::to_string_pretty(&v).expect("serialise")).expect("write");
 }

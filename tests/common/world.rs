@@ -27,23 +27,23 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
-use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
+use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
+use tradecycle::adapters::store::memory::MemoryStore;
+use tradecycle::commands::run::LEASE_TTL;
 use tradecycle::config::{Env, Settings};
 use tradecycle::domain::intent::Commission;
 use tradecycle::domain::report::{Mode, Report, Status};
 use tradecycle::domain::snapshot::MarketData;
-use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
-use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
 use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle::ports::{
-    ApiRestrictions, Exchange, LeaseOutcome, ManualClock, MarketRequest, Notifier, OrderReport, OrderRequest,
-    PortError, StateStore,
+    ApiRestrictions, Exchange, ManualClock, MarketRequest, Notifier, OrderReport, OrderRequest, PortError,
 };
-use tradecycle::commands::run::LEASE_TTL;
-use tradecycle::adapters::store::memory::MemoryStore;
+use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
+use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
 use tradecycle_fakes::binance::{FakeBinanceConfig, Kline};
 
 use super::live::{Live, fresh_pool};
+use super::store::{HookedStore, StoreHook};
 
 /// Where an armed step stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,37 +163,14 @@ impl Exchange for TripExchange {
 
 /// The in-memory store (same compare-and-set and lease rules as the real
 /// ones), each call a step; saves can be made to fail.
-pub struct TripStore {
-    pub inner: MemoryStore,
-    trip: Arc<Tripwire>,
-}
+pub type TripStore = HookedStore<MemoryStore, Arc<Tripwire>>;
 
-impl StateStore for TripStore {
-    async fn load(&self) -> Result<Option<Value>, PortError> {
-        self.trip.guard("load".into(), self.inner.load()).await
+impl StoreHook<MemoryStore> for Arc<Tripwire> {
+    async fn around<T>(&self, label: &str, call: impl Future<Output = T>) -> T {
+        self.guard(label.to_string(), call).await
     }
-    async fn save(&self, doc: &Value) -> Result<(), PortError> {
-        let fails = self.trip.save_fails();
-        let save = async {
-            if fails {
-                Err(PortError::Retryable("store unavailable (injected)".into()))
-            } else {
-                self.inner.save(doc).await
-            }
-        };
-        self.trip.guard("save".into(), save).await
-    }
-    async fn acquire_lease(&self, owner: &str, now: DateTime<Utc>, ttl: Duration) -> Result<LeaseOutcome, PortError> {
-        self.trip.guard("acquire_lease".into(), self.inner.acquire_lease(owner, now, ttl)).await
-    }
-    async fn release_lease(&self, owner: &str) -> Result<(), PortError> {
-        self.trip.guard("release_lease".into(), self.inner.release_lease(owner)).await
-    }
-    async fn write_heartbeat(&self, service: &str, record: &Value) -> Result<(), PortError> {
-        self.trip.guard("write_heartbeat".into(), self.inner.write_heartbeat(service, record)).await
-    }
-    async fn read_heartbeat(&self, service: &str) -> Result<Option<Value>, PortError> {
-        self.inner.read_heartbeat(service).await
+    fn refuse_save(&self) -> Option<PortError> {
+        self.save_fails().then(|| PortError::Retryable("store unavailable (injected)".into()))
     }
 }
 
@@ -275,8 +252,7 @@ impl World {
         let prices = live.fixtures.prices.clone();
         let trend_symbols = super::strs(&live.fixtures.pool_input["symbols"]);
         let pool = fresh_pool(&live.fixtures, live.fixtures.config.now_utc.expect("fixture now"));
-        let store =
-            TripStore { inner: MemoryStore::new(Some(live.fixtures.initial_state.clone())), trip: trip.clone() };
+        let store = TripStore::memory(live.fixtures.initial_state.clone(), trip.clone());
         let mut closes = BTreeMap::new();
         for (symbol, price) in &prices {
             let (seeded, served) =
