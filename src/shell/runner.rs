@@ -1,5 +1,5 @@
 //! The imperative shell's runbook: one cycle, step by step (design.md §1).
-//! [`Shell::run`] takes the lease around [`Shell::cycle`], which loads the
+//! `Shell::run` takes the lease around `Shell::cycle`, which loads the
 //! state, resolves the pool, reconciles, reads the market, asks the pure
 //! [`Cycle`] what to do, performs it (or records it as suppressed), sends
 //! the cycle's notifications and assembles the report. Each step's
@@ -101,9 +101,9 @@ pub(super) struct Shell<'a, E, S, N, X> {
 }
 
 impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X> {
-    /// 1. Take the lease; run the cycle; on a failure, alert; write the
-    /// recovery file if a save failed; send what is still in the outbox;
-    /// release the lease.
+    /// The whole run: take the lease (step 1), run the cycle; on a failure,
+    /// alert; write the recovery file if a save failed; send what is still
+    /// in the outbox; release the lease.
     async fn run(mut self) -> Report {
         let (leased, outcome) = match self.take_lease().await {
             // Someone else is running this account: touch nothing, say nothing
