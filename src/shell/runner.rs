@@ -134,7 +134,8 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         // 2. State: unreadable state aborts before anything else.
         let raw_state = self.load_state().await?;
 
-        // 4. Pool resolution.
+        // 4. Pool resolution, ahead of step 3: the state is read against
+        // the official pool.
         let resolution = self.resolve_pool(&raw_state)?;
         let official: Universe = resolution.payload.symbols.clone();
         let mut state = StateDoc::normalize(&raw_state, &official);
