@@ -1,8 +1,13 @@
-//! The shell's boundaries: what the cycle needs from the exchange, the
-//! state store, the upstream pool source, the notifier and the clock.
-//! Adapters live in `adapters/` and `paper/`; tests may substitute their
-//! own. The values crossing these traits are plain data in the core crate
-//! (`tradecycle_core::boundary`), re-exported here.
+//! The shell's boundaries, as traits: what the cycle needs from the
+//! exchange, the state store, the upstream pool source, the notifier and
+//! the clock. Adapters live in `adapters/` and `paper/`; tests may
+//! substitute their own. The values crossing these traits are plain data in
+//! the core crate (`tradecycle_core::boundary`), re-exported here.
+//!
+//! The two clocks, the wall clock and the manual clock tests share with the
+//! fake exchange, stay beside [`Clock`]: `commands` and `shell` both use
+//! them, and keeping them here means this file never re-exports from a
+//! layer above it.
 
 #![allow(async_fn_in_trait)]
 

@@ -1,4 +1,5 @@
-//! A notifier that only logs: used where no Telegram is configured.
+//! A notifier that only logs, one line per message: used where no Telegram
+//! is configured, so a run's notifications still show in its log.
 
 use crate::ports::{Notifier, PortError};
 

@@ -1,0 +1,97 @@
+//! Step 5 of the runbook: what the cycle asks the exchange for, and turning
+//! the answer into the BTC snapshot and trend indicators the plan needs.
+//! Separate from the runner because this is the shell's only work on
+//! market data: the runbook just asks for a reading.
+
+use std::collections::BTreeMap;
+
+use crate::domain::pool::Universe;
+use crate::domain::report::Status;
+use crate::domain::snapshot::{BtcSnapshot, Indicators, MarketData, Series};
+use crate::domain::state::StateDoc;
+use crate::indicators;
+use crate::ports::{Exchange, MarketRequest, Notifier, StateStore};
+use crate::shell::effects::Executor;
+use crate::shell::runner::{Shell, Stop};
+use crate::strategy::cycle::{BNB_SYMBOL, BTC_SYMBOL, USDT};
+
+/// The market as this cycle read it: the exchange's answer and the signals
+/// computed from its series.
+pub(super) struct MarketReading {
+    pub market: MarketData,
+    pub btc: BtcSnapshot,
+    pub indicators: BTreeMap<String, Indicators>,
+}
+
+impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X> {
+    /// Reads the market for every symbol the state still holds and the
+    /// official pool. An unreadable market aborts the cycle; missing BTC
+    /// signals stop it; a symbol without indicators is a warning (it cannot
+    /// be selected), as is an exchange without Simple Earn.
+    pub(super) async fn read_market(&mut self, state: &StateDoc, official: &Universe) -> Result<MarketReading, Stop> {
+        let runtime = state.runtime_universe(official);
+        let request = market_request(&runtime, official);
+        let market = self
+            .run
+            .exchange
+            .market_data(&request)
+            .await
+            .map_err(|e| (Status::Aborted, "exchange", format!("could not read market data: {e}")))?;
+        if let Some(why) = &market.earn_unavailable {
+            self.report
+                .warnings
+                .push(format!("Simple Earn is unavailable on this exchange; the cycle runs without it: {why}"));
+        }
+        let (btc, indicators) = signals(&market, official).map_err(|e| (Status::Error, "snapshot", e))?;
+        for symbol in official.keys().filter(|s| !indicators.contains_key(*s)) {
+            self.report.warnings.push(format!("{symbol}: no indicators this cycle; it cannot be selected"));
+        }
+        Ok(MarketReading { market, btc, indicators })
+    }
+}
+
+/// Everything the cycle reads from the exchange for this universe.
+pub fn market_request(runtime: &Universe, official: &Universe) -> MarketRequest {
+    let mut assets: Vec<String> = vec![USDT.into(), "BTC".into(), "BNB".into()];
+    let mut symbols: Vec<String> = vec![BTC_SYMBOL.into(), BNB_SYMBOL.into()];
+    for (symbol, base) in runtime {
+        if !assets.contains(base) {
+            assets.push(base.clone());
+        }
+        if !symbols.contains(symbol) {
+            symbols.push(symbol.clone());
+        }
+    }
+    let kline_symbols = official.keys().filter(|s| s.as_str() != BTC_SYMBOL).cloned().collect();
+    MarketRequest { assets, symbols, kline_symbols }
+}
+
+/// BTC snapshot and trend indicators (official pool only: retired symbols
+/// get none, which is how they are liquidated, behaviour.md §12.5).
+fn signals(market: &MarketData, official: &Universe) -> Result<(BtcSnapshot, BTreeMap<String, Indicators>), String> {
+    match &market.series {
+        Series::Injected { btc, indicators } => {
+            let btc = btc.clone().ok_or("BTC indicators insufficient: the snapshot has no btc_snapshot")?;
+            let ind = indicators
+                .iter()
+                .filter(|(s, _)| official.contains_key(*s))
+                .map(|(s, i)| (s.clone(), i.clone()))
+                .collect();
+            Ok((btc, ind))
+        }
+        Series::Klines { btc, symbols } => {
+            let price = market
+                .prices
+                .get(BTC_SYMBOL)
+                .and_then(rust_decimal::prelude::ToPrimitive::to_f64)
+                .ok_or("BTC indicators insufficient: no BTCUSDT price")?;
+            let btc = indicators::btc_snapshot(btc, price).map_err(|e| format!("BTC indicators insufficient: {e}"))?;
+            let ind = symbols
+                .iter()
+                .filter(|(s, _)| official.contains_key(*s))
+                .filter_map(|(s, k)| indicators::daily_indicators(k).map(|i| (s.clone(), i)))
+                .collect();
+            Ok((btc, ind))
+        }
+    }
+}
