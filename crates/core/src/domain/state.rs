@@ -518,7 +518,8 @@ mod tests {
     /// The reference's own state document, vendored under
     /// `fixtures/reference/` (see its NOTICE).
     fn reference_fixture_state() -> Value {
-        let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/reference/initial_state_snapshot.json"));
+        let text =
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/reference/initial_state_snapshot.json"));
         serde_json::from_str(text).unwrap()
     }
 

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::booking::{self, FillDay, OrderFacts};
+use crate::boundary::OrderReport;
 use crate::domain::intent::{Fill, Side};
 use crate::domain::pool::infer_base_asset;
 use crate::domain::state::{PendingOrder, StateDoc};
-use crate::boundary::OrderReport;
 
 /// What became of one pending order.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,9 +125,9 @@ pub fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::boundary::OrderStatus;
     use crate::domain::intent::{Commission, IntentKind, Side};
     use crate::domain::state::TrendPosition;
-    use crate::boundary::OrderStatus;
     use chrono::TimeZone;
     use rust_decimal_macros::dec;
 
