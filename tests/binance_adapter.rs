@@ -21,9 +21,9 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
 use tradecycle::domain::intent::{Commission, Side};
 use tradecycle::domain::snapshot::Series;
-use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
 use tradecycle::ports::{Exchange, MarketRequest, OrderRequest, OrderStatus, PortError};
 use tradecycle::secret::Secret;
 
@@ -414,7 +414,7 @@ fn buy(client_order_id: &str) -> OrderRequest {
         side: Side::Buy,
         quantity: None,
         quote_order_qty: Some(dec!(150)),
-        client_order_id: client_order_id.into(),
+        client_order_id: client_order_id.parse().unwrap(),
     }
 }
 

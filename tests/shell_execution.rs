@@ -12,20 +12,20 @@ use std::time::Duration;
 use common::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
+use tradecycle::adapters::log_notifier::LogNotifier;
+use tradecycle::adapters::store::memory::MemoryStore;
 use tradecycle::config::{Env, Settings};
 use tradecycle::domain::intent::{Commission, IntentStatus};
 use tradecycle::domain::report::{Mode, Report};
 use tradecycle::domain::snapshot::MarketData;
 use tradecycle::paper::exchange::SimExchange;
-use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
 use tradecycle::paper::fixture::FixtureSet;
-use tradecycle::adapters::log_notifier::LogNotifier;
 use tradecycle::ports::{
     ApiRestrictions, Exchange, LeaseOutcome, ManualClock, MarketRequest, OrderReport, OrderRequest, PortError,
     StateStore,
 };
-use tradecycle::adapters::store::memory::MemoryStore;
+use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
+use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
 
 /// Fault to inject on the next order whose client id contains `needle`.
 #[derive(Clone, Copy, PartialEq)]
@@ -59,7 +59,7 @@ impl Exchange for Faulty {
     }
     async fn place_order(&self, order: &OrderRequest) -> Result<OrderReport, PortError> {
         self.posts.fetch_add(1, Ordering::SeqCst);
-        self.ids.lock().unwrap().push(order.client_order_id.clone());
+        self.ids.lock().unwrap().push(order.client_order_id.to_string());
         let fault = {
             let mut f = self.fault.lock().unwrap();
             match f.as_ref() {
@@ -286,7 +286,7 @@ fn crash_after_send_is_settled_by_the_next_run() {
                 side: tradecycle::domain::intent::Side::Buy,
                 quantity: Some(Decimal::new(6116, 4)),
                 quote_order_qty: None,
-                client_order_id: "tc-26031500-tb-ETHUSDT".into(),
+                client_order_id: "tc-26031500-tb-ETHUSDT".parse().unwrap(),
             })
             .await
             .unwrap();
@@ -434,8 +434,10 @@ fn two_runs_with_the_same_run_id_do_not_both_hold_the_lease() {
     rt().block_on(async {
         // Run ids default to the start time in seconds: two runs started in
         // the same second share one. The lease owner must still differ.
-        let (a, b) =
-            (tradecycle::shell::runner::lease_owner("20260315T000000Z"), tradecycle::shell::runner::lease_owner("20260315T000000Z"));
+        let (a, b) = (
+            tradecycle::shell::runner::lease_owner("20260315T000000Z"),
+            tradecycle::shell::runner::lease_owner("20260315T000000Z"),
+        );
         assert_ne!(a, b);
         assert!(a.starts_with("20260315T000000Z/"), "{a}");
         let exchange = Faulty::new(SimExchange::new(fixtures()));

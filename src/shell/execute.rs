@@ -13,9 +13,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::shell::runner::Executor;
 use crate::domain::intent::{Fill, Intent, IntentKind};
 use crate::ports::{Clock, Exchange, OrderReport, OrderRequest, PortError, SystemClock};
+use crate::shell::runner::Executor;
 use crate::strategy::cycle::Outcome;
 use crate::strategy::reconcile;
 
@@ -266,7 +266,7 @@ mod tests {
     fn report(status: OrderStatus, qty: Decimal) -> OrderReport {
         OrderReport {
             symbol: "ETHUSDT".into(),
-            client_order_id: "id".into(),
+            client_order_id: "id".parse().unwrap(),
             order_id: 1,
             status,
             executed_qty: qty,

@@ -133,7 +133,7 @@ mod tests {
 
     fn pending(kind: IntentKind, symbol: &str, side: Side) -> PendingOrder {
         PendingOrder {
-            client_order_id: format!("tc-26031510-{}-{symbol}", kind.code()),
+            client_order_id: format!("tc-26031510-{}-{symbol}", kind.code()).parse().unwrap(),
             kind,
             symbol: symbol.into(),
             side,
@@ -150,7 +150,7 @@ mod tests {
     fn report(status: OrderStatus, qty: Decimal, quote: Decimal) -> OrderReport {
         OrderReport {
             symbol: "ETHUSDT".into(),
-            client_order_id: "x".into(),
+            client_order_id: "x".parse().unwrap(),
             order_id: 7,
             status,
             executed_qty: qty,

@@ -95,7 +95,7 @@ impl Cycle {
                 if intent.kind.is_order() {
                     self.notify(Event::OrderUnresolved {
                         symbol: intent.symbol().to_string(),
-                        client_order_id: intent.client_order_id.clone().unwrap_or_default(),
+                        client_order_id: intent.client_order_id.as_deref().unwrap_or_default().to_string(),
                     });
                 } else {
                     self.failed(&intent, &format!("outcome unknown: {why}"));

@@ -33,7 +33,7 @@ impl Cycle {
         let amount = ((need - bal.free) * dec!(1.001)).min(bal.earn).round_dp(8).normalize();
         Some(
             Intent::earn(IntentKind::EarnRedeem, &asset, product, amount, "asset_availability")
-                .with_detail("for", intent.client_order_id.clone().unwrap_or_default()),
+                .with_detail("for", intent.client_order_id.as_deref().unwrap_or_default()),
         )
     }
 

@@ -47,6 +47,7 @@ use super::daily::{self};
 use super::earn::{self};
 use super::log_lines::LogLines;
 use super::rotation::{self, Candidate, round_to};
+use crate::domain::client_order_id::ClientOrderId;
 use crate::domain::intent::Intent;
 use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{EquityReport, Gate};
@@ -137,7 +138,7 @@ pub struct Cycle {
     quarantined: BTreeSet<String>,
     /// Ledger entries this cycle wrote ahead: the only ones its outcomes
     /// may remove (an entry reconciliation kept is never deleted here).
-    written_ahead: BTreeSet<String>,
+    written_ahead: BTreeSet<ClientOrderId>,
     pub breaker_triggered: bool,
     pub intents: Vec<Intent>,
     pub gates: Vec<Gate>,

@@ -2,11 +2,11 @@
 //! two-symbol account.
 
 use super::*;
-use crate::domain::intent::{Fill, IntentKind, IntentStatus, Side};
-use crate::domain::state::{PendingOrder, TrendPosition};
 use crate::domain::intent::Commission;
+use crate::domain::intent::{Fill, IntentKind, IntentStatus, Side};
 use crate::domain::pool::{SourceKind, UpstreamPayload};
 use crate::domain::rules::LotRule;
+use crate::domain::state::{PendingOrder, TrendPosition};
 use chrono::TimeZone;
 
 fn universe() -> Universe {
@@ -143,7 +143,7 @@ fn rejected_buy_changes_nothing_and_alerts() {
 
 fn pending(id: &str, symbol: &str, status: &str) -> PendingOrder {
     PendingOrder {
-        client_order_id: id.into(),
+        client_order_id: id.parse().unwrap(),
         kind: IntentKind::TrendBuy,
         symbol: symbol.into(),
         side: Side::Buy,
@@ -161,7 +161,7 @@ fn pending(id: &str, symbol: &str, status: &str) -> PendingOrder {
 fn a_quarantined_order_blocks_new_risk_only_in_its_symbol() {
     let mut i = inputs(dec!(5000), Decimal::ZERO);
     let id = "tc-26031509-tb-ETHUSDT";
-    i.state.pending_orders.insert(id.into(), pending(id, "ETHUSDT", PENDING_QUARANTINED));
+    i.state.pending_orders.insert(id.parse().unwrap(), pending(id, "ETHUSDT", PENDING_QUARANTINED));
     let mut c = Cycle::new(i).unwrap();
     assert_eq!(c.attention.len(), 1);
     assert!(c.attention[0].starts_with(&format!("order {id} is quarantined")), "{}", c.attention[0]);
@@ -195,7 +195,7 @@ fn an_outcome_only_settles_the_entry_this_cycle_wrote_ahead() {
     let mut i = inputs(dec!(5000), Decimal::ZERO);
     let id = "tc-26031510-tb-ETHUSDT";
     // Kept by reconciliation (an earlier run of this slot may still send it).
-    i.state.pending_orders.insert(id.into(), pending(id, "ETHUSDT", "pending"));
+    i.state.pending_orders.insert(id.parse().unwrap(), pending(id, "ETHUSDT", "pending"));
     let mut c = Cycle::new(i).unwrap();
     let mut j = inputs(dec!(5000), Decimal::ZERO);
     j.state.pending_orders.clear();
@@ -296,7 +296,7 @@ fn nothing_is_redeemed_when_spot_covers_the_cycle_and_the_buffer() {
     // An unresolved order blocks buys and the buffer: nothing to fund.
     let mut i = inputs(dec!(10), dec!(9700));
     i.state.pending_orders.insert(
-        "tc-x".into(),
+        "tc-x".parse().unwrap(),
         serde_json::from_value(json!({
             "client_order_id": "tc-x", "kind": "trend_buy", "symbol": "ETHUSDT", "side": "BUY",
             "price": "3200", "run_id": "r", "created_at": "2026-03-15T09:00:00Z", "status": "unresolved"
