@@ -90,6 +90,45 @@ pub enum IntentStatus {
     Skipped,
 }
 
+/// How an intent meant for the exchange ended, kept in the report next to
+/// its `status` so that "not sent because rate limited", "refused by
+/// Binance" and "sent, outcome unknown" stay apart. Replay and dry-run
+/// intents and the planner's skips carry none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeClass {
+    /// The exchange executed it (an order's fill, a confirmed Earn move).
+    Executed,
+    /// Refused by Binance, definitively; never retried.
+    Rejected,
+    /// Sent; whether it executed is unknown until the next run looks it up.
+    Unresolved,
+    /// Not executed, for the reason named.
+    #[serde(untagged)]
+    NotSent(NotSentClass),
+}
+
+/// Why an intent meant for the exchange was not executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotSentClass {
+    /// Rate limited, IP banned, or a network failure before the request
+    /// left: nothing executed, a later run may send it.
+    Retryable,
+    /// The API key was refused or lacks a permission.
+    Auth,
+    /// The exchange reported a conflicting write.
+    Conflict,
+    /// A stop signal arrived before it was sent.
+    Stopped,
+    /// The run lost its lease (or could not renew it): it sends nothing more.
+    LeaseLost,
+    /// The pending-ledger write-ahead could not be saved, so it was not sent.
+    WriteAheadFailed,
+    /// An order with the same client id is still pending from an earlier attempt.
+    AlreadyPending,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Commission {
     pub asset: String,
@@ -134,6 +173,9 @@ pub struct Intent {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_id: Option<String>,
     pub status: IntentStatus,
+    /// Set only for an intent that went, or was meant to go, to the exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<OutcomeClass>,
     /// Planning figures worth seeing in the report (budget, weight, ...).
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub detail: Map<String, Value>,
@@ -166,6 +208,7 @@ impl Intent {
             client_order_id: Some(ClientOrderId::for_slot(now, kind, symbol)),
             product_id: None,
             status: IntentStatus::Suppressed,
+            outcome: None,
             detail: Map::new(),
             fill: None,
             error: None,
@@ -185,6 +228,7 @@ impl Intent {
             client_order_id: None,
             product_id: Some(product_id.to_string()),
             status: IntentStatus::Suppressed,
+            outcome: None,
             detail: Map::new(),
             fill: None,
             error: None,

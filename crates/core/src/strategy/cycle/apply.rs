@@ -58,6 +58,7 @@ impl Cycle {
                 self.state.pending_orders.shift_remove(id);
             }
         }
+        intent.outcome = outcome.class();
         match outcome {
             Outcome::Suppressed => {
                 intent.status = IntentStatus::Suppressed;
@@ -106,7 +107,7 @@ impl Cycle {
                 ));
                 intent.error = Some(why);
             }
-            Outcome::Skipped(why) => {
+            Outcome::Skipped(why) | Outcome::NotSent { why, .. } => {
                 intent.status = IntentStatus::Skipped;
                 self.failed(&intent, &why);
                 intent.error = Some(why);

@@ -141,6 +141,85 @@ fn rejected_buy_changes_nothing_and_alerts() {
     assert_eq!(c.attention, ["trend_buy ETHUSDT (tc-26031510-tb-ETHUSDT) not executed: -2010 insufficient balance"]);
 }
 
+/// Each error the exchange port can answer, as the run report shows the
+/// intent afterwards: `status`, the `outcome` class, `error`, and what is
+/// left in the pending ledger. Nothing is booked in any case.
+#[test]
+fn each_port_error_keeps_its_class_in_the_report() {
+    use crate::boundary::PortError;
+    let limited = "POST /api/v3/order: not sent, rate limited for another 60 s";
+    let limited_text = format!("temporarily unavailable: {limited}");
+    let cases = [
+        (PortError::Definitive("-2010 no funds".into()), "rejected", "rejected", "rejected: -2010 no funds", None),
+        (PortError::Ambiguous("HTTP 503".into()), "unresolved", "unresolved", "HTTP 503", Some("unresolved")),
+        (PortError::Retryable(limited.into()), "skipped", "retryable", limited_text.as_str(), None),
+        (PortError::Auth("-2015 bad key".into()), "skipped", "auth", "authentication failed: -2015 bad key", None),
+        (PortError::Conflict("changed".into()), "skipped", "conflict", "conflict: changed", None),
+    ];
+    for (error, status, class, text, ledger) in cases {
+        let mut c = Cycle::new(inputs(dec!(2000), Decimal::ZERO)).unwrap();
+        c.open_day();
+        let eth = c.plan_trend_buys().remove(0);
+        c.write_ahead(&eth, "run");
+        c.apply(eth, Outcome::of_port_error(error));
+        let intent = serde_json::to_value(&c.intents[0]).unwrap();
+        assert_eq!(
+            (intent["status"].as_str(), intent["outcome"].as_str(), intent["error"].as_str()),
+            (Some(status), Some(class), Some(text))
+        );
+        let left = c.state.pending_orders.get("tc-26031510-tb-ETHUSDT").map(|p| p.status.as_str());
+        assert_eq!(left, ledger, "{class}");
+        assert_eq!(c.bal(USDT).free, dec!(2000), "{class}: nothing booked");
+        assert!(!c.state.position("ETHUSDT").is_holding, "{class}");
+    }
+}
+
+/// Replay and planner skips serialize exactly as before (no `outcome`);
+/// what went, or was meant to go, to the exchange says how it ended.
+#[test]
+fn only_intents_meant_for_the_exchange_carry_an_outcome() {
+    use crate::domain::intent::NotSentClass;
+    let fill = Fill { executed_qty: dec!(0.3), quote_qty: dec!(963), commissions: vec![], estimated: false };
+    let cases = [
+        (Outcome::Suppressed, None),
+        (Outcome::Skipped("planner skip".into()), None),
+        (Outcome::Filled(fill), Some("executed")),
+        (Outcome::not_sent(NotSentClass::Stopped, "SIGTERM"), Some("stopped")),
+        (Outcome::not_sent(NotSentClass::LeaseLost, "lease"), Some("lease_lost")),
+        (Outcome::not_sent(NotSentClass::WriteAheadFailed, "save"), Some("write_ahead_failed")),
+        (Outcome::not_sent(NotSentClass::AlreadyPending, "pending"), Some("already_pending")),
+    ];
+    for (outcome, class) in cases {
+        let mut c = Cycle::new(inputs(dec!(2000), Decimal::ZERO)).unwrap();
+        c.open_day();
+        let eth = c.plan_trend_buys().remove(0);
+        c.apply(eth, outcome);
+        let intent = serde_json::to_value(&c.intents[0]).unwrap();
+        assert_eq!(intent.get("outcome").and_then(|v| v.as_str()), class, "{intent}");
+        let back: Intent = serde_json::from_value(intent.clone()).unwrap();
+        assert_eq!(back.outcome, c.intents[0].outcome, "{intent}");
+    }
+}
+
+/// An Earn move the exchange refused is `rejected`; one it never executed
+/// (-6009 twice: too frequent) is `retryable`; neither is tried again.
+#[test]
+fn a_refused_and_an_unsent_earn_move_are_told_apart() {
+    use crate::boundary::PortError;
+    for (error, class) in [
+        (PortError::Definitive("-6008 Product not in redeem status".into()), "rejected"),
+        (PortError::Retryable("-6009 too frequent".into()), "retryable"),
+    ] {
+        let mut c = Cycle::new(inputs(dec!(50), dec!(5000))).unwrap();
+        let redeem = c.plan_earn_funding().remove(0);
+        c.apply(redeem, Outcome::of_port_error(error));
+        let intent = serde_json::to_value(&c.intents[0]).unwrap();
+        assert_eq!((intent["kind"].as_str(), intent["outcome"].as_str()), (Some("earn_redeem"), Some(class)));
+        assert!(c.plan_earn_buffer().is_none(), "{class}: not tried again this cycle");
+        assert_eq!(c.attention.len(), 1, "{class}: {:?}", c.attention);
+    }
+}
+
 fn pending(id: &str, symbol: &str, status: &str) -> PendingOrder {
     PendingOrder {
         client_order_id: id.parse().unwrap(),
