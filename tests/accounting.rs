@@ -12,15 +12,15 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use common::*;
 use serde_json::Value;
-use tradecycle::adapters::log_notifier::LogNotifier;
-use tradecycle::adapters::store::memory::MemoryStore;
+use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
 use tradecycle::config::{Env, Settings};
 use tradecycle::domain::report::{Mode, Report};
 use tradecycle::paper::exchange::SimExchange;
-use tradecycle::paper::fixture::FixtureSet;
-use tradecycle::ports::{LeaseOutcome, ManualClock, PortError, StateStore};
 use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
-use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
+use tradecycle::paper::fixture::FixtureSet;
+use tradecycle::adapters::log_notifier::LogNotifier;
+use tradecycle::ports::{LeaseOutcome, ManualClock, PortError, StateStore};
+use tradecycle::adapters::store::memory::MemoryStore;
 
 /// A store whose saves fail from the n-th save on (n counted over its whole
 /// life), as when the database goes away or the process is killed: what was

@@ -14,8 +14,8 @@ use std::process::Command;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
-use tradecycle::adapters::store::firestore::FirestoreConfig;
 use tradecycle::config::{Env, Settings};
+use tradecycle::adapters::store::firestore::FirestoreConfig;
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use common::live::Live;
 use common::*;
 use serde_json::{Value, json};
-use tradecycle::adapters::store::firestore::{DocRef, FirestoreConfig, FirestoreStore};
 use tradecycle::ports::StateStore;
+use tradecycle::adapters::store::firestore::{DocRef, FirestoreConfig, FirestoreStore};
 use tradecycle_fakes::binance::{Fault, FaultKind};
 use tradecycle_fakes::telegram::FakeTelegram;
 

@@ -217,10 +217,7 @@ fn sigterm_mid_cycle_finishes_the_order_in_flight_saves_and_exits_6() {
     let later = &intents[sent + 1..];
     assert!(!later.is_empty(), "the cycle had more to do");
     for i in later {
-        assert_eq!(
-            (i["status"].as_str(), i["error"].as_str()),
-            (Some("skipped"), Some(tradecycle::shell::stop::SKIP_REASON))
-        );
+        assert_eq!((i["status"].as_str(), i["error"].as_str()), (Some("skipped"), Some(tradecycle::shell::stop::SKIP_REASON)));
     }
 
     // The state on disk is the cycle's final state: the fill is booked and

@@ -12,20 +12,20 @@ use std::time::Duration;
 use common::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
-use tradecycle::adapters::log_notifier::LogNotifier;
-use tradecycle::adapters::store::memory::MemoryStore;
+use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
 use tradecycle::config::{Env, Settings};
 use tradecycle::domain::intent::{Commission, IntentStatus};
 use tradecycle::domain::report::{Mode, Report};
 use tradecycle::domain::snapshot::MarketData;
 use tradecycle::paper::exchange::SimExchange;
+use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
 use tradecycle::paper::fixture::FixtureSet;
+use tradecycle::adapters::log_notifier::LogNotifier;
 use tradecycle::ports::{
     ApiRestrictions, Exchange, LeaseOutcome, ManualClock, MarketRequest, OrderReport, OrderRequest, PortError,
     StateStore,
 };
-use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
-use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
+use tradecycle::adapters::store::memory::MemoryStore;
 
 /// Fault to inject on the next order whose client id contains `needle`.
 #[derive(Clone, Copy, PartialEq)]
@@ -434,10 +434,8 @@ fn two_runs_with_the_same_run_id_do_not_both_hold_the_lease() {
     rt().block_on(async {
         // Run ids default to the start time in seconds: two runs started in
         // the same second share one. The lease owner must still differ.
-        let (a, b) = (
-            tradecycle::shell::runner::lease_owner("20260315T000000Z"),
-            tradecycle::shell::runner::lease_owner("20260315T000000Z"),
-        );
+        let (a, b) =
+            (tradecycle::shell::runner::lease_owner("20260315T000000Z"), tradecycle::shell::runner::lease_owner("20260315T000000Z"));
         assert_ne!(a, b);
         assert!(a.starts_with("20260315T000000Z/"), "{a}");
         let exchange = Faulty::new(SimExchange::new(fixtures()));

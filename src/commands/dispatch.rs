@@ -13,10 +13,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use crate::adapters::github::{
-    Answer, DEFAULT_API_URL, GitHubClient, Pause, RESPONSE_EXCERPT_BYTES, excerpt, valid_repo,
-};
 use crate::config::{ConfigError, Env, Variable};
+use crate::adapters::github::{Answer, DEFAULT_API_URL, GitHubClient, Pause, RESPONSE_EXCERPT_BYTES, excerpt, valid_repo};
 use crate::notify::event::Lang;
 use crate::notify::messages::prefix;
 use crate::ports::{Clock, Notifier};

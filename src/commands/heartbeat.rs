@@ -17,8 +17,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::adapters::github::{Answer, GitHubClient, Pause};
 use crate::config::{ConfigError, Env, Variable};
+use crate::adapters::github::{Answer, GitHubClient, Pause};
 use crate::notify::event::Lang;
 use crate::notify::messages::prefix;
 use crate::ports::Notifier;

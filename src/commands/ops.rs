@@ -7,23 +7,23 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
+use crate::cli::{DispatchArgs, HeartbeatArgs, SummaryArgs, SummaryFormat, WatchdogArgs};
+use crate::commands::{EXIT_USAGE, write_file};
+use crate::config::{Env, Settings, process_env};
+use crate::commands::dispatch::{self, DispatchConfig};
 use crate::adapters::github::{GitHubClient, TokioPause};
+use crate::commands::heartbeat::{self, HeartbeatConfig};
+use crate::notify::event::Lang;
+use crate::notify::messages::parse_lang;
+use crate::adapters::telegram::{TelegramConfig, TelegramNotifier};
+use crate::ports::SystemClock;
+use crate::commands::run::AnyStore;
+use crate::secret::Secret;
 use crate::adapters::store::file::FileStore;
 use crate::adapters::store::firestore::{FirestoreConfig, FirestoreStore};
 use crate::adapters::store::select::StoreSpec;
-use crate::adapters::telegram::{TelegramConfig, TelegramNotifier};
-use crate::cli::{DispatchArgs, HeartbeatArgs, SummaryArgs, SummaryFormat, WatchdogArgs};
-use crate::commands::dispatch::{self, DispatchConfig};
-use crate::commands::heartbeat::{self, HeartbeatConfig};
-use crate::commands::run::AnyStore;
-use crate::commands::watchdog;
-use crate::commands::{EXIT_USAGE, write_file};
-use crate::config::{Env, Settings, process_env};
-use crate::notify::event::Lang;
-use crate::notify::messages::parse_lang;
-use crate::ports::SystemClock;
-use crate::secret::Secret;
 use crate::summary;
+use crate::commands::watchdog;
 
 /// Where `dispatch` looks for its settings without `--env-file`.
 pub const DEFAULT_DISPATCH_ENV: &str = ".config/tradecycle/dispatch.env";

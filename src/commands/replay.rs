@@ -6,14 +6,14 @@ use std::path::Path;
 
 use chrono::{DateTime, TimeZone, Utc};
 
-use crate::adapters::log_notifier::LogNotifier;
-use crate::adapters::store::memory::MemoryStore;
+use crate::shell::runner::{CycleRun, PoolInput, SavePolicy, Suppress};
 use crate::config::{ConfigError, Env, Settings};
 use crate::domain::report::{Mode, Report};
 use crate::paper::exchange::SimExchange;
 use crate::paper::fixture::{FixtureError, FixtureSet, PoolSource};
+use crate::adapters::log_notifier::LogNotifier;
 use crate::ports::SystemClock;
-use crate::shell::runner::{CycleRun, PoolInput, SavePolicy, Suppress};
+use crate::adapters::store::memory::MemoryStore;
 use crate::upstream::ladder::{FetchOutcome, FreshSource};
 
 pub const DEFAULT_RUN_ID: &str = "replay-cycle";

@@ -11,25 +11,25 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::adapters::binance::{BinanceClient, BinanceConfig};
-use crate::adapters::log_notifier::LogNotifier;
-use crate::adapters::store::file::{FileStore, FileUpstream};
-use crate::adapters::store::firestore::{FirestoreConfig, FirestoreStore};
-use crate::adapters::store::select::StoreSpec;
-use crate::adapters::telegram::{TelegramConfig, TelegramNotifier};
+use crate::shell::runner::{CycleRun, Executor, PoolInput, SavePolicy, Suppress};
 use crate::config::{ConfigError, Env, Settings};
 use crate::domain::intent::{Commission, Intent};
 use crate::domain::report::{Mode, Report, Status};
 use crate::domain::snapshot::{AssetBalance, MarketData};
-use crate::paper::account::PaperAccount;
+use crate::adapters::binance::{BinanceClient, BinanceConfig};
 use crate::paper::exchange::SimExchange;
+use crate::shell::execute::{ExchangeExecutor, ExecutionPolicy};
 use crate::paper::fixture::{FixtureSet, POOL_FILE};
+use crate::adapters::log_notifier::LogNotifier;
+use crate::adapters::telegram::{TelegramConfig, TelegramNotifier};
+use crate::paper::account::PaperAccount;
 use crate::ports::{
     ApiRestrictions, Clock, Exchange, LeaseOutcome, ManualClock, MarketRequest, Notifier, OrderReport, OrderRequest,
     PortError, StateStore, SystemClock, UpstreamSource,
 };
-use crate::shell::execute::{ExchangeExecutor, ExecutionPolicy};
-use crate::shell::runner::{CycleRun, Executor, PoolInput, SavePolicy, Suppress};
+use crate::adapters::store::file::{FileStore, FileUpstream};
+use crate::adapters::store::firestore::{FirestoreConfig, FirestoreStore};
+use crate::adapters::store::select::StoreSpec;
 use crate::strategy::cycle::Outcome;
 use crate::upstream::ladder::{FetchOutcome, FreshSource};
 

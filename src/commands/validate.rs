@@ -21,16 +21,16 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::config::{Env, Settings};
 use crate::adapters::binance::{BinanceClient, BinanceConfig};
+use crate::notify::event::Lang;
+use crate::ports::{ApiRestrictions, Exchange, Notifier, PortError, StateStore, UpstreamSource};
+use crate::commands::run::AnyNotifier;
+use crate::secret::Secret;
 use crate::adapters::store::file::{FileStore, FileUpstream, UPSTREAM_FILE_VAR};
 use crate::adapters::store::firestore::config::{CREDENTIALS_VAR, EMULATOR_HOST_VAR};
 use crate::adapters::store::firestore::{Connection, DocRef, FirestoreConfig, FirestoreStore, value};
 use crate::adapters::store::select::StoreSpec;
-use crate::commands::run::AnyNotifier;
-use crate::config::{Env, Settings};
-use crate::notify::event::Lang;
-use crate::ports::{ApiRestrictions, Exchange, Notifier, PortError, StateStore, UpstreamSource};
-use crate::secret::Secret;
 use crate::upstream::payload::{ContractSettings, validate_payload};
 
 /// `schema` of the JSON output.

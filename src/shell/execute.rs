@@ -2,8 +2,8 @@
 //! happened (design.md §3.2): an order POST is sent exactly once; a definitive
 //! refusal is `Rejected`, and a call that cannot have executed (rate
 //! limited, network failure before sending, auth) is `NotSent` with its
-//! class ([`Outcome::of_port_error`]); an ambiguous answer (5xx, timeout, -1006/-1007) is
-//! resolved by looking the order up by its client order id with bounded
+//! class ([`Outcome::of_port_error`]); an ambiguous answer (5xx, timeout,
+//! -1006/-1007) is resolved by looking the order up by its client order id with bounded
 //! backoff (a fill found so has its fee read from the order's trades), and
 //! what stays unknown is `Unresolved` — reported, alerted and reconciled
 //! first by the next run, never re-sent blindly. Every wait goes

@@ -12,8 +12,8 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
-use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle::paper::fixture::FixtureSet;
+use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle_fakes::binance::{EarnProduct, FakeBinance, FakeBinanceConfig, Kline, SymbolSpec};
 
 use super::{Run, root, tradecycle};

@@ -27,20 +27,20 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde_json::Value;
-use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
-use tradecycle::adapters::store::memory::MemoryStore;
-use tradecycle::commands::run::LEASE_TTL;
+use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
 use tradecycle::config::{Env, Settings};
 use tradecycle::domain::intent::Commission;
 use tradecycle::domain::report::{Mode, Report, Status};
 use tradecycle::domain::snapshot::MarketData;
+use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
+use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
 use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle::ports::{
     ApiRestrictions, Exchange, LeaseOutcome, ManualClock, MarketRequest, Notifier, OrderReport, OrderRequest,
     PortError, StateStore,
 };
-use tradecycle::shell::execute::{ExchangeExecutor, ExecutionPolicy};
-use tradecycle::shell::runner::{CycleRun, PoolInput, SavePolicy};
+use tradecycle::commands::run::LEASE_TTL;
+use tradecycle::adapters::store::memory::MemoryStore;
 use tradecycle_fakes::binance::{FakeBinanceConfig, Kline};
 
 use super::live::{Live, fresh_pool};
