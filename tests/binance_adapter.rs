@@ -414,7 +414,7 @@ fn buy(client_order_id: &str) -> OrderRequest {
         side: Side::Buy,
         quantity: None,
         quote_order_qty: Some(dec!(150)),
-        client_order_id: client_order_id.into(),
+        client_order_id: client_order_id.parse().unwrap(),
     }
 }
 

@@ -255,7 +255,7 @@ fn the_invariants_catch_a_duplicate_fill_and_a_state_balance_mismatch() {
             side: Side::Buy,
             quantity: Some(first.executed_qty),
             quote_order_qty: None,
-            client_order_id: first.client_order_id.clone(),
+            client_order_id: first.client_order_id.parse().unwrap(),
         };
         // Spot USDT went back to Earn: fund the duplicate by hand.
         w.live.fake.set_balance("USDT", Decimal::from(100_000), Decimal::ZERO);

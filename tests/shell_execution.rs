@@ -61,7 +61,7 @@ impl Exchange for Faulty {
     }
     async fn place_order(&self, order: &OrderRequest) -> Result<OrderReport, PortError> {
         self.posts.fetch_add(1, Ordering::SeqCst);
-        self.ids.lock().unwrap().push(order.client_order_id.clone());
+        self.ids.lock().unwrap().push(order.client_order_id.to_string());
         let fault = {
             let mut f = self.fault.lock().unwrap();
             match f.as_ref() {
@@ -253,7 +253,7 @@ fn crash_after_send_is_settled_by_the_next_run() {
                 side: tradecycle::domain::intent::Side::Buy,
                 quantity: Some(Decimal::new(6116, 4)),
                 quote_order_qty: None,
-                client_order_id: "tc-26031500-tb-ETHUSDT".into(),
+                client_order_id: "tc-26031500-tb-ETHUSDT".parse().unwrap(),
             })
             .await
             .unwrap();

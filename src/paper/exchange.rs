@@ -12,11 +12,12 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use rust_decimal_macros::dec;
 
+use crate::domain::client_order_id::ClientOrderId;
 use crate::domain::intent::{Commission, Side};
 use crate::domain::snapshot::{AssetBalance, MarketData, Series};
-use crate::paper::fixture::FixtureSet;
 use crate::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use crate::paper::account::synthetic_klines;
+use crate::paper::fixture::FixtureSet;
 use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderRequest, OrderStatus, PortError};
 
 /// Taker fee charged on paper fills.
@@ -33,7 +34,7 @@ pub struct SimExchange {
 
 struct Book {
     balances: BTreeMap<String, AssetBalance>,
-    orders: BTreeMap<String, OrderReport>,
+    orders: BTreeMap<ClientOrderId, OrderReport>,
     next_order_id: i64,
 }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use rust_decimal::Decimal;
 
-use crate::domain::intent::{Intent, IntentKind};
+use crate::domain::intent::{Intent, IntentKind, NotSentClass};
 use crate::ports::{Exchange, Notifier, StateStore};
 use crate::shell::runner::Shell;
 use crate::strategy::cycle::{Cycle, Outcome};
@@ -52,7 +52,13 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     pub(super) async fn execute(&mut self, cycle: &mut Cycle, intent: Intent) {
         if let Some(signal) = crate::shell::stop::requested() {
             self.report.stopped(format!("{signal} received: the intents after it were skipped"));
-            cycle.apply(intent, Outcome::Skipped(crate::shell::stop::SKIP_REASON.into()));
+            let why = crate::shell::stop::SKIP_REASON;
+            let skipped = if self.suppress() {
+                Outcome::Skipped(why.into())
+            } else {
+                Outcome::not_sent(NotSentClass::Stopped, why)
+            };
+            cycle.apply(intent, skipped);
             self.flush(cycle).await;
             return;
         }
@@ -98,7 +104,10 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         if ahead.is_some() && !self.save_state(&cycle.state, &format!("write_ahead:earn_redeem:{}", intent.asset)).await
         {
             cycle.redeem_answered(&intent.asset, ahead.flatten(), &Outcome::Suppressed);
-            cycle.apply(intent, Outcome::Skipped("the write-ahead save failed; redeem not sent".into()));
+            cycle.apply(
+                intent,
+                Outcome::not_sent(NotSentClass::WriteAheadFailed, "the write-ahead save failed; redeem not sent"),
+            );
             self.flush(cycle).await;
             return;
         }
@@ -127,17 +136,20 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
             return Outcome::Suppressed;
         }
         if let Some(why) = &self.lease.lost {
-            return Outcome::Skipped(format!("not sent: {why}"));
+            return Outcome::not_sent(NotSentClass::LeaseLost, format!("not sent: {why}"));
         }
         if let Some(id) = intent.client_order_id.as_deref()
             && cycle.state.pending_orders.contains_key(id)
         {
-            return Outcome::Skipped(format!("order {id} is still pending from an earlier attempt; not sent again"));
+            return Outcome::not_sent(
+                NotSentClass::AlreadyPending,
+                format!("order {id} is still pending from an earlier attempt; not sent again"),
+            );
         }
         // Every side effect (orders and Earn moves) first re-checks the fence.
         let lease_until = match self.fence().await {
             Ok(until) => until,
-            Err(why) => return Outcome::Skipped(format!("not sent: {why}")),
+            Err(why) => return Outcome::not_sent(NotSentClass::LeaseLost, format!("not sent: {why}")),
         };
         if let Some(id) = intent.client_order_id.as_deref() {
             cycle.write_ahead(intent, &self.run.run_id);
@@ -146,12 +158,18 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
             }
             if !self.save_state(&cycle.state, &format!("write_ahead:{id}")).await {
                 cycle.state.pending_orders.shift_remove(id);
-                return Outcome::Skipped("the write-ahead save failed; order not sent".into());
+                return Outcome::not_sent(
+                    NotSentClass::WriteAheadFailed,
+                    "the write-ahead save failed; order not sent",
+                );
             }
             // Only send while the lease written into the entry still holds:
             // after that a next run may take over and drop the entry.
             if lease_until.is_some_and(|until| self.lease_now() >= until) {
-                return Outcome::Skipped("the run lease ran out before the order could be sent; not sent".into());
+                return Outcome::not_sent(
+                    NotSentClass::LeaseLost,
+                    "the run lease ran out before the order could be sent; not sent",
+                );
             }
         }
         let outcome = self.run.executor.perform(intent).await;

@@ -1,7 +1,9 @@
 //! Sending intents to a real (or paper) exchange and classifying what
 //! happened (design.md §3.2): an order POST is sent exactly once; a definitive
-//! refusal is `Rejected`; an ambiguous answer (5xx, timeout, -1006/-1007) is
-//! resolved by looking the order up by its client order id with bounded
+//! refusal is `Rejected`, and a call that cannot have executed (rate
+//! limited, network failure before sending, auth) is `NotSent` with its
+//! class ([`Outcome::of_port_error`]); an ambiguous answer (5xx, timeout,
+//! -1006/-1007) is resolved by looking the order up by its client order id with bounded
 //! backoff (a fill found so has its fee read from the order's trades), and
 //! what stays unknown is `Unresolved` — reported, alerted and reconciled
 //! first by the next run, never re-sent blindly. Every wait goes
@@ -13,9 +15,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
-use crate::shell::runner::Executor;
 use crate::domain::intent::{Fill, Intent, IntentKind};
 use crate::ports::{Clock, Exchange, OrderReport, OrderRequest, PortError, SystemClock};
+use crate::shell::runner::Executor;
 use crate::strategy::cycle::Outcome;
 use crate::strategy::reconcile;
 
@@ -98,10 +100,9 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
         match self.exchange.place_order(&req).await {
             Ok(report) => outcome_of(report),
             Err(PortError::Ambiguous(why)) => self.resolve(&req, sent_at, why).await,
-            // The adapter only reports these when the order cannot have executed.
-            Err(
-                e @ (PortError::Definitive(_) | PortError::Auth(_) | PortError::Retryable(_) | PortError::Conflict(_)),
-            ) => Outcome::Rejected(e.to_string()),
+            // The adapter reports the others only when the order cannot
+            // have executed: refused (`Rejected`) or not sent, by class.
+            Err(e) => Outcome::of_port_error(e),
         }
     }
 
@@ -124,8 +125,7 @@ impl<'a, E: Exchange> ExchangeExecutor<'a, E> {
                     self.clock.sleep(crate::shell::runner::EARN_MOVE_SPACING).await;
                     continue;
                 }
-                Err(PortError::Ambiguous(why)) => Outcome::Unresolved(why),
-                Err(e) => Outcome::Rejected(e.to_string()),
+                Err(e) => Outcome::of_port_error(e),
             };
         }
     }
@@ -266,7 +266,7 @@ mod tests {
     fn report(status: OrderStatus, qty: Decimal) -> OrderReport {
         OrderReport {
             symbol: "ETHUSDT".into(),
-            client_order_id: "id".into(),
+            client_order_id: "id".parse().unwrap(),
             order_id: 1,
             status,
             executed_qty: qty,

@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::client_order_id::ClientOrderId;
 use crate::domain::intent::{Commission, Side};
 
 /// What one cycle reads from the exchange, fetched together so an adapter
@@ -50,7 +51,7 @@ pub struct OrderRequest {
     pub quantity: Option<Decimal>,
     pub quote_order_qty: Option<Decimal>,
     /// Sent as `newClientOrderId`; the lookup key after an ambiguous answer.
-    pub client_order_id: String,
+    pub client_order_id: ClientOrderId,
 }
 
 /// Binance order status.
@@ -86,7 +87,8 @@ impl OrderStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderReport {
     pub symbol: String,
-    pub client_order_id: String,
+    /// Validated when the exchange's answer is read.
+    pub client_order_id: ClientOrderId,
     pub order_id: i64,
     pub status: OrderStatus,
     pub executed_qty: Decimal,

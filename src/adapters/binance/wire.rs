@@ -8,6 +8,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::domain::client_order_id::ClientOrderId;
 use crate::domain::intent::{Commission, Side};
 use crate::domain::rules::{SymbolRules, parse_decimal};
 use crate::domain::snapshot::Kline;
@@ -100,7 +101,8 @@ pub fn parse_klines(rows: &[Vec<Value>]) -> Result<Vec<Kline>, String> {
 pub struct Order {
     pub symbol: String,
     pub order_id: i64,
-    pub client_order_id: String,
+    /// Validated as it is read: Binance applies the same rule.
+    pub client_order_id: ClientOrderId,
     pub status: OrderStatus,
     pub executed_qty: Decimal,
     pub cummulative_quote_qty: Decimal,

@@ -1,10 +1,12 @@
 //! Intents: what the cycle wants to do on the exchange (orders, Earn
-//! moves), their deterministic client order ids, and how each one ended.
+//! moves) and how each one ended; orders carry a [`ClientOrderId`].
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use super::client_order_id::ClientOrderId;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -74,16 +76,6 @@ impl IntentKind {
     }
 }
 
-/// Deterministic per schedule slot (the UTC hour) and intent, so a slot run
-/// twice produces the same id and can be recognised (design.md §3.2):
-/// `tc-<YYMMDDHH>-<code>-<SYMBOL>`, at most 36 chars of `[A-Za-z0-9_-]`.
-pub fn client_order_id(now: DateTime<Utc>, kind: IntentKind, symbol: &str) -> String {
-    let clean: String = symbol.chars().filter(|c| c.is_ascii_alphanumeric()).collect();
-    let mut id = format!("tc-{}-{}-{}", now.format("%y%m%d%H"), kind.code(), clean);
-    id.truncate(36);
-    id
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IntentStatus {
@@ -96,6 +88,45 @@ pub enum IntentStatus {
     Unresolved,
     /// Not sent, for the reason given.
     Skipped,
+}
+
+/// How an intent meant for the exchange ended, kept in the report next to
+/// its `status` so that "not sent because rate limited", "refused by
+/// Binance" and "sent, outcome unknown" stay apart. Replay and dry-run
+/// intents and the planner's skips carry none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeClass {
+    /// The exchange executed it (an order's fill, a confirmed Earn move).
+    Executed,
+    /// Refused by Binance, definitively; never retried.
+    Rejected,
+    /// Sent; whether it executed is unknown until the next run looks it up.
+    Unresolved,
+    /// Not executed, for the reason named.
+    #[serde(untagged)]
+    NotSent(NotSentClass),
+}
+
+/// Why an intent meant for the exchange was not executed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotSentClass {
+    /// Rate limited, IP banned, or a network failure before the request
+    /// left: nothing executed, a later run may send it.
+    Retryable,
+    /// The API key was refused or lacks a permission.
+    Auth,
+    /// The exchange reported a conflicting write.
+    Conflict,
+    /// A stop signal arrived before it was sent.
+    Stopped,
+    /// The run lost its lease (or could not renew it): it sends nothing more.
+    LeaseLost,
+    /// The pending-ledger write-ahead could not be saved, so it was not sent.
+    WriteAheadFailed,
+    /// An order with the same client id is still pending from an earlier attempt.
+    AlreadyPending,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -138,10 +169,13 @@ pub struct Intent {
     pub price: Option<Decimal>,
     pub reason: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_order_id: Option<String>,
+    pub client_order_id: Option<ClientOrderId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub product_id: Option<String>,
     pub status: IntentStatus,
+    /// Set only for an intent that went, or was meant to go, to the exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<OutcomeClass>,
     /// Planning figures worth seeing in the report (budget, weight, ...).
     #[serde(skip_serializing_if = "Map::is_empty")]
     pub detail: Map<String, Value>,
@@ -171,9 +205,10 @@ impl Intent {
             amount: None,
             price: Some(price),
             reason: reason.into(),
-            client_order_id: Some(client_order_id(now, kind, symbol)),
+            client_order_id: Some(ClientOrderId::for_slot(now, kind, symbol)),
             product_id: None,
             status: IntentStatus::Suppressed,
+            outcome: None,
             detail: Map::new(),
             fill: None,
             error: None,
@@ -193,6 +228,7 @@ impl Intent {
             client_order_id: None,
             product_id: Some(product_id.to_string()),
             status: IntentStatus::Suppressed,
+            outcome: None,
             detail: Map::new(),
             fill: None,
             error: None,
@@ -247,16 +283,6 @@ mod tests {
     use super::*;
     use chrono::TimeZone;
     use rust_decimal_macros::dec;
-
-    #[test]
-    fn client_ids_are_deterministic_and_fit_binance_limits() {
-        let now = Utc.with_ymd_and_hms(2026, 3, 15, 0, 42, 7).unwrap();
-        assert_eq!(client_order_id(now, IntentKind::TrendBuy, "ETHUSDT"), "tc-26031500-tb-ETHUSDT");
-        let long = client_order_id(now, IntentKind::BreakerSell, "1000000BABYDOGEUSDTXXXXXXXXXXXX");
-        assert_eq!(long.len(), 36);
-        assert!(long.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'));
-        assert_eq!(client_order_id(now, IntentKind::DcaSell, "BTC/USDT"), "tc-26031500-ds-BTCUSDT");
-    }
 
     #[test]
     fn estimated_fill_uses_quantity_or_quote_amount() {

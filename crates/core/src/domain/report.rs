@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::client_order_id::ClientOrderId;
 use super::exit;
 use super::intent::{Intent, IntentStatus};
 use super::pool::PoolResolution;
@@ -149,7 +150,7 @@ pub struct StateWrite {
 /// What became of an order an earlier run left pending.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Reconciliation {
-    pub client_order_id: String,
+    pub client_order_id: ClientOrderId,
     pub symbol: String,
     /// `settled`, `dropped` or `kept`.
     pub outcome: String,

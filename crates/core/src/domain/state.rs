@@ -13,6 +13,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::client_order_id::ClientOrderId;
 use super::intent::{IntentKind, Side};
 use super::pool::{PoolResolution, SourceKind, Universe, infer_base_asset};
 
@@ -74,7 +75,7 @@ pub struct PoolMeta {
 /// until its outcome is known; the next run reconciles whatever is left.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PendingOrder {
-    pub client_order_id: String,
+    pub client_order_id: ClientOrderId,
     pub kind: IntentKind,
     pub symbol: String,
     pub side: Side,
@@ -181,7 +182,7 @@ pub struct StateDoc {
     pub retired: IndexMap<String, (TrendPosition, String)>,
     /// One entry per official-pool symbol, in pool order.
     pub positions: IndexMap<String, TrendPosition>,
-    pub pending_orders: IndexMap<String, PendingOrder>,
+    pub pending_orders: IndexMap<ClientOrderId, PendingOrder>,
     /// Ledger entries that do not parse, by key (written back unchanged).
     pub unreadable_pending: IndexMap<String, UnreadableEntry>,
     /// Kill switch stored with the account (`TRADECYCLE_PAUSE` is the other).
@@ -317,12 +318,17 @@ impl StateDoc {
         };
 
         for (id, v) in get("pending_orders").and_then(Value::as_object).unwrap_or(&empty) {
-            match serde_json::from_value::<PendingOrder>(v.clone()) {
-                Ok(p) => {
-                    doc.pending_orders.insert(id.clone(), p);
+            // The key is the id the entry is looked up and removed by: it
+            // must be a valid one like the entry's own.
+            let key = ClientOrderId::try_from(id.as_str()).map_err(|e| e.to_string());
+            match key.and_then(|key| {
+                serde_json::from_value::<PendingOrder>(v.clone()).map(|p| (key, p)).map_err(|e| e.to_string())
+            }) {
+                Ok((key, p)) => {
+                    doc.pending_orders.insert(key, p);
                 }
                 Err(e) => {
-                    doc.unreadable_pending.insert(id.clone(), UnreadableEntry { raw: v.clone(), error: e.to_string() });
+                    doc.unreadable_pending.insert(id.clone(), UnreadableEntry { raw: v.clone(), error: e });
                 }
             }
         }
@@ -518,7 +524,8 @@ mod tests {
     /// The reference's own state document, vendored under
     /// `fixtures/reference/` (see its NOTICE).
     fn reference_fixture_state() -> Value {
-        let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/reference/initial_state_snapshot.json"));
+        let text =
+            include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/reference/initial_state_snapshot.json"));
         serde_json::from_str(text).unwrap()
     }
 
@@ -627,9 +634,9 @@ mod tests {
     fn pending_orders_round_trip_with_decimal_strings() {
         let mut doc = StateDoc::default();
         doc.pending_orders.insert(
-            "tc-26031500-tb-ETHUSDT".into(),
+            "tc-26031500-tb-ETHUSDT".parse().unwrap(),
             PendingOrder {
-                client_order_id: "tc-26031500-tb-ETHUSDT".into(),
+                client_order_id: "tc-26031500-tb-ETHUSDT".parse().unwrap(),
                 kind: IntentKind::TrendBuy,
                 symbol: "ETHUSDT".into(),
                 side: Side::Buy,
@@ -663,6 +670,23 @@ mod tests {
         assert!(advice.starts_with("pending order entry pending_orders.b in the state document cannot be read ("));
         assert!(advice.contains("\"price\": \"3200\""), "{advice}");
         assert_eq!(doc.to_value()["pending_orders"], raw["pending_orders"]);
+    }
+
+    #[test]
+    fn a_pending_entry_with_an_invalid_client_order_id_is_unreadable_and_names_it() {
+        let entry = |id: &str| {
+            json!({"client_order_id": id, "kind": "trend_buy", "symbol": "ETHUSDT", "side": "BUY",
+                "price": "3200", "run_id": "r", "created_at": "2026-03-15T00:00:00Z", "status": "pending"})
+        };
+        let raw = json!({"pending_orders": {"bad key": entry("tc-1"), "tc-2": entry("bad id")}});
+        let doc = StateDoc::normalize(&raw, &Universe::new());
+        assert!(doc.pending_orders.is_empty());
+        assert_eq!(
+            doc.unreadable_pending["bad key"].error,
+            "client order id \"bad key\" must be 1-36 characters of [A-Za-z0-9.:/_-]"
+        );
+        assert!(doc.unreadable_pending["tc-2"].error.contains("client order id \"bad id\""));
+        assert_eq!(doc.to_value()["pending_orders"], raw["pending_orders"], "written back unchanged");
     }
 
     #[test]

@@ -7,10 +7,10 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::booking::{self, FillDay, OrderFacts};
+use crate::boundary::OrderReport;
 use crate::domain::intent::{Fill, Side};
 use crate::domain::pool::infer_base_asset;
 use crate::domain::state::{PendingOrder, StateDoc};
-use crate::boundary::OrderReport;
 
 /// What became of one pending order.
 #[derive(Debug, Clone, PartialEq)]
@@ -125,15 +125,15 @@ pub fn settle(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::boundary::OrderStatus;
     use crate::domain::intent::{Commission, IntentKind, Side};
     use crate::domain::state::TrendPosition;
-    use crate::boundary::OrderStatus;
     use chrono::TimeZone;
     use rust_decimal_macros::dec;
 
     fn pending(kind: IntentKind, symbol: &str, side: Side) -> PendingOrder {
         PendingOrder {
-            client_order_id: format!("tc-26031510-{}-{symbol}", kind.code()),
+            client_order_id: format!("tc-26031510-{}-{symbol}", kind.code()).parse().unwrap(),
             kind,
             symbol: symbol.into(),
             side,
@@ -150,7 +150,7 @@ mod tests {
     fn report(status: OrderStatus, qty: Decimal, quote: Decimal) -> OrderReport {
         OrderReport {
             symbol: "ETHUSDT".into(),
-            client_order_id: "x".into(),
+            client_order_id: "x".parse().unwrap(),
             order_id: 7,
             status,
             executed_qty: qty,
