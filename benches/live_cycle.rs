@@ -17,8 +17,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use rust_decimal::Decimal;
 use serde_json::json;
-use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle::commands::run::{RunRequest, run};
+use tradecycle::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use tradecycle_fakes::binance::{FakeBinance, FakeBinanceConfig, Kline, SymbolSpec};
 
 const LATENCY: Duration = Duration::from_millis(50);

@@ -8,9 +8,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use tradecycle::commands::replay::{ReplayOptions, replay_loaded};
 use tradecycle::config::Env;
 use tradecycle::paper::fixture::FixtureSet;
-use tradecycle::commands::replay::{ReplayOptions, replay_loaded};
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]

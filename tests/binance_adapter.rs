@@ -21,9 +21,9 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 use sha2::Sha256;
 
+use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
 use tradecycle::domain::intent::{Commission, Side};
 use tradecycle::domain::snapshot::Series;
-use tradecycle::adapters::binance::{BinanceClient, BinanceConfig};
 use tradecycle::ports::{Exchange, MarketRequest, OrderRequest, OrderStatus, PortError};
 use tradecycle::secret::Secret;
 

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 use serde_json::{Value, json};
-use tradecycle::ports::{LeaseOutcome, PortError, StateStore, UpstreamSource};
 use tradecycle::adapters::store::file::{FileStore, FileUpstream};
+use tradecycle::ports::{LeaseOutcome, PortError, StateStore, UpstreamSource};
 use tradecycle::upstream::ladder::FetchOutcome;
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {

@@ -15,8 +15,8 @@ use firestore::{FirestoreDb, FirestoreDbOptions};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tradecycle::ports::{LeaseOutcome, PortError, StateStore, UpstreamSource};
 use tradecycle::adapters::store::firestore::{DocRef, FirestoreConfig, FirestoreStore, FirestoreUpstream};
+use tradecycle::ports::{LeaseOutcome, PortError, StateStore, UpstreamSource};
 use tradecycle::upstream::ladder::FetchOutcome;
 
 /// Generous enough for a loaded 2-core machine, small enough to notice a hang.

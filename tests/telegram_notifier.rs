@@ -7,17 +7,17 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use tradecycle::shell::runner::{CycleRun, Executor, PoolInput, SavePolicy};
+use tradecycle::adapters::store::memory::MemoryStore;
+use tradecycle::adapters::telegram::{ChatTarget, TelegramConfig, TelegramNotifier};
 use tradecycle::config::Settings;
 use tradecycle::domain::intent::{Intent, IntentStatus};
 use tradecycle::domain::report::{DeliveryStatus, Mode, Report, Status};
+use tradecycle::notify::messages;
 use tradecycle::paper::exchange::SimExchange;
 use tradecycle::paper::fixture::FixtureSet;
-use tradecycle::notify::messages;
-use tradecycle::adapters::telegram::{ChatTarget, TelegramConfig, TelegramNotifier};
 use tradecycle::ports::{LeaseOutcome, ManualClock, Notifier, PortError, StateStore};
 use tradecycle::secret::Secret;
-use tradecycle::adapters::store::memory::MemoryStore;
+use tradecycle::shell::runner::{CycleRun, Executor, PoolInput, SavePolicy};
 use tradecycle::strategy::cycle::Outcome;
 use tradecycle_fakes::telegram::{BOT_USERNAME, FakeTelegram};
 

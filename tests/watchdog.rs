@@ -7,9 +7,9 @@ use std::path::Path;
 
 use chrono::{Duration, Utc};
 use serde_json::json;
-use tradecycle::ports::StateStore;
 use tradecycle::adapters::store::file::FileStore;
 use tradecycle::commands::watchdog::write_cycle_heartbeat;
+use tradecycle::ports::StateStore;
 
 mod common;
 

@@ -74,7 +74,11 @@ fn assert_identity_preflight(workflow: &Value, job: &str) {
 /// Variables of the operations commands (`dispatch`, `heartbeat`,
 /// `watchdog`): the cycle does not read them.
 fn operations_only() -> BTreeSet<&'static str> {
-    let ops = [tradecycle::commands::dispatch::VARIABLES, tradecycle::commands::heartbeat::VARIABLES, tradecycle::commands::watchdog::VARIABLES];
+    let ops = [
+        tradecycle::commands::dispatch::VARIABLES,
+        tradecycle::commands::heartbeat::VARIABLES,
+        tradecycle::commands::watchdog::VARIABLES,
+    ];
     ops.iter().flat_map(|vars| vars.iter().map(|v| v.name)).collect()
 }
 

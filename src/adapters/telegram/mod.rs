@@ -14,9 +14,9 @@ use teloxide::{ApiError, Bot, RequestError};
 
 pub mod config;
 
-pub use config::{ChatTarget, DEFAULT_TIMEOUT, TelegramConfig};
 use crate::ports::{Notifier, PortError};
 use crate::secret::Secret;
+pub use config::{ChatTarget, DEFAULT_TIMEOUT, TelegramConfig};
 
 /// Longest flood-control wait honoured. Telegram's `retry_after` is exact, so
 /// a longer one is not waited out partially: the message fails at once

@@ -15,7 +15,7 @@ pub mod rotation;
 
 use rust_decimal::Decimal;
 
-/// The settings the planner needs (resolved from env by `config.rs`).
+/// The settings the planner needs (resolved from the environment by the binary's `config/settings.rs`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StrategySettings {
     /// `STRATEGY_ARTIFACT_ALLOW_NEW_ENTRIES_ON_DEGRADED`.

@@ -39,7 +39,7 @@ impl Cycle {
 
     /// The cycle's Simple Earn redeems, decided once before the first order
     /// (design.md §3.16). The whole cycle is rehearsed on a copy with
-    /// estimated fills and no Earn moves, in the shell's order (app.rs
+    /// estimated fills and no Earn moves, in the shell's order (`shell/runner.rs`
     /// `cycle`: fuel, the day's sells, trend buys, DCA buy, DCA trim), noting
     /// per asset the most any spend lacked on spot at its turn. Sells come
     /// before buys in that order, so their proceeds already count toward
