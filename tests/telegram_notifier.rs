@@ -174,7 +174,7 @@ async fn paper_cycle<N: Notifier, S: StateStore>(name: &str, notifier: &N, store
 
 async fn cycle_on<N: Notifier, S: StateStore>(name: &str, notifier: &N, store: &S) -> Report {
     let fixtures = fixture(name);
-    let settings = Settings::from_env(&fixtures.config.env).expect("settings");
+    let settings = Settings::from_env(&fixtures.config.env.clone().into()).expect("settings");
     let now: DateTime<Utc> = fixtures.config.now_utc.expect("fixture sets its clock");
     let pool = PoolInput::Injected(fixtures.pool_input.clone());
     let exchange = SimExchange::new(fixtures);

@@ -493,6 +493,14 @@ mod tests {
     const BASE: &[(&str, &str)] =
         &[("GITHUB_TOKEN", "ghp_secret_value"), ("REPO", "owner/repo"), ("WORKFLOW", "cycle.yml"), ("REF", "main")];
 
+    /// `{:?}` of the settings (as a stray `tracing::debug!(?config)` would)
+    /// shows no credential; config's redaction test covers the rest.
+    #[test]
+    fn debug_of_the_config_shows_no_secret() {
+        use crate::config::redaction::{assert_no_secret_in, env_with_every_secret};
+        assert_no_secret_in(&[format!("{:?}", DispatchConfig::from_env(&env_with_every_secret()).unwrap())]);
+    }
+
     #[test]
     fn env_file_syntax() {
         let text = "# dispatch settings\n\

@@ -2,8 +2,9 @@
 //! a variable from it: trimmed, empty meaning unset, the old alias (from the
 //! table in [`super::variables`]) read when the name is not set, and typed
 //! getters whose errors name the variable actually read. Separate from the
-//! table and from [`super::Settings`] because adapters read their own
-//! settings through these getters: this module depends on nothing above it.
+//! table and from [`super::Settings`] because every part of config (the
+//! settings, each adapter's `from_env`, the run config) reads through these
+//! getters: this module depends on nothing above it.
 
 use std::collections::BTreeMap;
 

@@ -9,7 +9,6 @@ use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::{Map, Value};
 
-use crate::config::Env;
 use crate::domain::rules::{SymbolRules, parse_decimal};
 use crate::domain::snapshot::{AssetBalance, BtcSnapshot, Indicators};
 
@@ -43,12 +42,28 @@ pub enum PoolSource {
     Firestore,
 }
 
-#[derive(Debug, Clone, PartialEq, Default)]
+#[derive(Clone, PartialEq, Default)]
 pub struct ReplayConfig {
     pub now_utc: Option<DateTime<Utc>>,
     pub run_id: Option<String>,
     pub pool_source: Option<PoolSource>,
-    pub env: Env,
+    /// The fixture's variables, laid over the run's environment by
+    /// `replay`: plain names and values from `replay_config.json`, read as
+    /// settings by config (this layer reads no environment).
+    pub env: BTreeMap<String, String>,
+}
+
+/// Lists the fixture's variable names only, as the environment's `Debug`
+/// does: a value may be a credential.
+impl std::fmt::Debug for ReplayConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplayConfig")
+            .field("now_utc", &self.now_utc)
+            .field("run_id", &self.run_id)
+            .field("pool_source", &self.pool_source)
+            .field("env", &self.env.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]

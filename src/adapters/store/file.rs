@@ -26,7 +26,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::config::Env;
 use crate::ports::{LeaseOutcome, PortError, StateStore, UpstreamSource};
 use crate::upstream::ladder::FetchOutcome;
 
@@ -241,11 +240,6 @@ pub struct FileUpstream {
 impl FileUpstream {
     pub fn new(path: impl Into<PathBuf>) -> Self {
         FileUpstream { path: path.into() }
-    }
-
-    /// From `STRATEGY_ARTIFACT_UPSTREAM_FILE`, when set.
-    pub fn from_env(env: &Env) -> Option<Self> {
-        crate::config::env::value(env, UPSTREAM_FILE_VAR).map(FileUpstream::new)
     }
 }
 

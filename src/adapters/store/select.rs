@@ -1,11 +1,10 @@
 //! Which state store a run uses: `--store file:PATH`, `--store firestore`,
-//! or the same text in `TRADECYCLE_STORE` (the flag wins).
+//! or the same text in `TRADECYCLE_STORE` (the flag wins; choosing between
+//! them is `StoreSpec::resolve` in `src/config/store.rs`).
 
 use std::fmt;
 use std::path::PathBuf;
 use std::str::FromStr;
-
-use crate::config::env::{Env, value};
 
 pub const STORE_VAR: &str = "TRADECYCLE_STORE";
 
@@ -51,20 +50,6 @@ impl fmt::Display for StoreSpec {
     }
 }
 
-impl StoreSpec {
-    /// The flag if given, else `TRADECYCLE_STORE`, else `None` (the caller
-    /// picks its mode's default). Errors name where the bad value came from.
-    pub fn resolve(flag: Option<&str>, env: &Env) -> Result<Option<StoreSpec>, StoreSpecError> {
-        if let Some(flag) = flag {
-            return flag.parse().map(Some).map_err(|e: StoreSpecError| StoreSpecError(format!("--store: {e}")));
-        }
-        match value(env, STORE_VAR) {
-            None => Ok(None),
-            Some(v) => v.parse().map(Some).map_err(|e: StoreSpecError| StoreSpecError(format!("{STORE_VAR}: {e}"))),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,16 +69,5 @@ mod tests {
         assert!(err("memory").starts_with("unknown store 'memory'"));
         assert!(err("").contains("expected file:PATH"));
         assert!(err("state.json").contains("expected file:PATH"));
-    }
-
-    #[test]
-    fn flag_wins_over_the_environment() {
-        let env: Env = [(STORE_VAR.to_string(), "file:/env.json".to_string())].into_iter().collect();
-        assert_eq!(StoreSpec::resolve(Some("firestore"), &env), Ok(Some(StoreSpec::Firestore)));
-        assert_eq!(StoreSpec::resolve(None, &env), Ok(Some(StoreSpec::File("/env.json".into()))));
-        assert_eq!(StoreSpec::resolve(None, &Env::new()), Ok(None));
-        let bad: Env = [(STORE_VAR.to_string(), "s3".to_string())].into_iter().collect();
-        assert!(StoreSpec::resolve(None, &bad).unwrap_err().0.starts_with("TRADECYCLE_STORE: unknown store"));
-        assert!(StoreSpec::resolve(Some("nope"), &Env::new()).unwrap_err().0.starts_with("--store: "));
     }
 }

@@ -399,6 +399,16 @@ mod tests {
         ValidateRequest { live: false, allow_withdrawal_key: false, send_test: false, store: None, env: env(pairs) }
     }
 
+    /// `{:?}` of the request (as a stray `tracing::debug!(?req)` would)
+    /// shows no credential; config's redaction test covers the rest.
+    #[test]
+    fn debug_of_the_request_shows_no_secret() {
+        use crate::config::redaction::{assert_no_secret_in, env_with_every_secret};
+        let env = env_with_every_secret();
+        let validate = ValidateRequest { live: true, allow_withdrawal_key: false, send_test: false, store: None, env };
+        assert_no_secret_in(&[format!("{validate:?}")]);
+    }
+
     #[test]
     fn configuration_errors_are_exit_2_and_name_the_variable() {
         let p = plan(&request(&[("NOTIFY_LANG", "fr"), ("TRADECYCLE_STORE", "firestore")]));
