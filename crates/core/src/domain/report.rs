@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::alerts::AlertsReport;
 use super::client_order_id::ClientOrderId;
 use super::exit;
 use super::intent::{Intent, IntentStatus};
@@ -171,6 +172,8 @@ pub struct Report {
     /// RFC 3339, UTC.
     pub now: String,
     pub status: Status,
+    /// Durable alerts raised, still open and cleared this cycle (issue 11).
+    pub alerts: AlertsReport,
     pub pool: Option<PoolReport>,
     pub execution_pool: Vec<String>,
     pub selected_candidates: Vec<String>,
@@ -202,6 +205,7 @@ impl Report {
             mode,
             now: now.to_string(),
             status: Status::Ok,
+            alerts: AlertsReport::default(),
             pool: None,
             execution_pool: Vec::new(),
             selected_candidates: Vec::new(),
