@@ -728,6 +728,18 @@ mod tests {
     }
 
     #[test]
+    fn alerts_are_read_entry_by_entry_and_written_only_once_there_is_one() {
+        assert!(StateDoc::default().to_value().get("alerts").is_none(), "the reference's layout stays as it was");
+        let good = json!({"severity": "SEV-2", "scope": "upstream pool", "reason": "r", "runbook": "Alerts",
+                          "first_seen": "2026-03-15T00:00:00Z", "last_seen": "2026-03-15T01:00:00Z", "count": 2,
+                          "state": "raised", "last_notified": "2026-03-15T00:00:00Z"});
+        let raw = json!({"alerts": {"pool_degraded": good, "broken": {"severity": "SEV-9"}}});
+        let doc = StateDoc::normalize(&raw, &Universe::new());
+        assert_eq!(doc.alerts.0.keys().collect::<Vec<_>>(), ["pool_degraded"], "a hand-broken entry loses only itself");
+        assert_eq!(doc.to_value()["alerts"], json!({"pool_degraded": good}));
+    }
+
+    #[test]
     fn non_object_documents_normalise_to_defaults() {
         for raw in [json!(null), json!([1, 2]), json!("x"), json!(3)] {
             let doc = StateDoc::normalize(&raw, &universe(&["ETHUSDT"]));
