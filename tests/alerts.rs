@@ -282,3 +282,29 @@ fn the_runbook_sections_alerts_point_to_exist() {
         assert!(runbook.contains(&format!("`{key}")), "RUNBOOK.md's Alerts section does not list {key}");
     }
 }
+
+/// A state save that fails for good raises `state_save_failed` (SEV-1):
+/// in the report, in a message, and in the state the recovery file keeps
+/// (restoring it brings the alert back; the next saved run clears it).
+#[test]
+fn a_failed_state_save_raises_an_alert_kept_in_the_recovery_file() {
+    rt().block_on(async {
+        let mut w = World::settled();
+        let t0 = w.start();
+        w.run(t0).await.expect("first cycle");
+        let before = w.notifier.sent.lock().unwrap().len();
+        // Every save of the second cycle fails (a store outage).
+        w.trip.fail_saves(0, usize::MAX);
+        let r = w.run(t0 + Span::hours(1)).await.expect("second cycle");
+        assert_eq!(keys(&r.alerts.raised), ["state_save_failed"]);
+        let recovered = stored(Path::new(r.recovery_file.as_deref().expect("a recovery file")));
+        let alert = &recovered["alerts"]["state_save_failed"];
+        assert_eq!((alert["state"].as_str(), alert["severity"].as_str()), (Some("raised"), Some("SEV-1")));
+        assert_eq!(alert["first_seen"], rfc(t0 + Span::hours(1)));
+        let sent = w.notifier.sent.lock().unwrap()[before..].to_vec();
+        let alerts: Vec<&String> = sent.iter().filter(|t| t.contains("state_save_failed")).collect();
+        assert_eq!(alerts.len(), 1, "{sent:?}");
+        assert!(alerts[0].contains("🚨 [Alert Raised] SEV-1 state_save_failed\nScope: state store\nReason: the state document could not be saved (saving state"), "{}", alerts[0]);
+        assert!(alerts[0].contains(&format!("First Seen: {}\nRunbook: RUNBOOK.md › State save failed", rfc(t0 + Span::hours(1)))), "{}", alerts[0]);
+    });
+}
