@@ -308,3 +308,23 @@ fn a_failed_state_save_raises_an_alert_kept_in_the_recovery_file() {
         assert!(alerts[0].contains(&format!("First Seen: {}\nRunbook: RUNBOOK.md › State save failed", rfc(t0 + Span::hours(1)))), "{}", alerts[0]);
     });
 }
+
+/// A save that failed part-way but whose final save went through leaves a
+/// good state: the failure is told (`state_save_failed` message), not kept
+/// as an alert that would never clear.
+#[test]
+fn a_run_whose_final_save_went_through_raises_no_save_alert() {
+    rt().block_on(async {
+        let mut w = World::settled();
+        let t0 = w.start();
+        w.run(t0).await.expect("first cycle");
+        // The first save of the next cycle fails both its attempts; the rest go through.
+        w.trip.fail_saves(0, 2);
+        let r = w.run(t0 + Span::hours(1)).await.expect("second cycle");
+        assert_eq!(r.state_writes.first().map(|s| s.status), Some(tradecycle::domain::report::WriteStatus::Failed));
+        assert_eq!(r.state_writes.last().map(|s| s.status), Some(tradecycle::domain::report::WriteStatus::Written));
+        assert!(r.notifications.iter().any(|n| n.event == "state_save_failed"));
+        assert_eq!(keys(&r.alerts.raised), Vec::<&str>::new());
+        assert!(w.saved_state()["alerts"].get("state_save_failed").is_none());
+    });
+}

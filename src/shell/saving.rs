@@ -110,7 +110,13 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// Raises `state_save_failed` in the state that could not be saved,
     /// before it goes to the recovery file: restoring that file and the
     /// next saved run then clear it. The report and a message carry it now.
+    /// A run whose last save went through left a good state behind: its
+    /// earlier failure is told by the `StateSaveFailed` message alone, as
+    /// an alert it would stay open in a file nobody needs to restore.
     fn raise_state_save_failed(&mut self) {
+        if self.report.state_writes.last().map(|w| w.status) != Some(WriteStatus::Failed) {
+            return;
+        }
         let remind = self.remind_interval();
         let now = self.run.now;
         let Some(state) = self.final_state.as_mut() else { return };
