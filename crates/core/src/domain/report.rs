@@ -281,6 +281,13 @@ impl Report {
             self.now,
             serde_json::to_value(self.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
         ));
+        for (shown, entries) in
+            [("raised", &self.alerts.raised), ("open", &self.alerts.open), ("cleared", &self.alerts.cleared)]
+        {
+            for a in entries {
+                out.push(format!("alert {shown}: {} {} ({}): {}", a.severity.as_str(), a.key, a.scope, a.reason));
+            }
+        }
         if let Some(p) = &self.pool {
             out.push(format!(
                 "pool: {} ({}){} version {} as of {}",
