@@ -20,7 +20,11 @@ fn summarises_a_degraded_replay() {
 
     let (code, md, _) = tradecycle(&["summary", "--report", report]);
     assert_eq!(code, 0);
-    assert!(md.starts_with("## ✅ tradecycle cycle: ok (replay)\n\n| | |\n| --- | --- |\n| Run | `fixture-degraded_static` at 2026-03-15T00:00:00Z |\n| Pool source | ⚠️ degraded: `static` (static:built_in) |\n"), "{md}");
+    // Alerts come first (issue 11): the static pool is raised.
+    assert!(md.starts_with("## ✅ tradecycle cycle: ok (replay)\n\n### Alerts\n\n\
+        | Alert | Severity | Key | Scope | Reason | First seen | Runbook |\n| --- | --- | --- | --- | --- | --- | --- |\n\
+        | 🚨 raised | SEV-2 | `pool_static` | upstream pool | the upstream pool came from static (static:built_in); new trend entries are paused unless STRATEGY_ARTIFACT_ALLOW_NEW_ENTRIES_ON_DEGRADED=1 | 2026-03-15T00:00:00Z | Upstream pool stale or malformed |\n\
+        \n| | |\n| --- | --- |\n| Run | `fixture-degraded_static` at 2026-03-15T00:00:00Z |\n| Pool source | ⚠️ degraded: `static` (static:built_in) |\n"), "{md}");
     assert!(
         md.contains(
             "\n### Trades\n\n| Kind | Symbol / asset | Quantity / amount | Filled (quote) | Status | Reason |\n"

@@ -19,6 +19,8 @@ pub struct Settings {
     pub firestore_collection: String,
     pub firestore_document: String,
     pub lang: Lang,
+    /// `ALERT_REMIND_HOURS`: how often an alert that stays open is repeated.
+    pub alert_remind_hours: i64,
 }
 
 /// `NOTIFY_LANG`, default English (the operations commands read it alone).
@@ -59,6 +61,7 @@ impl Settings {
             firestore_document: text("STRATEGY_ARTIFACT_FIRESTORE_DOCUMENT")
                 .unwrap_or_else(|| "CRYPTO_LIVE_POOL_ROTATION_LIVE_POOL".into()),
             lang,
+            alert_remind_hours: int(env, "ALERT_REMIND_HOURS", 24)?.max(1),
         })
     }
 }
@@ -85,6 +88,15 @@ mod tests {
         assert_eq!(s.firestore_document, "CRYPTO_LIVE_POOL_ROTATION_LIVE_POOL");
         assert_eq!(s.lang, Lang::En);
         assert_eq!(s.artifact_file, None);
+        assert_eq!(s.alert_remind_hours, 24);
+    }
+
+    #[test]
+    fn alert_remind_hours_is_read_and_at_least_one() {
+        let hours = |v: &str| Settings::from_env(&env(&[("ALERT_REMIND_HOURS", v)])).map(|s| s.alert_remind_hours);
+        assert_eq!(hours("6"), Ok(6));
+        assert_eq!(hours("0"), Ok(1));
+        assert_eq!(hours("soon").unwrap_err().to_string(), "ALERT_REMIND_HOURS: expected a whole number, got 'soon'");
     }
 
     #[test]

@@ -80,6 +80,11 @@ pub const CYCLE: &[Variable] = &[
     ),
     Variable::new("BTC_STATUS_REPORT_INTERVAL_HOURS", "24", "hours between BTC status reports (clamped to 1..24)"),
     Variable::new("NOTIFY_LANG", "en", "language of Telegram messages: en or zh"),
+    Variable::new(
+        "ALERT_REMIND_HOURS",
+        "24",
+        "hours between reminders of a durable alert that stays open (at least 1)",
+    ),
     Variable::new("TRADECYCLE_PAUSE", "false", "kill switch: sells and risk reduction run, no buys"),
     Variable::new("MAX_NOTIONAL_PER_ORDER_USDT", "unset", "buys larger than this are shrunk to it"),
     Variable::new(

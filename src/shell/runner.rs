@@ -22,11 +22,12 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::config::Settings;
+use crate::domain::alerts::AlertsReport;
 use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{DeliveryStatus, Mode, Report, Status, WriteStatus};
 use crate::domain::snapshot::MarketData;
 use crate::domain::state::StateDoc;
-use crate::notify::event::Event;
+use crate::notify::event::{AlertNotice, Event};
 use crate::ports::{Clock, Exchange, Notifier, StateStore};
 use crate::shell::lease::Lease;
 use crate::shell::market::MarketReading;
@@ -278,16 +279,43 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// sent, and that save is what persists it.
     async fn send_notifications(&mut self, cycle: &mut Cycle) {
         self.flush(cycle).await;
+        let alerts = self.advance_alerts(cycle);
         let status_bucket = cycle.status_report().map(|(bucket, event)| {
             self.outbox.push(event);
             bucket
         });
         let delivered = self.deliver().await;
+        for (index, key) in alerts {
+            if delivered.get(index) == Some(&DeliveryStatus::Failed) {
+                cycle.state.alerts.undelivered(&key);
+            }
+        }
         if let Some(bucket) = status_bucket
             && delivered.last() == Some(&DeliveryStatus::Sent)
         {
             cycle.status_delivered(bucket);
         }
+    }
+
+    /// Moves the durable alert book on by what this cycle observed (issue
+    /// 11), records the changes in the report and queues a message for
+    /// each raise, escalation, reminder and clear. Returns each queued
+    /// message's outbox index and key: the final save keeps an undelivered
+    /// one owed.
+    fn advance_alerts(&mut self, cycle: &mut Cycle) -> Vec<(usize, String)> {
+        let transitions = cycle.advance_alerts(&[], self.remind_interval());
+        self.report.alerts = AlertsReport::of(&transitions);
+        let mut queued = Vec::new();
+        for t in transitions.iter().filter(|t| t.change.notifies()) {
+            queued.push((self.outbox.len(), t.key.clone()));
+            self.outbox.push(Event::Alert(AlertNotice::of(t)));
+        }
+        queued
+    }
+
+    /// `ALERT_REMIND_HOURS` as a duration.
+    pub(super) fn remind_interval(&self) -> chrono::Duration {
+        chrono::Duration::hours(self.run.settings.alert_remind_hours)
     }
 
     /// Closes the cycle (closing snapshot and the final save) and moves

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use crate::domain::report::{StateWrite, Status, WriteStatus};
 use crate::domain::state::StateDoc;
-use crate::notify::event::Event;
+use crate::notify::event::{AlertNotice, Event};
 use crate::ports::{Exchange, Notifier, PortError, StateStore};
 use crate::shell::effects::Executor;
 use crate::shell::runner::Shell;
-use crate::strategy::cycle::{Cycle, Effect};
+use crate::strategy::cycle::{Cycle, Effect, conditions};
 
 /// How hard a state save is tried before the run gives up on it.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -86,6 +86,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// Writes the state that could not be saved to
     /// `artifacts/state-recovery-<run_id>.json` and queues the alert.
     pub(super) fn write_recovery(&mut self) {
+        self.raise_state_save_failed();
         let (Some(dir), Some(state)) = (self.run.artifacts_dir.clone(), self.final_state.as_ref()) else { return };
         let stem = format!("state-recovery-{}", self.run.run_id);
         let text = serde_json::to_string_pretty(&state.to_value()).unwrap_or_default();
@@ -104,5 +105,30 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         let stage = self.report.errors.iter().find(|e| e.stage == "state_save");
         let error = stage.map(|e| e.message.clone()).unwrap_or_default();
         self.outbox.push(Event::StateSaveFailed { error, path: shown });
+    }
+
+    /// Raises `state_save_failed` in the state that could not be saved,
+    /// before it goes to the recovery file: restoring that file and the
+    /// next saved run then clear it. The report and a message carry it now.
+    /// A run whose last save went through left a good state behind: its
+    /// earlier failure is told by the `StateSaveFailed` message alone, as
+    /// an alert it would stay open in a file nobody needs to restore.
+    fn raise_state_save_failed(&mut self) {
+        if self.report.state_writes.last().map(|w| w.status) != Some(WriteStatus::Failed) {
+            return;
+        }
+        let remind = self.remind_interval();
+        let now = self.run.now;
+        let Some(state) = self.final_state.as_mut() else { return };
+        let stage = self.report.errors.iter().find(|e| e.stage == "state_save");
+        let reason = format!(
+            "the state document could not be saved ({}); the state in the recovery file is the true one",
+            stage.map(|e| e.message.as_str()).unwrap_or("unknown error")
+        );
+        let transition = state.alerts.observe(&conditions::state_save_failed(reason), now, remind);
+        self.report.alerts.add(&transition);
+        if transition.change.notifies() {
+            self.outbox.push(Event::Alert(AlertNotice::of(&transition)));
+        }
     }
 }

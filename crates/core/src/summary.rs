@@ -43,6 +43,41 @@ fn cell(t: &str) -> String {
     if flat.is_empty() { "—".to_string() } else { flat }
 }
 
+/// The alerts raised, still open and cleared this cycle, first in the
+/// summary (issue 11); nothing when there are none.
+fn alerts(report: &Value) -> Vec<String> {
+    let Some(alerts) = report.get("alerts").filter(|a| a.is_object()) else { return Vec::new() };
+    let groups = [("raised", "🚨 raised"), ("open", "🔁 open"), ("cleared", "✅ cleared")];
+    let rows: Vec<String> = groups
+        .iter()
+        .flat_map(|(field, shown)| {
+            arr(alerts, field).iter().map(move |a| {
+                format!(
+                    "| {shown} | {} | `{}` | {} | {} | {} | {} |",
+                    cell(s(a, "severity")),
+                    cell(s(a, "key")),
+                    cell(s(a, "scope")),
+                    cell(s(a, "reason")),
+                    cell(s(a, "first_seen")),
+                    cell(s(a, "runbook")),
+                )
+            })
+        })
+        .collect();
+    if rows.is_empty() {
+        return rows;
+    }
+    let mut out = vec![
+        "### Alerts".to_string(),
+        String::new(),
+        "| Alert | Severity | Key | Scope | Reason | First seen | Runbook |".to_string(),
+        "| --- | --- | --- | --- | --- | --- | --- |".to_string(),
+    ];
+    out.extend(rows);
+    out.push(String::new());
+    out
+}
+
 /// The Markdown job summary.
 pub fn markdown(report: &Value) -> String {
     let mut out = Vec::new();
@@ -55,6 +90,7 @@ pub fn markdown(report: &Value) -> String {
     };
     out.push(format!("## {icon} tradecycle cycle: {status} ({})", s(report, "mode")));
     out.push(String::new());
+    out.extend(alerts(report));
     out.push("| | |".into());
     out.push("| --- | --- |".into());
     out.push(format!("| Run | `{}` at {} |", cell(s(report, "run_id")), cell(s(report, "now"))));
@@ -330,6 +366,37 @@ mod tests {
              1 sent, 1 failed, 0 suppressed\n\
              - ⚠️ `trend_buy_failed` not delivered: telegram: 100% down\n"
         );
+    }
+
+    #[test]
+    fn alerts_come_first_grouped_raised_open_cleared() {
+        let mut r = report();
+        let alert = |key: &str, change: &str| {
+            json!({"key": key, "severity": "SEV-2", "change": change, "scope": "upstream pool",
+                   "reason": "pool from last_known_good", "runbook": "Upstream pool stale or malformed",
+                   "first_seen": "2026-03-15T09:00:00Z", "count": 2})
+        };
+        r["alerts"] = json!({"raised": [alert("pool_static", "raised")], "open": [alert("pool_degraded", "still_open")],
+                             "cleared": [alert("breaker_latched", "cleared")]});
+        let md = markdown(&r);
+        assert!(
+            md.starts_with(
+                "## ❌ tradecycle cycle: error (live)\n\
+                 \n\
+                 ### Alerts\n\
+                 \n\
+                 | Alert | Severity | Key | Scope | Reason | First seen | Runbook |\n\
+                 | --- | --- | --- | --- | --- | --- | --- |\n\
+                 | 🚨 raised | SEV-2 | `pool_static` | upstream pool | pool from last_known_good | 2026-03-15T09:00:00Z | Upstream pool stale or malformed |\n\
+                 | 🔁 open | SEV-2 | `pool_degraded` | upstream pool | pool from last_known_good | 2026-03-15T09:00:00Z | Upstream pool stale or malformed |\n\
+                 | ✅ cleared | SEV-2 | `breaker_latched` | upstream pool | pool from last_known_good | 2026-03-15T09:00:00Z | Upstream pool stale or malformed |\n\
+                 \n\
+                 | | |\n"
+            ),
+            "{md}"
+        );
+        r["alerts"] = json!({"raised": [], "open": [], "cleared": []});
+        assert_eq!(markdown(&r), markdown(&report()), "no alerts, no section");
     }
 
     #[test]

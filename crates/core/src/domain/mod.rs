@@ -1,6 +1,7 @@
 //! Pure domain types: money rules, state document, pool, market data,
 //! intents and the execution report. No IO, no clock.
 
+pub mod alerts;
 pub mod client_order_id;
 pub mod exit;
 pub mod intent;

@@ -5,6 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use super::alerts::AlertsReport;
 use super::client_order_id::ClientOrderId;
 use super::exit;
 use super::intent::{Intent, IntentStatus};
@@ -171,6 +172,8 @@ pub struct Report {
     /// RFC 3339, UTC.
     pub now: String,
     pub status: Status,
+    /// Durable alerts raised, still open and cleared this cycle (issue 11).
+    pub alerts: AlertsReport,
     pub pool: Option<PoolReport>,
     pub execution_pool: Vec<String>,
     pub selected_candidates: Vec<String>,
@@ -202,6 +205,7 @@ impl Report {
             mode,
             now: now.to_string(),
             status: Status::Ok,
+            alerts: AlertsReport::default(),
             pool: None,
             execution_pool: Vec::new(),
             selected_candidates: Vec::new(),
@@ -277,6 +281,13 @@ impl Report {
             self.now,
             serde_json::to_value(self.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
         ));
+        for (shown, entries) in
+            [("raised", &self.alerts.raised), ("open", &self.alerts.open), ("cleared", &self.alerts.cleared)]
+        {
+            for a in entries {
+                out.push(format!("alert {shown}: {} {} ({}): {}", a.severity.as_str(), a.key, a.scope, a.reason));
+            }
+        }
         if let Some(p) = &self.pool {
             out.push(format!(
                 "pool: {} ({}){} version {} as of {}",

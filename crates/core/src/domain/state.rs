@@ -5,7 +5,7 @@
 //! load unchanged, and a single odd value must not stop the cycle. Writing
 //! uses the reference's key names and shapes plus our own keys
 //! (`pending_orders`, `trading_paused`, `daily_trend_sell_proceeds`,
-//! `earn_in_transit`).
+//! `earn_in_transit`, `alerts`).
 
 use chrono::{DateTime, Utc};
 use indexmap::IndexMap;
@@ -13,6 +13,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::alerts::AlertBook;
 use super::client_order_id::ClientOrderId;
 use super::intent::{IntentKind, Side};
 use super::pool::{PoolResolution, SourceKind, Universe, infer_base_asset};
@@ -190,6 +191,8 @@ pub struct StateDoc {
     /// Earn redeems still on their way to spot, by asset (written only
     /// while there are any).
     pub earn_in_transit: IndexMap<String, EarnInTransit>,
+    /// Durable operator alerts by key (written only once there is one).
+    pub alerts: AlertBook,
 }
 
 fn as_f64(v: Option<&Value>) -> f64 {
@@ -305,6 +308,17 @@ impl StateDoc {
             pending_orders: IndexMap::new(),
             unreadable_pending: IndexMap::new(),
             trading_paused: as_bool(get("trading_paused")),
+            // Entry by entry: one hand-edited record must not lose the others.
+            alerts: AlertBook(
+                get("alerts")
+                    .and_then(Value::as_object)
+                    .map(|m| {
+                        m.iter()
+                            .filter_map(|(key, v)| serde_json::from_value(v.clone()).ok().map(|a| (key.clone(), a)))
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            ),
             earn_in_transit: get("earn_in_transit")
                 .and_then(Value::as_object)
                 .map(|m| {
@@ -441,6 +455,9 @@ impl StateDoc {
         m.insert("trading_paused".into(), json!(self.trading_paused));
         if !self.earn_in_transit.is_empty() {
             m.insert("earn_in_transit".into(), json!(self.earn_in_transit));
+        }
+        if !self.alerts.is_empty() {
+            m.insert("alerts".into(), json!(self.alerts));
         }
         Value::Object(m)
     }
@@ -708,6 +725,18 @@ mod tests {
             json!({"USDT": {"amount": "7432.41", "spot_free_seen": "285.6", "since": "2026-03-15T00:00:00Z"}})
         );
         assert_eq!(StateDoc::normalize(&v, &Universe::new()).earn_in_transit, doc.earn_in_transit);
+    }
+
+    #[test]
+    fn alerts_are_read_entry_by_entry_and_written_only_once_there_is_one() {
+        assert!(StateDoc::default().to_value().get("alerts").is_none(), "the reference's layout stays as it was");
+        let good = json!({"severity": "SEV-2", "scope": "upstream pool", "reason": "r", "runbook": "Alerts",
+                          "first_seen": "2026-03-15T00:00:00Z", "last_seen": "2026-03-15T01:00:00Z", "count": 2,
+                          "state": "raised", "last_notified": "2026-03-15T00:00:00Z"});
+        let raw = json!({"alerts": {"pool_degraded": good, "broken": {"severity": "SEV-9"}}});
+        let doc = StateDoc::normalize(&raw, &Universe::new());
+        assert_eq!(doc.alerts.0.keys().collect::<Vec<_>>(), ["pool_degraded"], "a hand-broken entry loses only itself");
+        assert_eq!(doc.to_value()["alerts"], json!({"pool_degraded": good}));
     }
 
     #[test]

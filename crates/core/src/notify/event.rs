@@ -3,6 +3,8 @@
 
 use serde::Serialize;
 
+use crate::domain::alerts::{Change, Severity, Transition, rfc3339};
+
 /// Why a trend position is being sold.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "code", rename_all = "snake_case")]
@@ -178,6 +180,36 @@ pub enum Event {
         error: String,
         path: String,
     },
+    /// A durable alert was raised, escalated, reminded or cleared.
+    Alert(AlertNotice),
+}
+
+/// What an alert message says (`alert_messages.rs` renders it).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertNotice {
+    pub change: Change,
+    pub key: String,
+    pub severity: Severity,
+    pub scope: String,
+    pub reason: String,
+    /// RFC 3339.
+    pub first_seen: String,
+    /// The RUNBOOK.md heading to read.
+    pub runbook: String,
+}
+
+impl AlertNotice {
+    pub fn of(t: &Transition) -> AlertNotice {
+        AlertNotice {
+            change: t.change,
+            key: t.key.clone(),
+            severity: t.alert.severity,
+            scope: t.alert.scope.clone(),
+            reason: t.alert.reason.clone(),
+            first_seen: rfc3339(t.alert.first_seen),
+            runbook: t.alert.runbook.clone(),
+        }
+    }
 }
 
 impl Event {
@@ -210,6 +242,12 @@ impl Event {
             Event::SystemCrash { .. } => "system_crash",
             Event::StateLoadFailed { .. } => "state_load_failed",
             Event::StateSaveFailed { .. } => "state_save_failed",
+            Event::Alert(notice) => match notice.change {
+                Change::Raised => "alert_raised",
+                Change::Escalated => "alert_escalated",
+                Change::Reminded | Change::StillOpen => "alert_reminder",
+                Change::Cleared => "alert_cleared",
+            },
         }
     }
 }

@@ -306,6 +306,7 @@ pub fn render(event: &Event, lang: Lang, strategy_name: &str) -> String {
                 ),
             );
         }
+        Event::Alert(notice) => m.raw(&super::alert_messages::render(notice, lang)),
     }
     m.finish()
 }
@@ -652,6 +653,15 @@ mod tests {
                 symbol: "ETHUSDT".into(),
                 detail: "insufficient free USDT: need 600, spot has 300".into(),
             },
+            Event::Alert(crate::notify::event::AlertNotice {
+                change: crate::domain::alerts::Change::Raised,
+                key: "pool_static".into(),
+                severity: crate::domain::alerts::Severity::Sev2,
+                scope: "upstream pool".into(),
+                reason: "the upstream pool came from static".into(),
+                first_seen: "2026-03-29T08:00:00Z".into(),
+                runbook: "Upstream pool stale or malformed".into(),
+            }),
         ]
     }
 
@@ -685,6 +695,7 @@ mod tests {
             Event::OrderAttention { .. } => 23,
             Event::SubscribeFailed { .. } => 24,
             Event::SkippedForFunds { .. } => 25,
+            Event::Alert(_) => 26,
         }
     }
 
@@ -695,7 +706,7 @@ mod tests {
         let events = all_events();
         let mut seen: Vec<usize> = events.iter().map(variant_index).collect();
         seen.sort_unstable();
-        assert_eq!(seen, (0..26).collect::<Vec<_>>(), "one event per variant");
+        assert_eq!(seen, (0..27).collect::<Vec<_>>(), "one event per variant");
         for event in &events {
             for lang in [Lang::En, Lang::Zh] {
                 let body = render(event, lang, strategy_display_name(lang));

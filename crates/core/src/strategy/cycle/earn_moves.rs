@@ -11,7 +11,7 @@ use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 
 use super::{Cycle, DayPlan, EARN_IN_TRANSIT_MAX_HOURS, Outcome, USDT, f_dec};
-use crate::domain::intent::{Intent, IntentKind, IntentStatus};
+use crate::domain::intent::{Intent, IntentKind, IntentStatus, Side};
 use crate::domain::state::{EarnInTransit, UnconfirmedRedeem};
 use crate::notify::event::Event;
 use crate::strategy::earn::{self, BufferMove};
@@ -127,6 +127,9 @@ impl Cycle {
     /// skipped intent, an alert, and a reason for the operator's attention.
     pub fn skip_unfunded(&mut self, mut intent: Intent, why: String) {
         let symbol = intent.symbol().to_string();
+        if intent.kind.side() == Some(Side::Buy) {
+            self.buys_skipped_for_funds.insert(symbol.clone());
+        }
         self.attention.push(format!("{} {symbol} skipped: {why}", intent.kind.as_str()));
         self.notify(Event::SkippedForFunds { symbol, detail: why.clone() });
         intent.status = IntentStatus::Skipped;

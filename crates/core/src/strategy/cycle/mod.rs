@@ -22,10 +22,12 @@
 //! [`day_open`] the fuel top-up, the day's opening and the breaker;
 //! [`trend`] rotation; [`btc_core`] DCA; [`earn_moves`] Simple Earn and the
 //! money in transit; [`apply`] the write-ahead and how outcomes are booked;
-//! [`outcome`] the outcome types.
+//! [`outcome`] the outcome types; [`conditions`] the alert conditions the
+//! cycle observed.
 
 mod apply;
 mod btc_core;
+pub mod conditions;
 mod day_open;
 mod earn_moves;
 mod outcome;
@@ -132,6 +134,8 @@ pub struct Cycle {
     /// Assets whose Earn move failed this cycle: no further Earn move of
     /// them is tried (each would wait 3 s to be refused the same way).
     earn_refused: BTreeSet<String>,
+    /// Symbols whose buy was skipped this cycle for lack of funds.
+    buys_skipped_for_funds: BTreeSet<String>,
     orders_planned: usize,
     unresolved: bool,
     /// Symbols with a quarantined order: no new risk in them (sells run).
@@ -252,6 +256,7 @@ impl Cycle {
             pnl: (0.0, 0.0),
             sold_this_cycle: BTreeSet::new(),
             earn_refused: BTreeSet::new(),
+            buys_skipped_for_funds: BTreeSet::new(),
             orders_planned: 0,
             unresolved,
             quarantined,

@@ -807,3 +807,91 @@ mod props {
         }
     }
 }
+
+/// Keys and severities of the cycle's alert conditions.
+fn observed(c: &Cycle) -> Vec<(String, &'static str)> {
+    c.conditions().into_iter().map(|k| (k.key, k.severity.as_str())).collect()
+}
+
+#[test]
+fn a_healthy_cycle_observes_no_alert_condition() {
+    let mut c = Cycle::new(inputs(dec!(5000), Decimal::ZERO)).unwrap();
+    c.open_day();
+    assert_eq!(observed(&c), vec![]);
+    let transitions = c.advance_alerts(&[], chrono::Duration::hours(24));
+    assert!(transitions.is_empty());
+    assert!(c.state.to_value().get("alerts").is_none(), "no book is written while there is nothing in it");
+}
+
+#[test]
+fn a_degraded_or_static_pool_is_an_alert_condition() {
+    let mut i = inputs(dec!(5000), Decimal::ZERO);
+    i.resolution.source_kind = SourceKind::LastKnownGood;
+    i.resolution.source_label = "state:last_known_good".into();
+    let c = Cycle::new(i.clone()).unwrap();
+    assert_eq!(observed(&c), [("pool_degraded".to_string(), "SEV-2")]);
+    let condition = &c.conditions()[0];
+    assert_eq!(condition.scope, "upstream pool");
+    assert_eq!(condition.runbook, "Upstream pool stale or malformed");
+    assert!(condition.reason.starts_with("the upstream pool came from last_known_good (state:last_known_good)"));
+    i.resolution.source_kind = SourceKind::LocalFile;
+    assert_eq!(observed(&Cycle::new(i.clone()).unwrap()), [("pool_degraded".to_string(), "SEV-2")]);
+    i.resolution.source_kind = SourceKind::Static;
+    assert_eq!(observed(&Cycle::new(i).unwrap()), [("pool_static".to_string(), "SEV-2")]);
+}
+
+#[test]
+fn a_refused_earn_move_and_a_buy_skipped_for_funds_are_alert_conditions() {
+    let mut c = Cycle::new(inputs(dec!(300), dec!(9700))).unwrap();
+    let redeem = c.plan_earn_funding().remove(0);
+    c.apply(redeem, Outcome::Rejected("rejected: -6009 Request frequency too high".into()));
+    c.open_day();
+    let eth = c.plan_trend_buys().remove(0);
+    let why = c.check_funded(&eth).unwrap_err();
+    c.skip_unfunded(eth, why);
+    assert_eq!(
+        observed(&c),
+        [("earn_refused:USDT".to_string(), "SEV-2"), ("buy_skipped_funds:ETHUSDT".to_string(), "SEV-2")]
+    );
+}
+
+#[test]
+fn unresolved_and_quarantined_orders_and_a_latched_breaker_are_alert_conditions() {
+    let mut i = inputs(dec!(5000), Decimal::ZERO);
+    let (quarantined, unresolved) = ("tc-26031409-tb-ETHUSDT", "tc-26031509-tb-SOLUSDT");
+    i.state.pending_orders.insert(quarantined.parse().unwrap(), pending(quarantined, "ETHUSDT", PENDING_QUARANTINED));
+    i.state.pending_orders.insert(unresolved.parse().unwrap(), pending(unresolved, "SOLUSDT", "unresolved"));
+    i.state.is_circuit_broken = true;
+    let c = Cycle::new(i).unwrap();
+    assert_eq!(
+        observed(&c),
+        [
+            (format!("order_quarantined:{quarantined}"), "SEV-1"),
+            (format!("order_unresolved:{unresolved}"), "SEV-2"),
+            ("breaker_latched".to_string(), "SEV-2"),
+        ]
+    );
+    let scopes: Vec<String> = c.conditions().into_iter().map(|k| k.scope).collect();
+    assert_eq!(scopes, ["ETHUSDT", "SOLUSDT", "trend sleeve"]);
+}
+
+#[test]
+fn the_alert_book_moves_on_in_the_state_document() {
+    let mut i = inputs(dec!(5000), Decimal::ZERO);
+    i.state.is_circuit_broken = true;
+    let mut c = Cycle::new(i).unwrap();
+    let transitions = c.advance_alerts(&[conditions::state_save_failed("quota".into())], chrono::Duration::hours(24));
+    let changes: Vec<(&str, crate::domain::alerts::Change)> =
+        transitions.iter().map(|t| (t.key.as_str(), t.change)).collect();
+    assert_eq!(
+        changes,
+        [
+            ("breaker_latched", crate::domain::alerts::Change::Raised),
+            ("state_save_failed", crate::domain::alerts::Change::Raised)
+        ]
+    );
+    let doc = c.state.to_value();
+    assert_eq!(doc["alerts"]["breaker_latched"]["first_seen"], "2026-03-15T10:00:00Z");
+    assert_eq!(doc["alerts"]["state_save_failed"]["severity"], "SEV-1");
+    assert_eq!(StateDoc::normalize(&doc, &universe()).alerts, c.state.alerts, "the book round-trips");
+}
