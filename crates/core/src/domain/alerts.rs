@@ -12,6 +12,12 @@ use chrono::{DateTime, Duration, Utc};
 use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
+/// How long a cleared alert stays in the book (first seen, count) after
+/// it was last observed. Keys name single orders and symbols, so without a
+/// limit they would pile up in the state document (Firestore caps one
+/// document at 1 MiB); a key seen again later simply raises anew.
+pub const CLEARED_RETENTION_DAYS: i64 = 30;
+
 /// How bad a condition is; ordered so that "up" is `>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Severity {
@@ -136,6 +142,8 @@ impl AlertBook {
                 transitions.push(Transition { key: key.clone(), change: Change::Cleared, alert: alert.clone() });
             }
         }
+        let retention = Duration::days(CLEARED_RETENTION_DAYS);
+        book.0.retain(|_, alert| alert.state == AlertState::Raised || now - alert.last_seen < retention);
         (book, transitions)
     }
 
@@ -358,6 +366,22 @@ mod tests {
         assert_eq!(changes(&t), vec![]);
         let (_, t) = book.advance(&[], at(50), DAY);
         assert_eq!(changes(&t), vec![], "a cleared alert never reminds");
+    }
+
+    #[test]
+    fn a_cleared_alert_leaves_the_book_after_the_retention_period() {
+        let (book, _) = AlertBook::default().advance(&[pool(Severity::Sev2)], at(0), DAY);
+        let (book, _) = book.advance(&[], at(1), DAY);
+        let last_kept = 24 * CLEARED_RETENTION_DAYS as u32 - 1;
+        let (book, t) = book.advance(&[], at(last_kept), DAY);
+        assert_eq!(book.0["pool_degraded"].state, AlertState::Cleared, "kept while younger than the retention");
+        assert_eq!(changes(&t), vec![]);
+        let (book, t) = book.advance(&[], at(last_kept + 1), DAY);
+        assert!(!book.0.contains_key("pool_degraded"), "dropped {CLEARED_RETENTION_DAYS} days after last seen");
+        assert_eq!(changes(&t), vec![], "dropping says nothing");
+        let (book, t) = book.advance(&[pool(Severity::Sev2)], at(last_kept + 2), DAY);
+        assert_eq!(changes(&t), key(Change::Raised));
+        assert_eq!(book.0["pool_degraded"].count, 1, "a new history");
     }
 
     #[test]
