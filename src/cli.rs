@@ -80,6 +80,41 @@ pub enum Command {
         Exit codes: 0 everything needed for the mode is fine (warnings allowed), 1 a check failed, \
         2 usage or configuration error (a variable that cannot be used as given).")]
     Validate(ValidateArgs),
+    /// Pause new risk (no buys, no Earn-funded entries) from the next cycle; sells and risk reduction still run.
+    #[command(
+        long_about = "Pause new risk from the next cycle on: nothing is bought; sells, stops and risk reduction \
+        still run. The pause is kept in the state store (`paused`: reason, by, since) until `tradecycle resume`, and \
+        every report and job summary says why new risk is paused. Takes the run lease first, so it never races a \
+        cycle. A SEV-1 alert pauses new risk by itself while it is open (RUNBOOK \"Containment\").\n\n\
+        Exit codes: 0 paused, 1 the state store failed, 2 usage or configuration error, 4 a cycle holds the run \
+        lease (nothing changed; run it again when the cycle ends)."
+    )]
+    Pause(PauseArgs),
+    /// Lift the operator's pause and acknowledge the SEV-1 alerts open now.
+    #[command(long_about = "Lift the operator's pause (`tradecycle pause`, or `trading_paused: true` in an older \
+        state document). SEV-1 alerts open at this moment are acknowledged and stop pausing new risk until they \
+        clear; one that clears and comes back, or any other SEV-1, pauses again. TRADECYCLE_PAUSE, an environment \
+        variable, is not touched: unset it yourself. Takes the run lease first, so it never races a cycle.\n\n\
+        Exit codes: 0 resumed (or nothing to resume), 1 the state store failed, 2 usage or configuration error, \
+        4 a cycle holds the run lease (nothing changed).")]
+    Resume(ResumeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PauseArgs {
+    /// Why new risk is paused; shown in every report until `resume`.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// State store: file:PATH or firestore (also TRADECYCLE_STORE).
+    #[arg(long, value_name = "STORE")]
+    pub store: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ResumeArgs {
+    /// State store: file:PATH or firestore (also TRADECYCLE_STORE).
+    #[arg(long, value_name = "STORE")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]

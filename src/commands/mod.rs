@@ -4,6 +4,7 @@
 
 pub mod dispatch;
 pub mod heartbeat;
+pub mod pause;
 pub mod replay;
 pub mod run;
 pub mod summary;
@@ -58,6 +59,8 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Watchdog(args) => runtime.block_on(watchdog::command(args)),
         Command::Summary(args) => summary::command(args),
         Command::Validate(args) => runtime.block_on(validate::command(args)),
+        Command::Pause(args) => runtime.block_on(pause::pause(args)),
+        Command::Resume(args) => runtime.block_on(pause::resume(args)),
     }
 }
 

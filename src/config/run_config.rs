@@ -95,7 +95,8 @@ impl RunConfig {
     pub fn resolve(req: &RunRequest) -> Result<RunConfig, ConfigError> {
         let env = &req.env;
         let mode = mode_of(req.paper, req.live || live_from_env(env)?)?;
-        let settings = Settings::from_env(env)?;
+        let mut settings = Settings::from_env(env)?;
+        settings.strategy.max_orders_per_run = max_orders_per_run(mode, settings.strategy.max_orders_per_run, env)?;
         let spec = store_spec(req.store.as_deref(), env)?;
         let (store, exchange, upstream_file, telegram) = if mode == Mode::Paper {
             let store = match spec {
@@ -144,6 +145,22 @@ impl RunConfig {
             artifacts_dir: req.artifacts_dir.clone(),
         })
     }
+}
+
+/// `MAX_ORDERS_PER_RUN` of a live run when unset: a live cycle rarely
+/// needs more, and a bug or a bad pool that plans a burst of orders should
+/// stop at a handful (the trading-loop runbook's multi-order guard).
+pub const LIVE_MAX_ORDERS_PER_RUN: usize = 10;
+
+/// The order cap of this run: a live run is capped at `MAX_ORDERS_PER_RUN`
+/// (default [`LIVE_MAX_ORDERS_PER_RUN`]) unless `TRADECYCLE_ACK_MANY_ORDERS`
+/// acknowledges more; dry and paper runs only at an explicit setting.
+fn max_orders_per_run(mode: Mode, set: Option<usize>, env: &Env) -> Result<Option<usize>, ConfigError> {
+    if mode != Mode::Live {
+        return Ok(set);
+    }
+    let acknowledged = boolean(env, "TRADECYCLE_ACK_MANY_ORDERS", false)?;
+    Ok(if acknowledged { None } else { Some(set.unwrap_or(LIVE_MAX_ORDERS_PER_RUN)) })
 }
 
 /// `TRADECYCLE_LIVE` (the `--live` flag is the caller's).

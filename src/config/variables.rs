@@ -89,8 +89,13 @@ pub const CYCLE: &[Variable] = &[
     Variable::new("MAX_NOTIONAL_PER_ORDER_USDT", "unset", "buys larger than this are shrunk to it"),
     Variable::new(
         "MAX_ORDERS_PER_RUN",
-        "unset",
+        "unset (10 live)",
         "orders beyond this count in one run are skipped (sells are planned first)",
+    ),
+    Variable::new(
+        "TRADECYCLE_ACK_MANY_ORDERS",
+        "false",
+        "live runs: lifts the MAX_ORDERS_PER_RUN cap (acknowledges planning more orders than it)",
     ),
     Variable::new(
         "TRADECYCLE_LOG",

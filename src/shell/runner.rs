@@ -23,6 +23,7 @@ use serde_json::Value;
 
 use crate::config::Settings;
 use crate::domain::alerts::AlertsReport;
+use crate::domain::pause::{forget_cleared, new_risk_pause};
 use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{DeliveryStatus, Mode, Report, Status, WriteStatus};
 use crate::domain::snapshot::MarketData;
@@ -184,17 +185,22 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         }
     }
 
-    /// The pure planner over this cycle's inputs; a state that paused
-    /// trading pauses it.
+    /// The pure planner over this cycle's inputs; new risk pauses as
+    /// domain/pause.rs decides (operator, kill switch, open SEV-1), and the
+    /// report says why.
     fn plan(
-        &self,
-        state: StateDoc,
+        &mut self,
+        mut state: StateDoc,
         official: Universe,
         resolution: PoolResolution,
         reading: MarketReading,
     ) -> Result<Cycle, Stop> {
         let mut settings = self.run.settings.strategy.clone();
-        settings.paused |= state.trading_paused;
+        forget_cleared(&mut state.resumed_alerts, &state.alerts);
+        let pause =
+            new_risk_pause(state.operator_pause.as_ref(), settings.paused, &state.alerts, &state.resumed_alerts);
+        settings.paused = pause.is_some();
+        self.report.paused = pause;
         let MarketReading { market: MarketData { balances, prices, rules, earn_products, .. }, btc, indicators } =
             reading;
         Cycle::new(CycleInputs {

@@ -9,6 +9,7 @@
 
 use serde_json::Value;
 
+use crate::domain::pause::Pause;
 use crate::domain::report::SCHEMA;
 
 /// Checks that `value` is an execution report.
@@ -78,6 +79,12 @@ fn alerts(report: &Value) -> Vec<String> {
     out
 }
 
+/// Why new risk is paused, from the report's `paused` (issue 11).
+fn paused_line(report: &Value) -> Option<String> {
+    let pause: Pause = serde_json::from_value(report.get("paused")?.clone()).ok()?;
+    Some(pause.line())
+}
+
 /// The Markdown job summary.
 pub fn markdown(report: &Value) -> String {
     let mut out = Vec::new();
@@ -91,6 +98,10 @@ pub fn markdown(report: &Value) -> String {
     out.push(format!("## {icon} tradecycle cycle: {status} ({})", s(report, "mode")));
     out.push(String::new());
     out.extend(alerts(report));
+    if let Some(line) = paused_line(report) {
+        out.push(format!("⏸️ {line}"));
+        out.push(String::new());
+    }
     out.push("| | |".into());
     out.push("| --- | --- |".into());
     out.push(format!("| Run | `{}` at {} |", cell(s(report, "run_id")), cell(s(report, "now"))));
@@ -256,6 +267,9 @@ pub fn annotations(report: &Value) -> Vec<String> {
     let attention: Vec<&str> = arr(report, "attention").iter().filter_map(Value::as_str).collect();
     for a in &attention {
         out.push(command("warning", "Needs attention", a));
+    }
+    if let Some(line) = paused_line(report) {
+        out.push(command("warning", "New risk paused", &line));
     }
     if let Some(p) = report.get("pool").filter(|p| p.get("degraded").and_then(Value::as_bool) == Some(true)) {
         out.push(command("warning", "Degraded pool", &degraded_pool_text(p)));

@@ -208,6 +208,21 @@ impl AlertBook {
         self.0.iter().filter(|(_, a)| a.state == AlertState::Raised)
     }
 
+    /// The book as the state document holds it, entry by entry: one
+    /// hand-edited record must not lose the others.
+    pub fn from_json(value: Option<&serde_json::Value>) -> AlertBook {
+        AlertBook(
+            value
+                .and_then(serde_json::Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(key, v)| serde_json::from_value(v.clone()).ok().map(|a| (key.clone(), a)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    }
+
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }

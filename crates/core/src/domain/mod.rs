@@ -5,6 +5,7 @@ pub mod alerts;
 pub mod client_order_id;
 pub mod exit;
 pub mod intent;
+pub mod pause;
 pub mod pool;
 pub mod report;
 pub mod rules;

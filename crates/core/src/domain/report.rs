@@ -9,6 +9,7 @@ use super::alerts::AlertsReport;
 use super::client_order_id::ClientOrderId;
 use super::exit;
 use super::intent::{Intent, IntentStatus};
+use super::pause::Pause;
 use super::pool::PoolResolution;
 
 pub const SCHEMA: &str = "tradecycle.report.v1";
@@ -174,6 +175,10 @@ pub struct Report {
     pub status: Status,
     /// Durable alerts raised, still open and cleared this cycle (issue 11).
     pub alerts: AlertsReport,
+    /// Why new risk is paused this cycle (operator, kill switch or an open
+    /// SEV-1 alert); absent when the cycle may add risk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused: Option<Pause>,
     pub pool: Option<PoolReport>,
     pub execution_pool: Vec<String>,
     pub selected_candidates: Vec<String>,
@@ -206,6 +211,7 @@ impl Report {
             now: now.to_string(),
             status: Status::Ok,
             alerts: AlertsReport::default(),
+            paused: None,
             pool: None,
             execution_pool: Vec::new(),
             selected_candidates: Vec::new(),
@@ -287,6 +293,9 @@ impl Report {
             for a in entries {
                 out.push(format!("alert {shown}: {} {} ({}): {}", a.severity.as_str(), a.key, a.scope, a.reason));
             }
+        }
+        if let Some(p) = &self.paused {
+            out.push(p.line());
         }
         if let Some(p) = &self.pool {
             out.push(format!(

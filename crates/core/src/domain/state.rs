@@ -4,7 +4,7 @@
 //! Reading is lenient on purpose: a document written by the reference must
 //! load unchanged, and a single odd value must not stop the cycle. Writing
 //! uses the reference's key names and shapes plus our own keys
-//! (`pending_orders`, `trading_paused`, `daily_trend_sell_proceeds`,
+//! (`pending_orders`, `trading_paused`/`paused`, `daily_trend_sell_proceeds`,
 //! `earn_in_transit`, `alerts`).
 
 use chrono::{DateTime, Utc};
@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::alerts::AlertBook;
 use super::client_order_id::ClientOrderId;
 use super::intent::{IntentKind, Side};
+use super::pause::{Pause, operator_pause_of};
 use super::pool::{PoolResolution, SourceKind, Universe, infer_base_asset};
 
 /// The BTC DCA record's key. BTC is the DCA core, never a trend position,
@@ -186,8 +187,13 @@ pub struct StateDoc {
     pub pending_orders: IndexMap<ClientOrderId, PendingOrder>,
     /// Ledger entries that do not parse, by key (written back unchanged).
     pub unreadable_pending: IndexMap<String, UnreadableEntry>,
-    /// Kill switch stored with the account (`TRADECYCLE_PAUSE` is the other).
-    pub trading_paused: bool,
+    /// The operator's pause (`tradecycle pause`), kept under `paused` with
+    /// `trading_paused` beside it for older binaries; an older document's
+    /// `trading_paused: true` reads as one (see `pause.rs`).
+    pub operator_pause: Option<Pause>,
+    /// SEV-1 alerts `tradecycle resume` acknowledged: they do not pause new
+    /// risk until they clear (written only while there are any).
+    pub resumed_alerts: Vec<String>,
     /// Earn redeems still on their way to spot, by asset (written only
     /// while there are any).
     pub earn_in_transit: IndexMap<String, EarnInTransit>,
@@ -204,7 +210,7 @@ fn as_f64(v: Option<&Value>) -> f64 {
     }
 }
 
-fn as_bool(v: Option<&Value>) -> bool {
+pub(crate) fn as_bool(v: Option<&Value>) -> bool {
     match v {
         Some(Value::Bool(b)) => *b,
         Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
@@ -307,18 +313,12 @@ impl StateDoc {
             positions: IndexMap::new(),
             pending_orders: IndexMap::new(),
             unreadable_pending: IndexMap::new(),
-            trading_paused: as_bool(get("trading_paused")),
-            // Entry by entry: one hand-edited record must not lose the others.
-            alerts: AlertBook(
-                get("alerts")
-                    .and_then(Value::as_object)
-                    .map(|m| {
-                        m.iter()
-                            .filter_map(|(key, v)| serde_json::from_value(v.clone()).ok().map(|a| (key.clone(), a)))
-                            .collect()
-                    })
-                    .unwrap_or_default(),
-            ),
+            operator_pause: operator_pause_of(get("paused"), as_bool(get("trading_paused"))),
+            resumed_alerts: get("resumed_alerts")
+                .and_then(Value::as_array)
+                .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                .unwrap_or_default(),
+            alerts: AlertBook::from_json(get("alerts")),
             earn_in_transit: get("earn_in_transit")
                 .and_then(Value::as_object)
                 .map(|m| {
@@ -452,7 +452,13 @@ impl StateDoc {
             pending.entry(id.clone()).or_insert_with(|| entry.raw.clone());
         }
         m.insert("pending_orders".into(), Value::Object(pending));
-        m.insert("trading_paused".into(), json!(self.trading_paused));
+        m.insert("trading_paused".into(), json!(self.operator_pause.is_some()));
+        if let Some(p) = &self.operator_pause {
+            m.insert("paused".into(), json!(p));
+        }
+        if !self.resumed_alerts.is_empty() {
+            m.insert("resumed_alerts".into(), json!(self.resumed_alerts));
+        }
         if !self.earn_in_transit.is_empty() {
             m.insert("earn_in_transit".into(), json!(self.earn_in_transit));
         }

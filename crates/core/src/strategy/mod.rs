@@ -22,8 +22,9 @@ pub struct StrategySettings {
     pub allow_new_entries_on_degraded: bool,
     /// `BTC_STATUS_REPORT_INTERVAL_HOURS`, 1..=24.
     pub status_report_interval_hours: u32,
-    /// Kill switch (`TRADECYCLE_PAUSE` or the state's `trading_paused`):
-    /// sells and risk reduction run, nothing adds risk.
+    /// New risk paused (`TRADECYCLE_PAUSE`, the operator's `tradecycle
+    /// pause` or an open SEV-1 alert; domain/pause.rs decides): sells and
+    /// risk reduction run, nothing adds risk.
     pub paused: bool,
     /// `MAX_NOTIONAL_PER_ORDER_USDT`: buys are shrunk to fit.
     pub max_notional_per_order: Option<Decimal>,
