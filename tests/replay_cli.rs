@@ -67,7 +67,7 @@ fn help_lists_the_exit_codes_and_flags() {
 
 #[test]
 fn caps_from_the_environment_shrink_buys() {
-    let r = Replay::default().env("MAX_NOTIONAL_PER_ORDER_USDT", "500").env("MAX_ORDERS_PER_RUN", "2").run();
+    let r = Replay::default().env("MAX_NOTIONAL_PER_ORDER_USDT", "500").env("MAX_ORDERS_PER_RUN", "2").code(5).run();
     let got = intents(&r);
     // fuel buy + ETH buy are the two orders allowed; ETH is shrunk to 500 USDT.
     assert_eq!(got[1].0, "trend_buy");
@@ -76,4 +76,12 @@ fn caps_from_the_environment_shrink_buys() {
     let orders = got.iter().filter(|i| !i.0.starts_with("earn_")).count();
     assert_eq!(orders, 2, "{got:?}");
     assert!(gates(&r).contains(&"max_orders_per_run".to_string()));
+    assert_eq!(r["status"], "attention", "skipping past the order cap needs a look");
+    assert!(
+        r["attention"][0].as_str().unwrap().ends_with(
+            "skipped: 2 orders already planned this run (MAX_ORDERS_PER_RUN; TRADECYCLE_ACK_MANY_ORDERS=1 allows more)"
+        ),
+        "{}",
+        r["attention"]
+    );
 }

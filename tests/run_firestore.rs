@@ -99,6 +99,32 @@ fn a_firestore_backed_live_cycle_trades_and_saves() {
 }
 
 #[test]
+fn pause_and_resume_work_on_firestore_and_a_paused_live_cycle_buys_nothing() {
+    let host = emulator_host();
+    let telegram = Telegram::start();
+    let live = Live::new("cycle_replay");
+    let env = firestore_env(&host, "pause", &telegram);
+    seed_firestore(&host, &env, &live, &live.fixtures.initial_state);
+    let paused = tradecycle(&["pause", "--reason", "exchange incident"], &pairs(&env));
+    assert_eq!(paused.code, 0, "{}", paused.stderr);
+    let run = live.run(&["--live", "--run-id", "fs-paused"], &pairs(&env));
+    assert!(matches!(run.code, 0 | 5), "{}\n{}", run.stderr, run.stdout);
+    let r = run.json();
+    assert_eq!(r["paused"]["by"], "operator");
+    assert_eq!(r["paused"]["reason"], "exchange incident");
+    assert!(live.fake.orders().is_empty(), "cycle_replay only buys: a paused cycle sends no order");
+    assert_eq!(r["state_after"]["paused"]["reason"], "exchange incident", "the cycle's save keeps the pause");
+
+    let resumed = tradecycle(&["resume"], &pairs(&env));
+    assert_eq!(resumed.code, 0, "{}", resumed.stderr);
+    assert_eq!(resumed.stdout.trim(), "resumed: lifted the pause by operator: exchange incident");
+    let run = live.run(&["--live", "--run-id", "fs-resumed"], &pairs(&env));
+    assert_eq!(run.code, 0, "{}\n{}", run.stderr, run.stdout);
+    assert!(run.json().get("paused").is_none());
+    assert!(!live.fake.orders().is_empty(), "buys again after resume");
+}
+
+#[test]
 fn firestore_down_at_load_aborts_before_trading_with_exit_3_and_an_alert() {
     let telegram = Telegram::start();
     let live = Live::new("cycle_replay");

@@ -152,11 +152,12 @@ impl RunConfig {
 /// stop at a handful (the trading-loop runbook's multi-order guard).
 pub const LIVE_MAX_ORDERS_PER_RUN: usize = 10;
 
-/// The order cap of this run: a live run is capped at `MAX_ORDERS_PER_RUN`
-/// (default [`LIVE_MAX_ORDERS_PER_RUN`]) unless `TRADECYCLE_ACK_MANY_ORDERS`
-/// acknowledges more; dry and paper runs only at an explicit setting.
+/// The order cap of this run: a live run — and a dry run, which shows what
+/// live would do — is capped at `MAX_ORDERS_PER_RUN` (default
+/// [`LIVE_MAX_ORDERS_PER_RUN`]) unless `TRADECYCLE_ACK_MANY_ORDERS`
+/// acknowledges more; a paper run only at an explicit setting.
 fn max_orders_per_run(mode: Mode, set: Option<usize>, env: &Env) -> Result<Option<usize>, ConfigError> {
-    if mode != Mode::Live {
+    if mode == Mode::Paper {
         return Ok(set);
     }
     let acknowledged = boolean(env, "TRADECYCLE_ACK_MANY_ORDERS", false)?;
@@ -241,6 +242,31 @@ mod tests {
 
     fn err(req: RunRequest) -> String {
         RunConfig::resolve(&req).unwrap_err().0
+    }
+
+    #[test]
+    fn a_live_run_is_capped_at_ten_orders_unless_more_are_acknowledged() {
+        let cap = |live: bool, extra: &[(&str, &str)]| {
+            let env = [KEYS.as_slice(), extra].concat();
+            RunConfig::resolve(&request(|r| r.live = live, &env)).unwrap().settings.strategy.max_orders_per_run
+        };
+        assert_eq!(cap(true, &[]), Some(LIVE_MAX_ORDERS_PER_RUN));
+        assert_eq!(LIVE_MAX_ORDERS_PER_RUN, 10);
+        assert_eq!(cap(true, &[("MAX_ORDERS_PER_RUN", "25")]), Some(25));
+        assert_eq!(cap(true, &[("TRADECYCLE_ACK_MANY_ORDERS", "1")]), None);
+        assert_eq!(cap(true, &[("MAX_ORDERS_PER_RUN", "3"), ("TRADECYCLE_ACK_MANY_ORDERS", "yes")]), None);
+        // A dry run shows what live would do, cap included.
+        assert_eq!(cap(false, &[]), Some(LIVE_MAX_ORDERS_PER_RUN));
+        assert_eq!(cap(false, &[("TRADECYCLE_ACK_MANY_ORDERS", "1")]), None);
+        let paper = |extra: &[(&str, &str)]| {
+            RunConfig::resolve(&request(|r| r.paper = true, extra)).unwrap().settings.strategy.max_orders_per_run
+        };
+        assert_eq!(paper(&[]), None, "paper trades only on the simulated exchange");
+        assert_eq!(paper(&[("MAX_ORDERS_PER_RUN", "4")]), Some(4));
+        assert_eq!(
+            err(request(|r| r.live = true, &[KEYS.as_slice(), &[("TRADECYCLE_ACK_MANY_ORDERS", "many")]].concat())),
+            "TRADECYCLE_ACK_MANY_ORDERS: expected true/false (1/0, yes/no, on/off), got 'many'"
+        );
     }
 
     #[test]

@@ -89,13 +89,13 @@ pub const CYCLE: &[Variable] = &[
     Variable::new("MAX_NOTIONAL_PER_ORDER_USDT", "unset", "buys larger than this are shrunk to it"),
     Variable::new(
         "MAX_ORDERS_PER_RUN",
-        "unset (10 live)",
-        "orders beyond this count in one run are skipped (sells are planned first)",
+        "10",
+        "orders beyond this count in one run are skipped (sells are planned first); paper runs: no cap unless set",
     ),
     Variable::new(
         "TRADECYCLE_ACK_MANY_ORDERS",
         "false",
-        "live runs: lifts the MAX_ORDERS_PER_RUN cap (acknowledges planning more orders than it)",
+        "lifts the MAX_ORDERS_PER_RUN cap of live and dry runs (acknowledges planning more orders than it)",
     ),
     Variable::new(
         "TRADECYCLE_LOG",

@@ -341,6 +341,17 @@ mod tests {
     }
 
     #[test]
+    fn a_paused_cycle_says_why_in_the_summary_and_the_annotations() {
+        let mut r = report();
+        r["paused"] = json!({"reason": "exchange incident", "by": "operator", "since": "2026-03-15T09:00:00Z"});
+        let line = "new risk paused by operator, since 2026-03-15T09:00:00Z: exchange incident \
+                    (sells and risk reduction still run)";
+        assert!(markdown(&r).contains(&format!("⏸️ {line}\n")), "{}", markdown(&r));
+        assert!(annotations(&r).iter().any(|a| a.contains("New risk paused") && a.contains(line)));
+        assert!(!markdown(&report()).contains("paused by"));
+    }
+
+    #[test]
     fn markdown_summary() {
         assert_eq!(
             markdown(&report()),

@@ -378,6 +378,12 @@ impl Cycle {
             && self.orders_planned >= max
         {
             self.gate("cycle", "max_orders_per_run", Some(symbol), json!({ "max_orders_per_run": max }));
+            // The multi-order guard: planning past the cap is worth a look
+            // (a burst of orders is more often a bug or a bad pool than a plan).
+            self.attention.push(format!(
+                "{symbol} skipped: {max} orders already planned this run (MAX_ORDERS_PER_RUN; \
+                 TRADECYCLE_ACK_MANY_ORDERS=1 allows more)"
+            ));
             return false;
         }
         self.orders_planned += 1;
