@@ -5,6 +5,8 @@
 //! a cycle holds it), change only the pause keys of the document (the rules
 //! are in the core's domain/pause.rs), and print what they did.
 
+use std::time::Duration;
+
 use chrono::Utc;
 use serde_json::Value;
 
@@ -12,10 +14,14 @@ use crate::cli::{PauseArgs, ResumeArgs};
 use crate::commands::watchdog::open_store;
 use crate::commands::{exit, usage};
 use crate::config::process_env;
-use crate::config::run_config::lease_ttl;
 use crate::domain::pause::{pause_document, resume_document};
 use crate::ports::{LeaseOutcome, StateStore};
 use crate::shell::runner::lease_owner;
+
+/// How long the commands hold the run lease: a load and a save take
+/// moments, and a command that dies holding it must not keep cycles out
+/// (exit 4) for the cycle's own 15 minutes.
+const COMMAND_LEASE_TTL: Duration = Duration::from_secs(60);
 
 /// The change one of the two commands makes to the state document.
 enum Edit {
@@ -40,10 +46,6 @@ pub async fn resume(args: ResumeArgs) -> u8 {
 /// Takes the lease, edits the document, saves it, releases the lease.
 async fn edit(store_flag: Option<&str>, edit: Edit) -> u8 {
     let env = process_env();
-    let ttl = match lease_ttl(&env) {
-        Ok(ttl) => ttl,
-        Err(e) => return usage(e.0),
-    };
     let store = match open_store(store_flag, &env).await {
         Ok(store) => store,
         Err(e) => return usage(e),
@@ -53,7 +55,7 @@ async fn edit(store_flag: Option<&str>, edit: Edit) -> u8 {
         Edit::Pause(_) => "pause",
         Edit::Resume => "resume",
     });
-    match store.acquire_lease(&owner, now, ttl).await {
+    match store.acquire_lease(&owner, now, COMMAND_LEASE_TTL).await {
         Ok(LeaseOutcome::Acquired) => {}
         Ok(LeaseOutcome::Held { owner, expires_at }) => {
             eprintln!(
