@@ -124,3 +124,28 @@ fn pause_needs_a_reason_and_a_store() {
     assert_eq!(r.code, 2);
     assert!(r.stderr.contains("no state store configured"), "{}", r.stderr);
 }
+
+#[test]
+fn an_open_sev1_alert_pauses_new_risk_until_it_clears() {
+    let dir = tempfile::tempdir().unwrap();
+    let r = paper_with(dir.path(), "cycle_replay", "2026-03-15T00:00:00Z", &[("TRADECYCLE_PAUSE", "1")]);
+    assert!(kinds(&r).iter().all(|k| !k.contains("buy")), "{:?}", kinds(&r));
+    // The book as a run whose save failed leaves it for the next one.
+    let path = dir.path().join("state.json");
+    let mut state: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    state["alerts"] = serde_json::json!({"state_save_failed": {
+        "severity": "SEV-1", "scope": "state store", "reason": "the state could not be saved",
+        "runbook": "State save failed", "first_seen": "2026-03-15T00:30:00Z", "last_seen": "2026-03-15T00:30:00Z",
+        "count": 1, "state": "raised", "last_notified": "2026-03-15T00:30:00Z"}});
+    std::fs::write(&path, serde_json::to_string(&state).unwrap()).unwrap();
+
+    let r = paper(dir.path(), "cycle_replay", "2026-03-15T01:00:00Z");
+    assert_eq!(r["paused"]["by"], "alert:state_save_failed");
+    assert_eq!(r["paused"]["since"], "2026-03-15T00:30:00Z");
+    assert!(kinds(&r).iter().all(|k| !k.contains("buy")), "{:?}", kinds(&r));
+    // This cycle saved fine: the condition clears, and with it the pause.
+    assert_eq!(r["alerts"]["cleared"][0]["key"], "state_save_failed");
+    let r = paper(dir.path(), "cycle_replay", "2026-03-15T02:00:00Z");
+    assert!(r.get("paused").is_none());
+    assert!(kinds(&r).iter().any(|k| k.starts_with("trend_buy")), "{:?}", kinds(&r));
+}
