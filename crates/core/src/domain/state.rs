@@ -99,6 +99,10 @@ pub struct PendingOrder {
     /// run finished; absent in entries written before this field existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<DateTime<Utc>>,
+    /// Why it was quarantined (set with status `quarantined`), for
+    /// `tradecycle orders list` and the runbook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine_reason: Option<String>,
 }
 
 /// Ledger statuses.
@@ -664,6 +668,7 @@ mod tests {
                 created_at: "2026-03-15T00:00:00Z".into(),
                 status: "pending".into(),
                 lease_until: None,
+                quarantine_reason: None,
             },
         );
         let v = doc.to_value();

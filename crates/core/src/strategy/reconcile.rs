@@ -10,7 +10,7 @@ use super::booking::{self, FillDay, OrderFacts};
 use crate::boundary::OrderReport;
 use crate::domain::intent::{Fill, Side};
 use crate::domain::pool::infer_base_asset;
-use crate::domain::state::{PendingOrder, StateDoc};
+use crate::domain::state::{PENDING_QUARANTINED, PendingOrder, StateDoc};
 
 /// What became of one pending order.
 #[derive(Debug, Clone, PartialEq)]
@@ -53,6 +53,39 @@ pub fn mismatch(symbol: &str, side: Side, not_before: DateTime<Utc>, report: &Or
 /// When the pending entry was written (its `created_at`), if readable.
 pub fn written_at(order: &PendingOrder) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(&order.created_at).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// `PENDING_QUARANTINE_HOURS` when unset: an entry unresolved this long
+/// after it was written is quarantined (issue 11).
+pub const DEFAULT_QUARANTINE_HOURS: i64 = 24;
+
+/// Quarantines `order` (kept, status `quarantined`, with its reason) when it
+/// is still unresolved `max_age` or longer after it was written; returns the
+/// reason when it did so now. An entry already quarantined, or whose write
+/// time cannot be read, is left as it is (the latter already blocks risk).
+pub fn quarantine_if_stale(order: &mut PendingOrder, now: DateTime<Utc>, max_age: chrono::Duration) -> Option<String> {
+    if order.status == PENDING_QUARANTINED {
+        return None;
+    }
+    let written = written_at(order)?;
+    if now - written < max_age {
+        return None;
+    }
+    let reason = format!(
+        "unresolved for {} h since it was written at {} (PENDING_QUARANTINE_HOURS={})",
+        (now - written).num_hours(),
+        written.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        max_age.num_hours()
+    );
+    quarantine(order, &reason);
+    Some(reason)
+}
+
+/// Marks `order` quarantined for `reason`: it stays in the ledger and blocks
+/// new risk in its symbol only until an operator resolves it.
+pub fn quarantine(order: &mut PendingOrder, reason: &str) {
+    order.status = PENDING_QUARANTINED.to_string();
+    order.quarantine_reason = Some(reason.to_string());
 }
 
 /// How long after its writer's lease ran out an order may still reach the
@@ -144,6 +177,7 @@ mod tests {
             created_at: "2026-03-15T10:00:05Z".into(),
             status: "pending".into(),
             lease_until: None,
+            quarantine_reason: None,
         }
     }
 
@@ -296,5 +330,35 @@ mod tests {
         assert!((s.btc.avg_cost - 80.0 / 0.000999).abs() < 1e-6);
         assert_eq!(s.last_balance_snapshot["BTC"], 0.000999);
         assert_eq!(s.last_balance_snapshot["USDT"], 1920.0);
+    }
+
+    #[test]
+    fn an_unresolved_order_is_quarantined_at_the_configured_age_not_a_minute_before() {
+        let day = chrono::Duration::hours(DEFAULT_QUARANTINE_HOURS);
+        let written = Utc.with_ymd_and_hms(2026, 3, 15, 10, 0, 5).unwrap();
+        let mut order = pending(IntentKind::TrendBuy, "ETHUSDT", Side::Buy);
+        order.status = "unresolved".into();
+
+        let almost = written + chrono::Duration::hours(23) + chrono::Duration::minutes(59);
+        assert_eq!(quarantine_if_stale(&mut order, almost, day), None);
+        assert_eq!((order.status.as_str(), order.quarantine_reason.as_deref()), ("unresolved", None));
+
+        let reason = quarantine_if_stale(&mut order, written + day, day);
+        let expected = "unresolved for 24 h since it was written at 2026-03-15T10:00:05Z (PENDING_QUARANTINE_HOURS=24)";
+        assert_eq!(reason.as_deref(), Some(expected));
+        assert_eq!((order.status.as_str(), order.quarantine_reason.as_deref()), (PENDING_QUARANTINED, Some(expected)));
+
+        // Already quarantined: not again (it was alerted once).
+        assert_eq!(quarantine_if_stale(&mut order, written + day * 2, day), None);
+    }
+
+    #[test]
+    fn the_age_rule_follows_the_configured_hours() {
+        let written = Utc.with_ymd_and_hms(2026, 3, 15, 10, 0, 5).unwrap();
+        let mut order = pending(IntentKind::TrendBuy, "ETHUSDT", Side::Buy);
+        let six = chrono::Duration::hours(6);
+        assert_eq!(quarantine_if_stale(&mut order, written + chrono::Duration::hours(5), six), None);
+        assert!(quarantine_if_stale(&mut order, written + six, six).is_some());
+        assert_eq!(order.status, PENDING_QUARANTINED);
     }
 }
