@@ -197,6 +197,27 @@ pub struct StateDoc {
     pub earn_in_transit: IndexMap<String, EarnInTransit>,
     /// Durable operator alerts by key (written only once there is one).
     pub alerts: AlertBook,
+    /// What operators settled by hand (`tradecycle orders resolve`), oldest
+    /// first, the last [`OPERATOR_ACTIONS_KEPT`] (written only once there is one).
+    pub operator_actions: Vec<OperatorAction>,
+}
+
+/// How many operator actions the state document keeps.
+pub const OPERATOR_ACTIONS_KEPT: usize = 100;
+
+/// One thing an operator did to the state by hand: who, when, what, to
+/// which ledger entry, and the entry as it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatorAction {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    /// `order_filled` or `order_not_placed`.
+    pub action: String,
+    pub client_order_id: String,
+    /// E.g. `filled 729.3 @ 2.4` or `not placed`.
+    pub detail: String,
+    /// The ledger entry that was settled.
+    pub entry: PendingOrder,
 }
 
 fn as_f64(v: Option<&Value>) -> f64 {
@@ -323,6 +344,10 @@ impl StateDoc {
                     })
                     .unwrap_or_default(),
             ),
+            operator_actions: get("operator_actions")
+                .and_then(Value::as_array)
+                .map(|items| items.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect())
+                .unwrap_or_default(),
             earn_in_transit: get("earn_in_transit")
                 .and_then(Value::as_object)
                 .map(|m| {
@@ -462,6 +487,9 @@ impl StateDoc {
         }
         if !self.alerts.is_empty() {
             m.insert("alerts".into(), json!(self.alerts));
+        }
+        if !self.operator_actions.is_empty() {
+            m.insert("operator_actions".into(), json!(self.operator_actions));
         }
         Value::Object(m)
     }

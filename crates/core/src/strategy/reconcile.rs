@@ -129,6 +129,20 @@ pub fn settle(
     if report.executed_qty <= Decimal::ZERO {
         return Settlement::Dropped(format!("order ended {:?} without a fill", report.status));
     }
+    let fill = Fill {
+        executed_qty: report.executed_qty,
+        quote_qty: report.cummulative_quote_qty,
+        commissions: report.commissions.clone(),
+        estimated: false,
+    };
+    book_settled(state, order, &fill, now);
+    Settlement::Settled { executed_qty: report.executed_qty, quote_qty: report.cummulative_quote_qty }
+}
+
+/// Books `fill` of the ledger entry `order` (already removed from the
+/// ledger) through the one fill booking, on the day it was planned: the
+/// path of a fill found by lookup and of one an operator enters by hand.
+pub fn book_settled(state: &mut StateDoc, order: &PendingOrder, fill: &Fill, now: DateTime<Utc>) {
     // The day the order was planned: the duplicate guards are per UTC day.
     let day = DateTime::parse_from_rfc3339(&order.created_at).map(|t| t.with_timezone(&Utc)).unwrap_or(now);
     let day_id = day.format("%Y%m%d").to_string();
@@ -143,16 +157,9 @@ pub fn settle(
         ordered_qty: order.quantity,
         planned_price: Some(order.price).filter(|p| *p > Decimal::ZERO),
     };
-    let fill = Fill {
-        executed_qty: report.executed_qty,
-        quote_qty: report.cummulative_quote_qty,
-        commissions: report.commissions.clone(),
-        estimated: false,
-    };
     // The crashed run's last save predates this fill; booking it moves the
     // snapshot too, so the trade is not mistaken for a deposit or withdrawal.
-    booking::book_fill(state, &facts, &fill, FillDay { day_id: &day_id, counts_today });
-    Settlement::Settled { executed_qty: report.executed_qty, quote_qty: report.cummulative_quote_qty }
+    booking::book_fill(state, &facts, fill, FillDay { day_id: &day_id, counts_today });
 }
 
 #[cfg(test)]
