@@ -4,6 +4,7 @@
 
 pub mod dispatch;
 pub mod heartbeat;
+pub mod orders;
 pub mod replay;
 pub mod run;
 pub mod summary;
@@ -58,6 +59,7 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Watchdog(args) => runtime.block_on(watchdog::command(args)),
         Command::Summary(args) => summary::command(args),
         Command::Validate(args) => runtime.block_on(validate::command(args)),
+        Command::Orders(args) => runtime.block_on(orders::command(args)),
     }
 }
 

@@ -184,7 +184,7 @@ pub async fn command(args: WatchdogArgs) -> u8 {
 
 /// The store named by `--store` or `TRADECYCLE_STORE` (no default: the
 /// watchdog must read where the cycle writes).
-async fn open_store(flag: Option<&str>, env: &Env) -> Result<AnyStore, String> {
+pub(crate) async fn open_store(flag: Option<&str>, env: &Env) -> Result<AnyStore, String> {
     let spec = store_spec(flag, env).map_err(|e| e.0)?.ok_or_else(|| {
         "no state store configured: pass --store firestore or --store file:PATH (or set TRADECYCLE_STORE)".to_string()
     })?;
