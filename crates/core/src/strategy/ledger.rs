@@ -85,10 +85,9 @@ pub fn resolve(
     by: &str,
     now: DateTime<Utc>,
 ) -> Result<OperatorAction, String> {
-    let key = state.pending_orders.keys().find(|k| k.to_string() == id).cloned().ok_or_else(|| {
+    let entry = state.pending_orders.shift_remove(id).ok_or_else(|| {
         format!("no pending order '{id}' in the ledger; `tradecycle orders list` shows the client ids it holds")
     })?;
-    let entry = state.pending_orders.shift_remove(&key).expect("the key was just found");
     let (action, detail) = match how {
         Resolution::Filled { qty, price } => {
             // The operator's numbers are all there is: no commission is known.
