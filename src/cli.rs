@@ -65,6 +65,9 @@ pub enum Command {
     Watchdog(WatchdogArgs),
     /// Render a cycle report as a GitHub job summary (Markdown) or workflow annotations.
     Summary(SummaryArgs),
+    /// Show the pending order ledger, or settle one entry by hand (see RUNBOOK "Quarantined order").
+    #[command(subcommand)]
+    Orders(OrdersCommand),
     /// Check credentials and reachability without trading or writing: the state store (Firestore and
     /// its Google credentials, or the state file), the upstream pool document, the Binance key, its
     /// permissions and the server clock, and Telegram.
@@ -267,4 +270,55 @@ fn parse_time(s: &str) -> Result<DateTime<Utc>, String> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| format!("expected an RFC 3339 time such as 2026-03-15T00:00:00Z: {e}"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// The pending order ledger: client id, symbol, side, quantity or amount, status, when and by which
+    /// run it was written, its age and why it is quarantined.
+    #[command(long_about = "The pending order ledger from the state store: client id, symbol, side, quantity \
+        (or quote amount), status (pending, unresolved, quarantined), when and by which run it was written, its \
+        age and why it is quarantined. Reads only; takes no lease.\n\n\
+        Exit codes: 0 listed (also when empty), 1 the store cannot be read, 2 configuration error.")]
+    List(OrdersListArgs),
+    /// Settle one ledger entry by hand after checking it on Binance: --filled QTY@PRICE or --not-placed.
+    #[command(long_about = "Settle one ledger entry by hand, after checking the client order id in Binance's \
+        order history.\n\n\
+        --filled QTY@PRICE books the fill (base quantity executed at the average price in USDT, no commission) \
+        exactly as a run books a fill it finds itself: position, action history, balance snapshot. --not-placed \
+        removes the entry (the order never executed). Either way the entry, who (--by) and when are recorded in \
+        the state's operator_actions, and the next run neither books it again nor waits for it.\n\n\
+        Takes the run lease, so it never races a cycle.\n\n\
+        Exit codes: 0 settled, 1 the store cannot be read or written, 2 unknown client id or bad arguments, \
+        4 a cycle holds the run lease (try again after it).")]
+    Resolve(OrdersResolveArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct OrdersListArgs {
+    /// State store: file:PATH or firestore [env: TRADECYCLE_STORE].
+    #[arg(long, value_name = "file:PATH|firestore")]
+    pub store: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("outcome").required(true).args(["filled", "not_placed"])))]
+pub struct OrdersResolveArgs {
+    /// The ledger entry's client order id (as `orders list` shows it).
+    pub client_id: String,
+    /// It executed: base quantity @ average price in USDT, e.g. 729.3@2.4.
+    #[arg(long, value_name = "QTY@PRICE")]
+    pub filled: Option<String>,
+    /// It never executed (not on Binance, or ended without a fill).
+    #[arg(long)]
+    pub not_placed: bool,
+    /// Who settles it, recorded in the state [default: $USER, else operator].
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// State store: file:PATH or firestore [env: TRADECYCLE_STORE].
+    #[arg(long, value_name = "file:PATH|firestore")]
+    pub store: Option<String>,
 }

@@ -255,3 +255,53 @@ fn two_live_runs_at_once_one_trades_the_other_exits_4_firestore() {
         live.assert_one_traded(&runs, &format!("{gap_ms} ms apart"));
     }
 }
+
+/// The state document as the emulator holds it.
+fn firestore_state(host: &str, env: &[(String, String)]) -> Value {
+    let mut config = FirestoreConfig::new(Some("demo-tradecycle-test".into()));
+    config.emulator_host = Some(host.to_string());
+    config.state = DocRef::new(get(env, "TRADECYCLE_STATE_COLLECTION"), "MULTI_ASSET_STATE");
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(FirestoreStore::new(config).load()).expect("state read").expect("a state document")
+}
+
+#[test]
+fn orders_list_and_resolve_work_on_the_firestore_state() {
+    let host = emulator_host();
+    let telegram = Telegram::start();
+    let live = Live::new("cycle_replay");
+    let env = firestore_env(&host, "orders", &telegram);
+    let id = format!("tc-{}-tb-XRPUSDT", chrono::Utc::now().format("%y%m%d%H"));
+    let mut state = live.fixtures.initial_state.clone();
+    state["pending_orders"] = json!({ &id: {"client_order_id": id, "kind": "trend_buy", "symbol": "XRPUSDT",
+        "side": "BUY", "quantity": "729.3", "price": "2.4", "run_id": "earlier",
+        "created_at": chrono::Utc::now().to_rfc3339(), "status": "pending"} });
+    seed_firestore(&host, &env, &live, &state);
+    // Binance refuses to look the order up (as for a delisted symbol): the cycle quarantines it.
+    let delisted =
+        |path: &str| Fault::new("GET", path, FaultKind::error(400, -1121, "Invalid symbol.")).symbol("XRPUSDT");
+    live.fake.inject(delisted("/api/v3/order").times(100));
+    live.fake.inject(delisted("/api/v3/allOrders").times(100));
+    let run = live.run(&["--live", "--run-id", "fs-quarantine"], &pairs(&env));
+    assert_eq!(run.code, 5, "{}\n{}", run.stderr, run.stdout);
+
+    let list = tradecycle(&["orders", "list", "--json"], &pairs(&env));
+    assert_eq!(list.code, 0, "{}", list.stderr);
+    let rows = list.json();
+    assert_eq!(rows[0]["client_order_id"], id.as_str(), "{rows}");
+    assert_eq!(rows[0]["status"], "quarantined");
+
+    let done = tradecycle(&["orders", "resolve", &id, "--filled", "729.3@2.5", "--by", "bob"], &pairs(&env));
+    assert_eq!(done.code, 0, "{}", done.stderr);
+    let after = firestore_state(&host, &env);
+    assert_eq!(after["pending_orders"], json!({}));
+    assert_eq!(after["XRPUSDT"]["entry_price"], 2.5);
+    assert_eq!(after["operator_actions"][0]["by"], "bob");
+
+    // The next cycle finds nothing to settle and sends no XRP order.
+    let next = live.run(&["--live", "--run-id", "fs-after"], &pairs(&env));
+    assert_eq!(next.code, 0, "{}\n{}", next.stderr, next.stdout);
+    assert_eq!(next.json()["reconciled"], json!([]));
+    assert_eq!(common::live::fills_for(&live, "XRPUSDT"), 0);
+    assert_eq!(firestore_state(&host, &env)["operator_actions"].as_array().unwrap().len(), 1);
+}

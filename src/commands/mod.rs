@@ -4,6 +4,7 @@
 
 pub mod dispatch;
 pub mod heartbeat;
+pub mod orders;
 pub mod pause;
 pub mod replay;
 pub mod run;
@@ -61,6 +62,7 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Validate(args) => runtime.block_on(validate::command(args)),
         Command::Pause(args) => runtime.block_on(pause::pause(args)),
         Command::Resume(args) => runtime.block_on(pause::resume(args)),
+        Command::Orders(args) => runtime.block_on(orders::command(args)),
     }
 }
 

@@ -7,6 +7,7 @@ use super::env::{ConfigError, Env, boolean, int, positive_decimal, positive_int,
 use crate::notify::event::Lang;
 use crate::notify::messages::parse_lang;
 use crate::strategy::StrategySettings;
+use crate::strategy::reconcile::DEFAULT_QUARANTINE_HOURS;
 use crate::upstream::payload::ContractSettings;
 
 /// Resolved settings of one run.
@@ -21,6 +22,9 @@ pub struct Settings {
     pub lang: Lang,
     /// `ALERT_REMIND_HOURS`: how often an alert that stays open is repeated.
     pub alert_remind_hours: i64,
+    /// `PENDING_QUARANTINE_HOURS`: age at which an unresolved pending order
+    /// is quarantined.
+    pub pending_quarantine_hours: i64,
 }
 
 /// `NOTIFY_LANG`, default English (the operations commands read it alone).
@@ -62,6 +66,7 @@ impl Settings {
                 .unwrap_or_else(|| "CRYPTO_LIVE_POOL_ROTATION_LIVE_POOL".into()),
             lang,
             alert_remind_hours: int(env, "ALERT_REMIND_HOURS", 24)?.max(1),
+            pending_quarantine_hours: int(env, "PENDING_QUARANTINE_HOURS", DEFAULT_QUARANTINE_HOURS)?.max(1),
         })
     }
 }
@@ -89,6 +94,19 @@ mod tests {
         assert_eq!(s.lang, Lang::En);
         assert_eq!(s.artifact_file, None);
         assert_eq!(s.alert_remind_hours, 24);
+        assert_eq!(s.pending_quarantine_hours, 24);
+    }
+
+    #[test]
+    fn pending_quarantine_hours_is_read_and_at_least_one() {
+        let hours =
+            |v: &str| Settings::from_env(&env(&[("PENDING_QUARANTINE_HOURS", v)])).map(|s| s.pending_quarantine_hours);
+        assert_eq!(hours("48"), Ok(48));
+        assert_eq!(hours("0"), Ok(1));
+        assert_eq!(
+            hours("a day").unwrap_err().to_string(),
+            "PENDING_QUARANTINE_HOURS: expected a whole number, got 'a day'"
+        );
     }
 
     #[test]

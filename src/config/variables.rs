@@ -85,6 +85,11 @@ pub const CYCLE: &[Variable] = &[
         "24",
         "hours between reminders of a durable alert that stays open (at least 1)",
     ),
+    Variable::new(
+        "PENDING_QUARANTINE_HOURS",
+        "24",
+        "a pending order still unresolved this many hours after it was written is quarantined (at least 1)",
+    ),
     Variable::new("TRADECYCLE_PAUSE", "false", "kill switch: sells and risk reduction run, no buys"),
     Variable::new("MAX_NOTIONAL_PER_ORDER_USDT", "unset", "buys larger than this are shrunk to it"),
     Variable::new(

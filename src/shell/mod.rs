@@ -7,7 +7,7 @@
 pub mod artifacts;
 mod effects;
 pub mod execute;
-mod lease;
+pub mod lease;
 pub mod logging;
 mod market;
 mod outbox;

@@ -18,7 +18,9 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// no earlier than written); an order the exchange refuses to look up
     /// (e.g. a delisted symbol) is quarantined, and one that cannot be
     /// looked up right now is kept: neither stops the cycle (sells and the
-    /// breaker still run), both block new risk and need attention. A fill
+    /// breaker still run), both block new risk and need attention. One kept
+    /// for `PENDING_QUARANTINE_HOURS` since it was written is quarantined
+    /// too, so it blocks only its own symbol from then on. A fill
     /// found by lookup has its fee read from the order's trades before it
     /// is booked; if that read fails it is booked without it, with a warning.
     pub(super) async fn reconcile(&mut self, state: &mut StateDoc) -> Result<(), Stop> {
@@ -41,28 +43,32 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
                             format!("executed {} for {} USDT", executed_qty.normalize(), quote_qty.normalize()),
                         ),
                         Settlement::Dropped(why) => ("dropped", why.clone()),
-                        Settlement::Kept(why) => ("kept", why.clone()),
+                        Settlement::Kept(why) => match self.quarantine_if_stale(state, &order) {
+                            Some(stale) => ("quarantined", format!("{why}; {stale}")),
+                            None => ("kept", why.clone()),
+                        },
                     };
                     (kind, note.map(|n| format!("{why} ({n})")).unwrap_or(why))
                 }
                 Err(PortError::Definitive(e)) => {
-                    let detail = format!(
-                        "order {} ({}) cannot be looked up on the exchange: {e}; quarantined: kept in the ledger, \
-                         no new {} risk until it is resolved (check it on Binance, then remove pending_orders.{} \
-                         from the state document)",
-                        order.client_order_id, order.symbol, order.symbol, order.client_order_id
-                    );
+                    let detail = quarantined_detail(&order, &format!("cannot be looked up on the exchange: {e}"));
                     if let Some(entry) = state.pending_orders.get_mut(&order.client_order_id)
                         && entry.status != PENDING_QUARANTINED
                     {
                         // Alerted once, when it is quarantined; each later run
                         // reports it as an attention item.
-                        entry.status = PENDING_QUARANTINED.to_string();
+                        reconcile::quarantine(entry, &format!("the exchange refuses to look it up: {e}"));
                         self.outbox.push(Event::OrderAttention { detail: detail.clone() });
                     }
                     ("quarantined", detail)
                 }
-                Err(e) => ("kept", format!("could not be looked up this run ({e}); kept, no new risk this cycle")),
+                Err(e) => {
+                    let why = format!("could not be looked up this run ({e}); kept, no new risk this cycle");
+                    match self.quarantine_if_stale(state, &order) {
+                        Some(stale) => ("quarantined", format!("{why}; {stale}")),
+                        None => ("kept", why),
+                    }
+                }
             };
             self.report.reconciled.push(Reconciliation {
                 client_order_id: order.client_order_id.clone(),
@@ -75,6 +81,17 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
             self.save_state(state, "reconcile_pending_orders").await;
         }
         Ok(())
+    }
+
+    /// Applies the age rule (`PENDING_QUARANTINE_HOURS`) to an entry this
+    /// run kept; when it quarantines it now, alerts once and says why.
+    fn quarantine_if_stale(&mut self, state: &mut StateDoc, order: &PendingOrder) -> Option<String> {
+        let max_age = chrono::Duration::hours(self.run.settings.pending_quarantine_hours);
+        let entry = state.pending_orders.get_mut(&order.client_order_id)?;
+        let why = reconcile::quarantine_if_stale(entry, self.run.now, max_age)?;
+        let detail = quarantined_detail(order, &why);
+        self.outbox.push(Event::OrderAttention { detail: detail.clone() });
+        Some(detail)
     }
 
     /// The exchange's record of a pending order: by client id, else from
@@ -99,4 +116,15 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         let found = orders.into_iter().rev().find(|o| o.client_order_id == order.client_order_id && other(o).is_none());
         Ok((found, passed_over))
     }
+}
+
+/// What the operator reads when `order` is quarantined for `why`: what
+/// it blocks and how to settle it.
+fn quarantined_detail(order: &PendingOrder, why: &str) -> String {
+    format!(
+        "order {id} ({symbol}) {why}; quarantined: kept in the ledger, no new {symbol} risk until it is resolved \
+         (check it on Binance, then `tradecycle orders resolve {id} --filled QTY@PRICE` or `--not-placed`)",
+        id = order.client_order_id,
+        symbol = order.symbol,
+    )
 }

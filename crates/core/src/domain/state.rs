@@ -100,6 +100,10 @@ pub struct PendingOrder {
     /// run finished; absent in entries written before this field existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease_until: Option<DateTime<Utc>>,
+    /// Why it was quarantined (set with status `quarantined`), for
+    /// `tradecycle orders list` and the runbook.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quarantine_reason: Option<String>,
 }
 
 /// Ledger statuses.
@@ -199,6 +203,27 @@ pub struct StateDoc {
     pub earn_in_transit: IndexMap<String, EarnInTransit>,
     /// Durable operator alerts by key (written only once there is one).
     pub alerts: AlertBook,
+    /// What operators settled by hand (`tradecycle orders resolve`), oldest
+    /// first, the last [`OPERATOR_ACTIONS_KEPT`] (written only once there is one).
+    pub operator_actions: Vec<OperatorAction>,
+}
+
+/// How many operator actions the state document keeps.
+pub const OPERATOR_ACTIONS_KEPT: usize = 100;
+
+/// One thing an operator did to the state by hand: who, when, what, to
+/// which ledger entry, and the entry as it was.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OperatorAction {
+    pub at: DateTime<Utc>,
+    pub by: String,
+    /// `order_filled` or `order_not_placed`.
+    pub action: String,
+    pub client_order_id: String,
+    /// E.g. `filled 729.3 @ 2.4` or `not placed`.
+    pub detail: String,
+    /// The ledger entry that was settled.
+    pub entry: PendingOrder,
 }
 
 fn as_f64(v: Option<&Value>) -> f64 {
@@ -319,6 +344,10 @@ impl StateDoc {
                 .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_string).collect())
                 .unwrap_or_default(),
             alerts: AlertBook::from_json(get("alerts")),
+            operator_actions: get("operator_actions")
+                .and_then(Value::as_array)
+                .map(|items| items.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect())
+                .unwrap_or_default(),
             earn_in_transit: get("earn_in_transit")
                 .and_then(Value::as_object)
                 .map(|m| {
@@ -464,6 +493,9 @@ impl StateDoc {
         }
         if !self.alerts.is_empty() {
             m.insert("alerts".into(), json!(self.alerts));
+        }
+        if !self.operator_actions.is_empty() {
+            m.insert("operator_actions".into(), json!(self.operator_actions));
         }
         Value::Object(m)
     }
@@ -670,6 +702,7 @@ mod tests {
                 created_at: "2026-03-15T00:00:00Z".into(),
                 status: "pending".into(),
                 lease_until: None,
+                quarantine_reason: None,
             },
         );
         let v = doc.to_value();

@@ -9,6 +9,7 @@ pub mod cycle;
 pub mod daily;
 pub mod dca;
 pub mod earn;
+pub mod ledger;
 pub mod log_lines;
 pub mod reconcile;
 pub mod rotation;

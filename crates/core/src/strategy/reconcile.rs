@@ -10,7 +10,7 @@ use super::booking::{self, FillDay, OrderFacts};
 use crate::boundary::OrderReport;
 use crate::domain::intent::{Fill, Side};
 use crate::domain::pool::infer_base_asset;
-use crate::domain::state::{PendingOrder, StateDoc};
+use crate::domain::state::{PENDING_QUARANTINED, PendingOrder, StateDoc};
 
 /// What became of one pending order.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +55,39 @@ pub fn written_at(order: &PendingOrder) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(&order.created_at).ok().map(|t| t.with_timezone(&Utc))
 }
 
+/// `PENDING_QUARANTINE_HOURS` when unset: an entry unresolved this long
+/// after it was written is quarantined (issue 11).
+pub const DEFAULT_QUARANTINE_HOURS: i64 = 24;
+
+/// Quarantines `order` (kept, status `quarantined`, with its reason) when it
+/// is still unresolved `max_age` or longer after it was written; returns the
+/// reason when it did so now. An entry already quarantined, or whose write
+/// time cannot be read, is left as it is (the latter already blocks risk).
+pub fn quarantine_if_stale(order: &mut PendingOrder, now: DateTime<Utc>, max_age: chrono::Duration) -> Option<String> {
+    if order.status == PENDING_QUARANTINED {
+        return None;
+    }
+    let written = written_at(order)?;
+    if now - written < max_age {
+        return None;
+    }
+    let reason = format!(
+        "unresolved for {} h since it was written at {} (PENDING_QUARANTINE_HOURS={})",
+        (now - written).num_hours(),
+        written.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        max_age.num_hours()
+    );
+    quarantine(order, &reason);
+    Some(reason)
+}
+
+/// Marks `order` quarantined for `reason`: it stays in the ledger and blocks
+/// new risk in its symbol only until an operator resolves it.
+pub fn quarantine(order: &mut PendingOrder, reason: &str) {
+    order.status = PENDING_QUARANTINED.to_string();
+    order.quarantine_reason = Some(reason.to_string());
+}
+
 /// How long after its writer's lease ran out an order may still reach the
 /// exchange and execute: Binance refuses a request older than its
 /// `recvWindow`, at most 60 s.
@@ -96,6 +129,20 @@ pub fn settle(
     if report.executed_qty <= Decimal::ZERO {
         return Settlement::Dropped(format!("order ended {:?} without a fill", report.status));
     }
+    let fill = Fill {
+        executed_qty: report.executed_qty,
+        quote_qty: report.cummulative_quote_qty,
+        commissions: report.commissions.clone(),
+        estimated: false,
+    };
+    book_settled(state, order, &fill, now);
+    Settlement::Settled { executed_qty: report.executed_qty, quote_qty: report.cummulative_quote_qty }
+}
+
+/// Books `fill` of the ledger entry `order` (already removed from the
+/// ledger) through the one fill booking, on the day it was planned: the
+/// path of a fill found by lookup and of one an operator enters by hand.
+pub fn book_settled(state: &mut StateDoc, order: &PendingOrder, fill: &Fill, now: DateTime<Utc>) {
     // The day the order was planned: the duplicate guards are per UTC day.
     let day = DateTime::parse_from_rfc3339(&order.created_at).map(|t| t.with_timezone(&Utc)).unwrap_or(now);
     let day_id = day.format("%Y%m%d").to_string();
@@ -110,16 +157,9 @@ pub fn settle(
         ordered_qty: order.quantity,
         planned_price: Some(order.price).filter(|p| *p > Decimal::ZERO),
     };
-    let fill = Fill {
-        executed_qty: report.executed_qty,
-        quote_qty: report.cummulative_quote_qty,
-        commissions: report.commissions.clone(),
-        estimated: false,
-    };
     // The crashed run's last save predates this fill; booking it moves the
     // snapshot too, so the trade is not mistaken for a deposit or withdrawal.
-    booking::book_fill(state, &facts, &fill, FillDay { day_id: &day_id, counts_today });
-    Settlement::Settled { executed_qty: report.executed_qty, quote_qty: report.cummulative_quote_qty }
+    booking::book_fill(state, &facts, fill, FillDay { day_id: &day_id, counts_today });
 }
 
 #[cfg(test)]
@@ -144,6 +184,7 @@ mod tests {
             created_at: "2026-03-15T10:00:05Z".into(),
             status: "pending".into(),
             lease_until: None,
+            quarantine_reason: None,
         }
     }
 
@@ -296,5 +337,35 @@ mod tests {
         assert!((s.btc.avg_cost - 80.0 / 0.000999).abs() < 1e-6);
         assert_eq!(s.last_balance_snapshot["BTC"], 0.000999);
         assert_eq!(s.last_balance_snapshot["USDT"], 1920.0);
+    }
+
+    #[test]
+    fn an_unresolved_order_is_quarantined_at_the_configured_age_not_a_minute_before() {
+        let day = chrono::Duration::hours(DEFAULT_QUARANTINE_HOURS);
+        let written = Utc.with_ymd_and_hms(2026, 3, 15, 10, 0, 5).unwrap();
+        let mut order = pending(IntentKind::TrendBuy, "ETHUSDT", Side::Buy);
+        order.status = "unresolved".into();
+
+        let almost = written + chrono::Duration::hours(23) + chrono::Duration::minutes(59);
+        assert_eq!(quarantine_if_stale(&mut order, almost, day), None);
+        assert_eq!((order.status.as_str(), order.quarantine_reason.as_deref()), ("unresolved", None));
+
+        let reason = quarantine_if_stale(&mut order, written + day, day);
+        let expected = "unresolved for 24 h since it was written at 2026-03-15T10:00:05Z (PENDING_QUARANTINE_HOURS=24)";
+        assert_eq!(reason.as_deref(), Some(expected));
+        assert_eq!((order.status.as_str(), order.quarantine_reason.as_deref()), (PENDING_QUARANTINED, Some(expected)));
+
+        // Already quarantined: not again (it was alerted once).
+        assert_eq!(quarantine_if_stale(&mut order, written + day * 2, day), None);
+    }
+
+    #[test]
+    fn the_age_rule_follows_the_configured_hours() {
+        let written = Utc.with_ymd_and_hms(2026, 3, 15, 10, 0, 5).unwrap();
+        let mut order = pending(IntentKind::TrendBuy, "ETHUSDT", Side::Buy);
+        let six = chrono::Duration::hours(6);
+        assert_eq!(quarantine_if_stale(&mut order, written + chrono::Duration::hours(5), six), None);
+        assert!(quarantine_if_stale(&mut order, written + six, six).is_some());
+        assert_eq!(order.status, PENDING_QUARANTINED);
     }
 }

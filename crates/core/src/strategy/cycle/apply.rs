@@ -29,6 +29,7 @@ impl Cycle {
             created_at: self.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             status: "pending".to_string(),
             lease_until: None,
+            quarantine_reason: None,
         };
         self.written_ahead.insert(id.clone());
         self.state.pending_orders.insert(id, entry);

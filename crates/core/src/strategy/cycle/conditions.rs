@@ -55,7 +55,8 @@ impl Cycle {
         }
         for (id, order) in &self.state.pending_orders {
             if order.status == PENDING_QUARANTINED {
-                let reason = format!("order {id} cannot be looked up on the exchange; no new risk in its symbol");
+                let why = order.quarantine_reason.as_deref().unwrap_or("it cannot be looked up on the exchange");
+                let reason = format!("order {id} is quarantined ({why}); no new risk in its symbol");
                 found.push(condition(
                     format!("order_quarantined:{id}"),
                     Severity::Sev1,

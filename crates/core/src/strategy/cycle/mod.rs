@@ -218,8 +218,9 @@ impl Cycle {
             if order.status == PENDING_QUARANTINED {
                 quarantined.insert(order.symbol.clone());
                 attention.push(format!(
-                    "order {id} is quarantined (it cannot be looked up on the exchange): no new {} risk until it is \
-                     resolved; check it on Binance and remove pending_orders.{id} from the state document",
+                    "order {id} is quarantined ({}): no new {} risk until it is resolved; check it on Binance, \
+                     then run `tradecycle orders resolve {id} --filled QTY@PRICE` or `--not-placed`",
+                    order.quarantine_reason.as_deref().unwrap_or("it cannot be looked up on the exchange"),
                     order.symbol
                 ));
             } else {

@@ -233,6 +233,7 @@ fn pending(id: &str, symbol: &str, status: &str) -> PendingOrder {
         created_at: "2026-03-15T09:00:00Z".into(),
         status: status.into(),
         lease_until: None,
+        quarantine_reason: None,
     }
 }
 
