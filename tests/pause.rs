@@ -110,7 +110,8 @@ fn pause_and_resume_leave_the_state_alone_while_a_cycle_holds_the_lease() {
         let s = store(dir.path());
         let r = tradecycle(&[args.as_slice(), &["--store", &s]].concat(), &[]);
         assert_eq!(r.code, 4, "{args:?}: {}", r.stderr);
-        assert!(r.stderr.contains("a cycle holds the run lease (20260315T000000Z/cycle"), "{}", r.stderr);
+        assert!(r.stderr.contains("a cycle (20260315T000000Z/cycle"), "{}", r.stderr);
+        assert!(r.stderr.contains("holds the run lease until"), "{}", r.stderr);
         assert_eq!(std::fs::read_to_string(&state).unwrap(), "{\"trading_paused\": false}");
     }
 }

@@ -9,6 +9,7 @@ pub mod pause;
 pub mod replay;
 pub mod run;
 pub mod summary;
+pub mod under_lease;
 pub mod validate;
 pub mod watchdog;
 

@@ -3,24 +3,19 @@
 //! entry by hand. The shell half only: the store, the lease and printing;
 //! what a resolution does to the state is core `strategy::ledger`.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use serde_json::Value;
 
 use crate::cli::{OrdersCommand, OrdersListArgs, OrdersResolveArgs};
 use crate::commands::run::AnyStore;
+use crate::commands::under_lease::under_lease;
 use crate::commands::watchdog::open_store;
 use crate::commands::{exit, usage};
 use crate::config::process_env;
 use crate::domain::pool::{Universe, infer_base_asset};
 use crate::domain::state::StateDoc;
-use crate::ports::{LeaseOutcome, StateStore};
+use crate::ports::StateStore;
 use crate::strategy::ledger::{self, LedgerRow, Resolution};
-
-/// How long `resolve` holds the run lease: it reads, settles and saves in
-/// seconds; a crash leaves the next cycle waiting at most this long.
-const RESOLVE_LEASE_TTL: Duration = Duration::from_secs(120);
 
 pub async fn command(cmd: OrdersCommand) -> u8 {
     match cmd {
@@ -67,24 +62,8 @@ async fn resolve(args: OrdersResolveArgs) -> u8 {
         Ok(store) => store,
         Err(e) => return usage(e),
     };
-    let owner = crate::shell::lease::lease_owner("orders-resolve");
     let now = Utc::now();
-    match store.acquire_lease(&owner, now, RESOLVE_LEASE_TTL).await {
-        Ok(LeaseOutcome::Acquired) => {}
-        Ok(LeaseOutcome::Held { owner, expires_at }) => {
-            eprintln!(
-                "error: a cycle ({owner}) holds the run lease until {}; nothing changed, try again after it",
-                expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            );
-            return exit::LEASE_HELD;
-        }
-        Err(e) => return failed(format!("could not take the run lease: {e}")),
-    }
-    let code = settle(&store, &args.client_id, how, &by, now).await;
-    if let Err(e) = store.release_lease(&owner).await {
-        eprintln!("warning: could not release the run lease ({e}); it expires on its own");
-    }
-    code
+    under_lease(&store, "orders-resolve", now, || settle(&store, &args.client_id, how, &by, now)).await
 }
 
 /// Loads, settles and saves under the lease; the exit code.

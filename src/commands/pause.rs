@@ -5,23 +5,16 @@
 //! a cycle holds it), change only the pause keys of the document (the rules
 //! are in the core's domain/pause.rs), and print what they did.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use serde_json::Value;
 
 use crate::cli::{PauseArgs, ResumeArgs};
+use crate::commands::under_lease::under_lease;
 use crate::commands::watchdog::open_store;
 use crate::commands::{exit, usage};
 use crate::config::process_env;
 use crate::domain::pause::{pause_document, resume_document};
-use crate::ports::{LeaseOutcome, StateStore};
-use crate::shell::runner::lease_owner;
-
-/// How long the commands hold the run lease: a load and a save take
-/// moments, and a command that dies holding it must not keep cycles out
-/// (exit 4) for the cycle's own 15 minutes.
-const COMMAND_LEASE_TTL: Duration = Duration::from_secs(60);
+use crate::ports::StateStore;
 
 /// The change one of the two commands makes to the state document.
 enum Edit {
@@ -43,37 +36,19 @@ pub async fn resume(args: ResumeArgs) -> u8 {
     edit(args.store.as_deref(), Edit::Resume).await
 }
 
-/// Takes the lease, edits the document, saves it, releases the lease.
+/// Edits the document under the run lease.
 async fn edit(store_flag: Option<&str>, edit: Edit) -> u8 {
     let env = process_env();
     let store = match open_store(store_flag, &env).await {
         Ok(store) => store,
         Err(e) => return usage(e),
     };
-    let now = Utc::now();
-    let owner = lease_owner(match edit {
+    let command = match edit {
         Edit::Pause(_) => "pause",
         Edit::Resume => "resume",
-    });
-    match store.acquire_lease(&owner, now, COMMAND_LEASE_TTL).await {
-        Ok(LeaseOutcome::Acquired) => {}
-        Ok(LeaseOutcome::Held { owner, expires_at }) => {
-            eprintln!(
-                "error: a cycle holds the run lease ({owner}, until {}); nothing changed — run this again once it ends",
-                expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-            );
-            return exit::LEASE_HELD;
-        }
-        Err(e) => {
-            eprintln!("error: cannot take the run lease in the state store: {e}; nothing changed");
-            return exit::ERROR;
-        }
-    }
-    let code = apply(&store, edit, now).await;
-    if let Err(e) = store.release_lease(&owner).await {
-        eprintln!("warning: could not release the run lease ({e}); it expires by itself");
-    }
-    code
+    };
+    let now = Utc::now();
+    under_lease(&store, command, now, || apply(&store, edit, now)).await
 }
 
 /// Loads, edits and saves the state document; prints what changed.

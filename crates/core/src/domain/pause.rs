@@ -54,6 +54,11 @@ pub fn operator_pause_of(paused: Option<&Value>, trading_paused: bool) -> Option
     }
 }
 
+/// SEV-1 alerts whose risk is already contained where it lives, so they do
+/// not pause everything: a quarantined order blocks new risk only in its
+/// own symbol (issue 11), the rest of the book keeps trading.
+const CONTAINED_BY_SCOPE: &[&str] = &["order_quarantined:"];
+
 /// Open SEV-1 alerts, by key.
 fn open_sev1(alerts: &AlertBook) -> impl Iterator<Item = (&String, &super::alerts::Alert)> {
     alerts.open().filter(|(_, a)| a.severity >= Severity::Sev1)
@@ -74,7 +79,8 @@ pub fn new_risk_pause(
     if switch {
         return Some(Pause { reason: "TRADECYCLE_PAUSE is set".into(), by: BY_SWITCH.into(), since: None });
     }
-    open_sev1(alerts).find(|(key, _)| !resumed_alerts.contains(key)).map(|(key, a)| Pause {
+    let contained = |key: &str| CONTAINED_BY_SCOPE.iter().any(|prefix| key.starts_with(prefix));
+    open_sev1(alerts).find(|(key, _)| !contained(key) && !resumed_alerts.contains(key)).map(|(key, a)| Pause {
         reason: format!("SEV-1 alert {key} is open: {}", a.reason),
         by: format!("alert:{key}"),
         since: Some(rfc3339(a.first_seen)),
@@ -169,6 +175,17 @@ mod tests {
         assert_eq!(p.by, "alert:position_mismatch:SOLUSDT");
         assert_eq!(p.reason, "SEV-1 alert position_mismatch:SOLUSDT is open: position_mismatch:SOLUSDT seen");
         assert_eq!(p.since.as_deref(), Some("2026-03-15T01:00:00Z"));
+    }
+
+    #[test]
+    fn a_quarantined_order_blocks_only_its_symbol_and_pauses_nothing_else() {
+        let b = book(&[("order_quarantined:tc-26031500-tb-SOLUSDT", Severity::Sev1)]);
+        assert_eq!(new_risk_pause(None, false, &b, &[]), None);
+        let b = book(&[
+            ("order_quarantined:tc-26031500-tb-SOLUSDT", Severity::Sev1),
+            ("state_save_failed", Severity::Sev1),
+        ]);
+        assert_eq!(new_risk_pause(None, false, &b, &[]).unwrap().by, "alert:state_save_failed");
     }
 
     #[test]
