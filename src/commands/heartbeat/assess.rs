@@ -263,17 +263,22 @@ pub fn summary_line(a: &Assessment) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn at(s: &str) -> DateTime<Utc> {
+    pub(in crate::commands::heartbeat) fn at(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    const NOW: &str = "2026-03-15T12:00:00Z";
+    pub(in crate::commands::heartbeat) const NOW: &str = "2026-03-15T12:00:00Z";
 
     /// A run created `minutes_ago` before NOW.
-    fn run(id: u64, status: &str, conclusion: Option<&str>, minutes_ago: i64) -> WorkflowRun {
+    pub(in crate::commands::heartbeat) fn run(
+        id: u64,
+        status: &str,
+        conclusion: Option<&str>,
+        minutes_ago: i64,
+    ) -> WorkflowRun {
         let created = at(NOW) - chrono::Duration::minutes(minutes_ago);
         WorkflowRun {
             id: Some(id),
@@ -287,7 +292,7 @@ mod tests {
         }
     }
 
-    fn ok(id: u64, minutes_ago: i64) -> WorkflowRun {
+    pub(in crate::commands::heartbeat) fn ok(id: u64, minutes_ago: i64) -> WorkflowRun {
         run(id, "completed", Some("success"), minutes_ago)
     }
 

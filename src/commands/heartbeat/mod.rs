@@ -353,30 +353,8 @@ pub async fn command(args: HeartbeatArgs) -> u8 {
 mod tests {
     use super::*;
 
-    fn at(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    const NOW: &str = "2026-03-15T12:00:00Z";
-
-    /// A run created `minutes_ago` before NOW.
-    fn run(id: u64, status: &str, conclusion: Option<&str>, minutes_ago: i64) -> WorkflowRun {
-        let created = at(NOW) - chrono::Duration::minutes(minutes_ago);
-        WorkflowRun {
-            id: Some(id),
-            run_number: Some(id),
-            status: Some(status.into()),
-            conclusion: conclusion.map(str::to_string),
-            created_at: Some(created.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
-            updated_at: None,
-            html_url: Some(format!("https://github.com/o/r/actions/runs/{id}")),
-            path: Some(".github/workflows/cycle.yml".into()),
-        }
-    }
-
-    fn ok(id: u64, minutes_ago: i64) -> WorkflowRun {
-        run(id, "completed", Some("success"), minutes_ago)
-    }
+    // The run builders of the assessment's tests.
+    use super::assess::tests::{NOW, at, ok, run};
 
     #[test]
     fn retry_delays() {
