@@ -26,6 +26,12 @@ fn xrp_buy_id() -> String {
     format!("tc-{}-tb-XRPUSDT", chrono::Utc::now().format("%y%m%d%H"))
 }
 
+/// A pending XRPUSDT trend buy as a run writes it ahead.
+fn xrp_pending(id: &str, run_id: &str, created_at: &str) -> Value {
+    json!({"client_order_id": id, "kind": "trend_buy", "symbol": "XRPUSDT", "side": "BUY", "quantity": "729.3",
+           "price": "2.4", "run_id": run_id, "created_at": created_at, "status": "pending"})
+}
+
 fn with_pending(live: &Live, id: &str, entry: Value) {
     let mut state = live.state();
     state["pending_orders"] = json!({ id: entry });
@@ -37,9 +43,8 @@ fn an_unreadable_pending_entry_is_kept_unchanged_blocks_buys_and_says_how_to_fix
     let live = Live::new("cycle_replay");
     let id = xrp_buy_id();
     // A hand edit turned the price into a number: the entry no longer parses.
-    let entry = json!({
-        "client_order_id": id, "kind": "trend_buy", "symbol": "XRPUSDT", "side": "BUY", "quantity": "729.3",
-        "price": 2.4, "run_id": "earlier", "created_at": chrono::Utc::now().to_rfc3339(), "status": "pending"});
+    let mut entry = xrp_pending(&id, "earlier", &chrono::Utc::now().to_rfc3339());
+    entry["price"] = json!(2.4);
     with_pending(&live, &id, entry.clone());
     let r = run_with_code(&live, "unreadable", 5);
     assert_eq!(r["status"], "attention");
@@ -63,12 +68,7 @@ fn an_unreadable_pending_entry_is_kept_unchanged_blocks_buys_and_says_how_to_fix
 fn an_order_that_cannot_be_looked_up_is_quarantined_and_blocks_only_its_symbol() {
     let live = Live::new("cycle_replay");
     let id = xrp_buy_id();
-    with_pending(
-        &live,
-        &id,
-        json!({"client_order_id": id, "kind": "trend_buy", "symbol": "XRPUSDT", "side": "BUY", "quantity": "729.3",
-               "price": "2.4", "run_id": "earlier", "created_at": chrono::Utc::now().to_rfc3339(), "status": "pending"}),
-    );
+    with_pending(&live, &id, xrp_pending(&id, "earlier", &chrono::Utc::now().to_rfc3339()));
     // The exchange refuses every lookup of XRPUSDT (as for a delisted symbol).
     let delisted = || Fault::new("GET", ORDER, FaultKind::error(400, -1121, "Invalid symbol.")).symbol("XRPUSDT");
     live.fake.inject(delisted().times(100));
@@ -107,9 +107,7 @@ fn reconciliation_does_not_settle_an_older_order_that_reused_the_id() {
     // the exchange's order under this id is the first run's, placed before.
     let mut state = live.fixtures.initial_state.clone();
     let later = (chrono::Utc::now() + chrono::Duration::minutes(5)).to_rfc3339();
-    state["pending_orders"] = json!({ &id: {
-        "client_order_id": id, "kind": "trend_buy", "symbol": "XRPUSDT", "side": "BUY", "quantity": "729.3",
-        "price": "2.4", "run_id": "later", "created_at": later, "status": "pending"}});
+    state["pending_orders"] = json!({ &id: xrp_pending(&id, "later", &later) });
     std::fs::write(live.state_path(), state.to_string()).unwrap();
     let run = live.run(&["--live", "--run-id", "second"], &[]);
     let r = run.json();
@@ -142,12 +140,7 @@ fn an_ambiguous_order_is_not_taken_for_an_older_filled_order_with_the_same_id() 
 fn a_pending_order_that_cannot_be_looked_up_right_now_is_kept_and_the_cycle_goes_on() {
     let live = Live::new("cycle_replay");
     let id = xrp_buy_id();
-    with_pending(
-        &live,
-        &id,
-        json!({"client_order_id": id, "kind": "trend_buy", "symbol": "XRPUSDT", "side": "BUY", "quantity": "729.3",
-               "price": "2.4", "run_id": "earlier", "created_at": chrono::Utc::now().to_rfc3339(), "status": "pending"}),
-    );
+    with_pending(&live, &id, xrp_pending(&id, "earlier", &chrono::Utc::now().to_rfc3339()));
     // Binance's order endpoints are down for this symbol (every retry too).
     let down = |path: &str| Fault::new("GET", path, FaultKind::error(503, -1001, "Internal error.")).symbol("XRPUSDT");
     live.fake.inject(down(ORDER).times(100));
