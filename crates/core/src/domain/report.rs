@@ -200,6 +200,10 @@ pub struct Report {
     /// also a warning. Non-empty turns `ok` into `attention`.
     pub attention: Vec<String>,
     pub log_lines: Vec<String>,
+    /// The highest `X-MBX-USED-WEIGHT-1M` Binance reported during the run
+    /// (live and dry runs); absent when no request was answered with it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_weight_used: Option<u32>,
 }
 
 impl Report {
@@ -228,6 +232,7 @@ impl Report {
             warnings: Vec::new(),
             attention: Vec::new(),
             log_lines: Vec::new(),
+            request_weight_used: None,
         }
     }
 
