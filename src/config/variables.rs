@@ -167,6 +167,16 @@ pub const RUN: &[Variable] = &[
         "1",
         "multiplies every wait of a live run (order lookups, redeem polls, save retries); tests use 0.01",
     ),
+    Variable::new(
+        "TRADECYCLE_METRICS_FILE",
+        "unset",
+        "write the run's Prometheus metrics to this file, atomically (node_exporter textfile collector); --metrics-file wins",
+    ),
+    Variable::new(
+        "TRADECYCLE_PUSHGATEWAY_URL",
+        "unset",
+        "push the run's Prometheus metrics to this Pushgateway, grouped by job and service; --pushgateway wins",
+    ),
 ];
 
 /// Read by the state stores and the upstream file (`adapters/store`).
