@@ -46,6 +46,11 @@ pub trait Exchange {
     /// Spot free balance of one asset (to see a redeem arrive).
     async fn spot_free(&self, asset: &str) -> Result<Decimal, PortError>;
     async fn api_restrictions(&self) -> Result<ApiRestrictions, PortError>;
+    /// What this client has sent so far; `None` for an exchange without
+    /// real traffic (paper, tests' stand-ins).
+    fn traffic(&self) -> Option<Traffic> {
+        None
+    }
 }
 
 pub trait StateStore {

@@ -264,6 +264,7 @@ fn the_runbook_sections_alerts_point_to_exist() {
         conditions::RUNBOOK_ATTENTION,
         conditions::RUNBOOK_BREAKER,
         conditions::RUNBOOK_STATE_SAVE,
+        tradecycle::domain::baseline::RUNBOOK_ANOMALY,
         "Alerts",
     ] {
         assert!(headings.contains(&section), "RUNBOOK.md has no section {section:?}");
@@ -278,6 +279,7 @@ fn the_runbook_sections_alerts_point_to_exist() {
         "buy_skipped_funds:",
         "breaker_latched",
         "state_save_failed",
+        "anomaly:",
     ] {
         assert!(runbook.contains(&format!("`{key}")), "RUNBOOK.md's Alerts section does not list {key}");
     }

@@ -309,7 +309,8 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// message's outbox index and key: the final save keeps an undelivered
     /// one owed.
     fn advance_alerts(&mut self, cycle: &mut Cycle) -> Vec<(usize, String)> {
-        let transitions = cycle.advance_alerts(&[], self.remind_interval());
+        let anomalies = self.baseline_conditions(cycle);
+        let transitions = cycle.advance_alerts(&anomalies, self.remind_interval());
         self.report.alerts = AlertsReport::of(&transitions);
         let mut queued = Vec::new();
         for t in transitions.iter().filter(|t| t.change.notifies()) {

@@ -28,7 +28,7 @@ use rust_decimal::Decimal;
 
 use crate::domain::intent::Commission;
 use crate::domain::snapshot::MarketData;
-use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderRequest, PortError};
+use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderRequest, PortError, Traffic};
 use crate::secret::Secret;
 
 use client::Transport;
@@ -184,5 +184,10 @@ impl Exchange for BinanceClient {
         let r: wire::Restrictions =
             self.transport.signed_get("/sapi/v1/account/apiRestrictions", &Query::new()).await?;
         Ok(r.into())
+    }
+
+    fn traffic(&self) -> Option<Traffic> {
+        let stats = self.stats();
+        Some(Traffic { requests: stats.requests_sent, max_weight: stats.max_used_weight_1m })
     }
 }

@@ -18,6 +18,7 @@ use crate::domain::snapshot::MarketData;
 use crate::paper::exchange::SimExchange;
 use crate::ports::{
     ApiRestrictions, Exchange, LeaseOutcome, MarketRequest, Notifier, OrderReport, OrderRequest, PortError, StateStore,
+    Traffic,
 };
 use crate::shell::execute::ExchangeExecutor;
 use crate::shell::runner::{Executor, Suppress};
@@ -133,6 +134,12 @@ impl Exchange for AnyExchange {
         match self {
             AnyExchange::Sim(x) => x.api_restrictions().await,
             AnyExchange::Binance(x) => x.api_restrictions().await,
+        }
+    }
+    fn traffic(&self) -> Option<Traffic> {
+        match self {
+            AnyExchange::Sim(x) => x.traffic(),
+            AnyExchange::Binance(x) => x.traffic(),
         }
     }
 }

@@ -2,6 +2,7 @@
 //! intents and the execution report. No IO, no clock.
 
 pub mod alerts;
+pub mod baseline;
 pub mod client_order_id;
 pub mod exit;
 pub mod intent;

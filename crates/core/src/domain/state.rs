@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use super::alerts::AlertBook;
+use super::baseline::Baseline;
 use super::client_order_id::ClientOrderId;
 use super::intent::{IntentKind, Side};
 use super::pause::{Pause, operator_pause_of};
@@ -206,6 +207,9 @@ pub struct StateDoc {
     /// What operators settled by hand (`tradecycle orders resolve`), oldest
     /// first, the last [`OPERATOR_ACTIONS_KEPT`] (written only once there is one).
     pub operator_actions: Vec<OperatorAction>,
+    /// The rolling 7-day baseline of the account's cycles (written only
+    /// once there is a sample; see `baseline.rs`).
+    pub baseline: Baseline,
 }
 
 /// How many operator actions the state document keeps.
@@ -348,6 +352,7 @@ impl StateDoc {
                 .and_then(Value::as_array)
                 .map(|items| items.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect())
                 .unwrap_or_default(),
+            baseline: Baseline::from_json(get("baseline")),
             earn_in_transit: get("earn_in_transit")
                 .and_then(Value::as_object)
                 .map(|m| {
@@ -496,6 +501,9 @@ impl StateDoc {
         }
         if !self.operator_actions.is_empty() {
             m.insert("operator_actions".into(), json!(self.operator_actions));
+        }
+        if !self.baseline.is_empty() {
+            m.insert("baseline".into(), json!(self.baseline));
         }
         Value::Object(m)
     }

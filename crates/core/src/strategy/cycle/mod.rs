@@ -350,6 +350,12 @@ impl Cycle {
         AccountValues { cash: f_dec(self.bal(USDT).total()), fuel, trend, dca: value("BTC", BTC_SYMBOL) }
     }
 
+    /// The account's total value before this cycle traded (USDT), once the
+    /// day has opened.
+    pub fn pre_trade_total(&self) -> Option<f64> {
+        self.pre_trade.map(|(values, _)| values.total())
+    }
+
     fn equity_report(&self, values: &AccountValues, budgets: &Budgets) -> EquityReport {
         let (pre_v, _) = self.pre_trade.unwrap_or((*values, *budgets));
         EquityReport {
