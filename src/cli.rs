@@ -63,6 +63,15 @@ pub enum Command {
         Prints one line, OK or FAIL, with the record's status, timestamp, run id and last error.\n\n\
         Exit codes: 0 fresh, 1 missing, stale or unreadable, 2 configuration error.")]
     Watchdog(WatchdogArgs),
+    /// One screen of operator truth: positions (state vs exchange), pending and quarantined orders, open
+    /// alerts, pause, pool, breaker, the last runs and the metrics file's age.
+    #[command(long_about = "One screen of operator truth from the state store and, when BINANCE_API_KEY and \
+        BINANCE_API_SECRET are set, the exchange (read-only): positions (state vs exchange spot+Earn), pending and \
+        quarantined orders, open alerts by severity, whether new risk is paused and why, the pool's source and age, \
+        the circuit breaker, the last runs (heartbeat record) and the metrics file's age.\n\n\
+        Exit codes: 0 the screen was assembled (even with alerts open), 1 the state store cannot be read, \
+        2 configuration error.")]
+    Status(StatusArgs),
     /// Render a cycle report as a GitHub job summary (Markdown) or workflow annotations.
     Summary(SummaryArgs),
     /// Show the pending order ledger, or settle one entry by hand (see RUNBOOK "Quarantined order").
@@ -147,6 +156,10 @@ pub struct HeartbeatArgs {
     /// Also write the assessment JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Where the durable alert book is kept: file:PATH or firestore
+    /// [env: TRADECYCLE_STORE, default file:artifacts/heartbeat/state.json].
+    #[arg(long, value_name = "file:PATH|firestore")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -160,6 +173,25 @@ pub struct WatchdogArgs {
     /// Service whose record to read [env: SERVICE_NAME, default tradecycle].
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
+    /// Judge the record as of this time (RFC 3339; default now): for drills and tests.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub now: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print the status as JSON (schema tradecycle.status.v1) instead of the text screen.
+    #[arg(long)]
+    pub json: bool,
+    /// State store: file:PATH or firestore [env: TRADECYCLE_STORE].
+    #[arg(long, value_name = "file:PATH|firestore")]
+    pub store: Option<String>,
+    /// Service whose heartbeat record (last runs) to show [env: SERVICE_NAME, default tradecycle].
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// The metrics file whose age to show [env: TRADECYCLE_METRICS_FILE].
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
