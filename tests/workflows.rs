@@ -399,6 +399,10 @@ fn heartbeat_runs_hourly_with_read_only_permissions() {
     );
     assert_eq!(env["TG_TOKEN"], "${{ secrets.TG_TOKEN }}");
     assert_eq!(env["GLOBAL_TELEGRAM_CHAT_ID"], "${{ vars.GLOBAL_TELEGRAM_CHAT_ID }}");
+    // The queued-run limit and the reminder interval of its durable alerts.
+    for name in ["RUNTIME_HEARTBEAT_MAX_QUEUED_MINUTES", "ALERT_REMIND_HOURS"] {
+        assert_eq!(env[name], format!("${{{{ vars.{name} }}}}"));
+    }
     // The cycle workflow the heartbeat watches exists.
     assert!(root().join(".github/workflows").join(env["RUNTIME_HEARTBEAT_WORKFLOW"].as_str().unwrap()).is_file());
 }
@@ -416,6 +420,11 @@ fn watchdog_checks_the_store_with_workload_identity() {
     assert_eq!(check["env"]["WATCHDOG_MAX_AGE_SECONDS"], "${{ vars.WATCHDOG_MAX_AGE_SECONDS }}");
     // Where the cycle writes the record (store settings, service name).
     for name in ["TRADECYCLE_HEARTBEAT_COLLECTION", "TRADECYCLE_FIRESTORE_DATABASE"] {
+        assert_eq!(check["env"][name], format!("${{{{ vars.{name} }}}}"));
+    }
+    // The watchdog alerts through Telegram itself (raise, remind, clear).
+    assert_eq!(check["env"]["TG_TOKEN"], "${{ secrets.TG_TOKEN }}");
+    for name in ["GLOBAL_TELEGRAM_CHAT_ID", "NOTIFY_LANG", "ALERT_REMIND_HOURS"] {
         assert_eq!(check["env"][name], format!("${{{{ vars.{name} }}}}"));
     }
     // One check per account (the Kubernetes accounts' service names), or
