@@ -233,6 +233,19 @@ fn on_the_firestore_emulator_after_a_cycle_and_a_pause() {
     let last = &v["runs"]["history"][0];
     assert_eq!((last["run_id"].as_str(), last["mode"].as_str()), (Some("fs-dry"), Some("dry_run")));
     assert_eq!(v["positions"]["exchange"], "not checked");
+
+    // A day later the watchdog finds the record stale: its alert book is
+    // kept in the heartbeat collection and shows on the screen as its own.
+    let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+    let w = tradecycle(&["watchdog", "--now", &tomorrow], &pairs(&env));
+    assert_eq!(w.code, 1, "{}", w.stdout);
+    let v = status(&["--json"], &pairs(&env)).json();
+    let alert = &v["alerts"][0];
+    assert_eq!(
+        (alert["key"].as_str(), alert["severity"].as_str(), alert["source"].as_str()),
+        (Some("heartbeat_stale"), Some("SEV-1"), Some("watchdog"))
+    );
+    assert_eq!(alert["count"], 1);
 }
 
 /// Publishes the fixture's pool (dated today) as the upstream document.
