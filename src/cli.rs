@@ -51,8 +51,10 @@ pub enum Command {
         long_about = "Check that the cycle workflow ran recently (GitHub Actions run history); alert when it did not.\n\n\
         Classifies the runs as healthy (a recent success), parked (the latest run is still queued or running), \
         deferred (no recent success, fewer missed intervals than allowed) or alert (the latest recent run failed, \
-        nothing ever succeeded, or too many intervals missed), prints the assessment as JSON and sends a Telegram \
-        alert on alert. Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL and the RUNTIME_HEARTBEAT_* \
+        nothing ever succeeded, too many intervals missed, or runs queued longer than \
+        RUNTIME_HEARTBEAT_MAX_QUEUED_MINUTES), prints the assessment as JSON and raises a durable Telegram alert \
+        (once, reminded every ALERT_REMIND_HOURS, cleared once; the book in --store / TRADECYCLE_STORE, default \
+        file:artifacts/heartbeat/state.json). Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL and the RUNTIME_HEARTBEAT_* \
         variables (see README).\n\n\
         Exit codes: 0 healthy/parked/deferred (or alert with --no-fail), 1 alert or GitHub unavailable, \
         2 configuration error."
@@ -60,8 +62,10 @@ pub enum Command {
     Heartbeat(HeartbeatArgs),
     /// Check that the last cycle's heartbeat record in the state store is fresh.
     #[command(long_about = "Check that the last cycle's heartbeat record in the state store is fresh.\n\n\
-        Prints one line, OK or FAIL, with the record's status, timestamp, run id and last error.\n\n\
-        Exit codes: 0 fresh, 1 missing, stale or unreadable, 2 configuration error.")]
+        Prints one line, OK or FAIL, with the record's status, timestamp, run id and last error. Alerts Telegram \
+        durably (raise once, remind every ALERT_REMIND_HOURS, clear once): heartbeat_stale, cycle_failed.\n\n\
+        Exit codes: 0 fresh, 1 missing, stale, unreadable or the last cycle ended error/aborted, \
+        2 configuration error.")]
     Watchdog(WatchdogArgs),
     /// One screen of operator truth: positions (state vs exchange), pending and quarantined orders, open
     /// alerts, pause, pool, breaker, the last runs and the metrics file's age.
