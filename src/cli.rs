@@ -51,8 +51,10 @@ pub enum Command {
         long_about = "Check that the cycle workflow ran recently (GitHub Actions run history); alert when it did not.\n\n\
         Classifies the runs as healthy (a recent success), parked (the latest run is still queued or running), \
         deferred (no recent success, fewer missed intervals than allowed) or alert (the latest recent run failed, \
-        nothing ever succeeded, or too many intervals missed), prints the assessment as JSON and sends a Telegram \
-        alert on alert. Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL and the RUNTIME_HEARTBEAT_* \
+        nothing ever succeeded, too many intervals missed, or runs queued longer than \
+        RUNTIME_HEARTBEAT_MAX_QUEUED_MINUTES), prints the assessment as JSON and raises a durable Telegram alert \
+        (once, reminded every ALERT_REMIND_HOURS, cleared once; the book in --store / TRADECYCLE_STORE, default \
+        file:artifacts/heartbeat/state.json). Reads GITHUB_TOKEN, GITHUB_REPOSITORY, GITHUB_API_URL and the RUNTIME_HEARTBEAT_* \
         variables (see README).\n\n\
         Exit codes: 0 healthy/parked/deferred (or alert with --no-fail), 1 alert or GitHub unavailable, \
         2 configuration error."
@@ -60,9 +62,20 @@ pub enum Command {
     Heartbeat(HeartbeatArgs),
     /// Check that the last cycle's heartbeat record in the state store is fresh.
     #[command(long_about = "Check that the last cycle's heartbeat record in the state store is fresh.\n\n\
-        Prints one line, OK or FAIL, with the record's status, timestamp, run id and last error.\n\n\
-        Exit codes: 0 fresh, 1 missing, stale or unreadable, 2 configuration error.")]
+        Prints one line, OK or FAIL, with the record's status, timestamp, run id and last error. Alerts Telegram \
+        durably (raise once, remind every ALERT_REMIND_HOURS, clear once): heartbeat_stale, cycle_failed.\n\n\
+        Exit codes: 0 fresh, 1 missing, stale, unreadable or the last cycle ended error/aborted, \
+        2 configuration error.")]
     Watchdog(WatchdogArgs),
+    /// One screen of operator truth: positions (state vs exchange), pending and quarantined orders, open
+    /// alerts, pause, pool, breaker, the last runs and the metrics file's age.
+    #[command(long_about = "One screen of operator truth from the state store and, when BINANCE_API_KEY and \
+        BINANCE_API_SECRET are set, the exchange (read-only): positions (state vs exchange spot+Earn), pending and \
+        quarantined orders, open alerts by severity, whether new risk is paused and why, the pool's source and age, \
+        the circuit breaker, the last runs (heartbeat record) and the metrics file's age.\n\n\
+        Exit codes: 0 the screen was assembled (even with alerts open), 1 the state store cannot be read, \
+        2 configuration error.")]
+    Status(StatusArgs),
     /// Render a cycle report as a GitHub job summary (Markdown) or workflow annotations.
     Summary(SummaryArgs),
     /// Show the pending order ledger, or settle one entry by hand (see RUNBOOK "Quarantined order").
@@ -147,6 +160,10 @@ pub struct HeartbeatArgs {
     /// Also write the assessment JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// Where the durable alert book is kept: file:PATH or firestore
+    /// [env: TRADECYCLE_STORE, default file:artifacts/heartbeat/state.json].
+    #[arg(long, value_name = "file:PATH|firestore")]
+    pub store: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -160,6 +177,25 @@ pub struct WatchdogArgs {
     /// Service whose record to read [env: SERVICE_NAME, default tradecycle].
     #[arg(long, value_name = "NAME")]
     pub service: Option<String>,
+    /// Judge the record as of this time (RFC 3339; default now): for drills and tests.
+    #[arg(long, value_name = "RFC3339", value_parser = parse_time)]
+    pub now: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// Print the status as JSON (schema tradecycle.status.v1) instead of the text screen.
+    #[arg(long)]
+    pub json: bool,
+    /// State store: file:PATH or firestore [env: TRADECYCLE_STORE].
+    #[arg(long, value_name = "file:PATH|firestore")]
+    pub store: Option<String>,
+    /// Service whose heartbeat record (last runs) to show [env: SERVICE_NAME, default tradecycle].
+    #[arg(long, value_name = "NAME")]
+    pub service: Option<String>,
+    /// The metrics file whose age to show [env: TRADECYCLE_METRICS_FILE].
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 use tradecycle::adapters::github::{GitHubClient, Pause};
 use tradecycle::commands::heartbeat::{self, Health, HeartbeatConfig};
 use tradecycle::config::Env;
+use tradecycle::domain::alerts::AlertBook;
 use tradecycle::notify::event::Lang;
 use tradecycle::secret::Secret;
 use tradecycle_fakes::github::{FakeGitHub, Reply, refused_url, run};
@@ -57,16 +58,22 @@ struct Outcome {
     alerts: Vec<String>,
     printed: Vec<String>,
     log: Vec<String>,
+    book: AlertBook,
 }
 
 async fn run_lib(cfg: &HeartbeatConfig) -> Outcome {
+    run_lib_with(cfg, &AlertBook::default(), now()).await
+}
+
+/// One heartbeat through the library with this alert book, at `at`.
+async fn run_lib_with(cfg: &HeartbeatConfig, book: &AlertBook, at: DateTime<Utc>) -> Outcome {
     let client =
         GitHubClient::new(&cfg.api_url, Secret::new(GH_TOKEN), Duration::from_secs(5), Duration::from_secs(10))
             .unwrap();
     let (pauses, alerts) = (Pauses::default(), Recorder::default());
     let (mut printed, mut log) = (Vec::new(), Vec::new());
-    let (a, code) =
-        heartbeat::run(cfg, &client, &pauses, Some(&alerts), Lang::En, now(), &mut |l| printed.push(l), &mut |l| {
+    let (a, book, code) =
+        heartbeat::run(cfg, &client, &pauses, Some(&alerts), Lang::En, at, book, &mut |l| printed.push(l), &mut |l| {
             log.push(l)
         })
         .await;
@@ -78,6 +85,7 @@ async fn run_lib(cfg: &HeartbeatConfig) -> Outcome {
         alerts: alerts.0.into_inner().unwrap(),
         printed,
         log,
+        book,
     }
 }
 
@@ -231,6 +239,70 @@ async fn each_state_from_recorded_run_lists() {
     assert_eq!((o.status, o.code, o.alerts.len()), (Health::Alert, 0, 1));
 }
 
+/// Runs dispatched but never picked up (the self-hosted runner is offline):
+/// the alert is raised once, stays quiet while the runs sit queued, reminds
+/// after ALERT_REMIND_HOURS, and clears once when the runs complete.
+#[tokio::test]
+async fn runs_queued_past_the_interval_alert_once_remind_and_clear_once() {
+    let gh = FakeGitHub::start().await;
+    // As seen at `base`: the oldest run queued 75 min, a success 85 min ago.
+    let queued = |base: DateTime<Utc>| {
+        let ago = |m: i64| (base - chrono::Duration::minutes(m)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        vec![
+            run(31, "queued", None, &ago(15)),
+            run(30, "queued", None, &ago(75)),
+            run(29, "completed", Some("success"), &ago(85)),
+        ]
+    };
+    gh.set_workflow_runs("cycle.yml", queued(now()));
+    let cfg = config(&gh.url());
+    let o = run_lib_with(&cfg, &AlertBook::default(), now()).await;
+    assert_eq!((o.status, o.reason, o.code), (Health::Alert, "runtime_runs_queued", 1));
+    assert_eq!(o.alerts.len(), 1, "{:?}", o.alerts);
+    assert!(
+        o.alerts[0].contains(&format!(
+            "Issue: 1 run(s) queued longer than 60 minutes (oldest created at {}): is the self-hosted runner offline?",
+            ago(75)
+        )),
+        "{}",
+        o.alerts[0]
+    );
+    assert_eq!(o.log.last().unwrap(), "alert workflow_runs_queued raised: sent");
+    let open = &o.book.0[heartbeat::KEY_QUEUED];
+    assert_eq!((open.severity.as_str(), open.count), ("SEV-2", 1));
+
+    // Ten minutes later the runs still sit queued: no second message, still exit 1.
+    let later = now() + chrono::Duration::minutes(10);
+    let o = run_lib_with(&cfg, &o.book, later).await;
+    assert_eq!((o.reason, o.code, o.alerts.len()), ("runtime_runs_queued", 1, 0));
+    assert_eq!(o.book.0[heartbeat::KEY_QUEUED].count, 2);
+
+    // ALERT_REMIND_HOURS (24) after the raise, the runner still offline: one reminder.
+    let day_later = now() + chrono::Duration::hours(24);
+    gh.set_workflow_runs("cycle.yml", queued(day_later));
+    let o = run_lib_with(&cfg, &o.book, day_later).await;
+    assert_eq!(o.alerts.len(), 1);
+    assert!(o.alerts[0].contains("Issue: 1 run(s) queued longer than 60 minutes"), "{}", o.alerts[0]);
+
+    // The runner is back: the runs complete, one clear message, then silence.
+    gh.set_workflow_runs(
+        "cycle.yml",
+        vec![run(31, "completed", Some("success"), &ago(15)), run(30, "completed", Some("success"), &ago(75))],
+    );
+    let o = run_lib_with(&cfg, &o.book, now()).await;
+    assert_eq!((o.status, o.code), (Health::Healthy, 0));
+    assert_eq!(o.book.open().count(), 0);
+    assert_eq!(o.alerts.len(), 1);
+    assert!(
+        o.alerts[0].starts_with("🤖 tradecycle:\n✅ [Alert Cleared] SEV-2 workflow_runs_queued\n"),
+        "{}",
+        o.alerts[0]
+    );
+    assert!(o.alerts[0].ends_with("\nRunbook: RUNBOOK.md › Workflow heartbeat alerts"), "{}", o.alerts[0]);
+    let o = run_lib_with(&cfg, &o.book, now()).await;
+    assert!(o.alerts.is_empty());
+}
+
 // ---- the binary -------------------------------------------------------------
 
 struct Run {
@@ -275,6 +347,13 @@ fn env<'a>(gh: &'a str, tg: &'a str, chat: &'a str) -> Vec<(&'a str, &'a str)> {
     ]
 }
 
+/// [`env`] with the alert book's store.
+fn env_in<'a>(gh: &'a str, tg: &'a str, chat: &'a str, store: &'a str) -> Vec<(&'a str, &'a str)> {
+    let mut e = env(gh, tg, chat);
+    e.push(("TRADECYCLE_STORE", store));
+    e
+}
+
 #[tokio::test]
 async fn end_to_end_healthy_then_alert_through_the_binary() {
     let gh = FakeGitHub::start().await;
@@ -283,9 +362,11 @@ async fn end_to_end_healthy_then_alert_through_the_binary() {
     let (gh_url, tg_url, chat) = (gh.url(), tg.url(), CHAT.to_string());
     let dir = tempfile::tempdir().unwrap();
     let output = dir.path().join("out/assessment.json");
+    let store = format!("file:{}", dir.path().join("state.json").display());
 
     gh.set_workflow_runs("cycle.yml", vec![run(21, "completed", Some("success"), &real_ago(15))]);
-    let r = tradecycle(&["heartbeat", "--output", output.to_str().unwrap()], &env(&gh_url, &tg_url, &chat)).await;
+    let r = tradecycle(&["heartbeat", "--output", output.to_str().unwrap()], &env_in(&gh_url, &tg_url, &chat, &store))
+        .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let (json, line) = r.stdout.trim_end().rsplit_once('\n').unwrap();
     let printed: Value = serde_json::from_str(json).unwrap();
@@ -299,7 +380,7 @@ async fn end_to_end_healthy_then_alert_through_the_binary() {
         "cycle.yml",
         vec![run(22, "completed", Some("failure"), &real_ago(5)), run(21, "completed", Some("success"), &real_ago(65))],
     );
-    let r = tradecycle(&["heartbeat"], &env(&gh_url, &tg_url, &chat)).await;
+    let r = tradecycle(&["heartbeat"], &env_in(&gh_url, &tg_url, &chat, &store)).await;
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(
         r.stdout.ends_with("heartbeat ALERT: reason=latest_runtime_completed_unsuccessfully consecutive_misses=0\n")
@@ -316,17 +397,31 @@ async fn end_to_end_healthy_then_alert_through_the_binary() {
     );
     assert!(text.ends_with("\nHeartbeat run: https://github.com/owner/repo/actions/runs/4242"), "{text}");
 
-    // --no-fail: the alert still goes out, the exit code is 0.
-    let r = tradecycle(&["heartbeat", "--no-fail"], &env(&gh_url, &tg_url, &chat)).await;
+    // The same failure an hour later (the next heartbeat): still exit 1,
+    // no second message — the alert book in the store remembers it.
+    let r = tradecycle(&["heartbeat"], &env_in(&gh_url, &tg_url, &chat, &store)).await;
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert_eq!(tg.messages().len(), 1);
+    let book: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("state.heartbeat.alerts.heartbeat.owner_repo.cycle.yml.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(book["alerts"]["workflow_unhealthy"]["count"], 2, "{book}");
+
+    // --no-fail: the exit code is 0 while the alert stays open.
+    let r = tradecycle(&["heartbeat", "--no-fail"], &env_in(&gh_url, &tg_url, &chat, &store)).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(tg.messages().len(), 2);
+    assert_eq!(tg.messages().len(), 1);
 
     // A 3-minute lookback from the flag leaves the failure out: the last
     // success is 65 min old, one interval missed, below the threshold of 2.
-    let r = tradecycle(&["heartbeat", "--lookback-hours", "0.05"], &env(&gh_url, &tg_url, &chat)).await;
+    let r = tradecycle(&["heartbeat", "--lookback-hours", "0.05"], &env_in(&gh_url, &tg_url, &chat, &store)).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stdout.ends_with("heartbeat DEFERRED: reason=awaiting_dispatch_confirmation consecutive_misses=1\n"));
-    assert_eq!(tg.messages().len(), 2, "no alert when deferred");
+    let messages = tg.messages();
+    assert_eq!(messages.len(), 2, "deferred clears the alert, once");
+    assert!(messages[1].text.contains("✅ [Alert Cleared] SEV-2 workflow_unhealthy"), "{}", messages[1].text);
 }
 
 /// Environment, arguments, expected stderr.

@@ -399,6 +399,26 @@ fn heartbeat_runs_hourly_with_read_only_permissions() {
     );
     assert_eq!(env["TG_TOKEN"], "${{ secrets.TG_TOKEN }}");
     assert_eq!(env["GLOBAL_TELEGRAM_CHAT_ID"], "${{ vars.GLOBAL_TELEGRAM_CHAT_ID }}");
+    // The queued-run limit and the reminder interval of its durable alerts.
+    for name in ["RUNTIME_HEARTBEAT_MAX_QUEUED_MINUTES", "ALERT_REMIND_HOURS"] {
+        assert_eq!(env[name], format!("${{{{ vars.{name} }}}}"));
+    }
+    // The alert book survives the hosted runner: restored before the check,
+    // saved after it whatever the outcome, under a key unique to the run.
+    let restore = step(&steps, "Restore the heartbeat's alert book");
+    let save = step(&steps, "Save the heartbeat's alert book");
+    let key = "heartbeat-alerts-${{ github.run_id }}-${{ github.run_attempt }}";
+    assert!(uses(restore).starts_with("actions/cache/restore@"));
+    assert_eq!(
+        restore["with"],
+        json!({"path": "artifacts/heartbeat", "key": key, "restore-keys": "heartbeat-alerts-"})
+    );
+    assert!(uses(save).starts_with("actions/cache/save@"));
+    assert_eq!((&save["if"], &save["with"]), (&json!("always()"), &json!({"path": "artifacts/heartbeat", "key": key})));
+    let names: Vec<&str> = steps.iter().filter_map(|s| s["name"].as_str()).collect();
+    let at = |n: &str| names.iter().position(|x| *x == n).unwrap();
+    assert!(at("Restore the heartbeat's alert book") < at("Check the cycle workflow's recent runs"));
+    assert!(at("Check the cycle workflow's recent runs") < at("Save the heartbeat's alert book"));
     // The cycle workflow the heartbeat watches exists.
     assert!(root().join(".github/workflows").join(env["RUNTIME_HEARTBEAT_WORKFLOW"].as_str().unwrap()).is_file());
 }
@@ -416,6 +436,11 @@ fn watchdog_checks_the_store_with_workload_identity() {
     assert_eq!(check["env"]["WATCHDOG_MAX_AGE_SECONDS"], "${{ vars.WATCHDOG_MAX_AGE_SECONDS }}");
     // Where the cycle writes the record (store settings, service name).
     for name in ["TRADECYCLE_HEARTBEAT_COLLECTION", "TRADECYCLE_FIRESTORE_DATABASE"] {
+        assert_eq!(check["env"][name], format!("${{{{ vars.{name} }}}}"));
+    }
+    // The watchdog alerts through Telegram itself (raise, remind, clear).
+    assert_eq!(check["env"]["TG_TOKEN"], "${{ secrets.TG_TOKEN }}");
+    for name in ["GLOBAL_TELEGRAM_CHAT_ID", "NOTIFY_LANG", "ALERT_REMIND_HOURS"] {
         assert_eq!(check["env"][name], format!("${{{{ vars.{name} }}}}"));
     }
     // One check per account (the Kubernetes accounts' service names), or

@@ -3,11 +3,13 @@
 //! [`exit`] (re-exported from the core, where the report's status maps to it).
 
 pub mod dispatch;
+pub mod durable_alerts;
 pub mod heartbeat;
 pub mod orders;
 pub mod pause;
 pub mod replay;
 pub mod run;
+pub mod status;
 pub mod summary;
 pub mod under_lease;
 pub mod validate;
@@ -64,6 +66,7 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Pause(args) => runtime.block_on(pause::pause(args)),
         Command::Resume(args) => runtime.block_on(pause::resume(args)),
         Command::Orders(args) => runtime.block_on(orders::command(args)),
+        Command::Status(args) => runtime.block_on(status::command(args)),
     }
 }
 

@@ -287,6 +287,11 @@ pub const HEARTBEAT: &[Variable] = &[
     ),
     Variable::new("RUNTIME_HEARTBEAT_RUNS_TO_SCAN", "30", "`heartbeat`: runs read per listing (at most 100)"),
     Variable::new(
+        "RUNTIME_HEARTBEAT_MAX_QUEUED_MINUTES",
+        "unset",
+        "`heartbeat`: a run queued longer than this (default: one expected interval) alerts `workflow_runs_queued` (runner offline)",
+    ),
+    Variable::new(
         "RUNTIME_HEARTBEAT_FAIL_WORKFLOW_ON_ALERT",
         "true",
         "`heartbeat`: exit 1 on alert (false: alert, exit 0)",

@@ -1,10 +1,15 @@
 //! The pure half of the workflow heartbeat: recent runs of the cycle
 //! workflow + now + thresholds → an [`Assessment`] (healthy / parked /
-//! deferred / alert) by the rules of behaviour.md §10.3. Separate from the
-//! command so the rules read on their own and are tested without GitHub.
+//! deferred / alert) by the rules of behaviour.md §10.3, plus runs sitting
+//! `queued` longer than allowed (a self-hosted runner offline), and the
+//! durable alert conditions an assessment stands for ([`conditions`]).
+//! Separate from the command so the rules read on their own and are tested
+//! without GitHub.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+
+use crate::domain::alerts::{Condition, Severity};
 
 pub const SCHEMA: &str = "tradecycle.heartbeat_assessment.v1";
 
@@ -45,13 +50,28 @@ pub struct HeartbeatSettings {
     pub expected_interval_hours: f64,
     /// Missed intervals since the last success that make an alert.
     pub max_consecutive_misses: u64,
+    /// A run `queued` longer than this means no runner picks it up
+    /// (default: one expected interval).
+    pub max_queued_minutes: f64,
 }
 
 impl Default for HeartbeatSettings {
     fn default() -> Self {
-        HeartbeatSettings { lookback_hours: 2.5, expected_interval_hours: 1.0, max_consecutive_misses: 2 }
+        HeartbeatSettings {
+            lookback_hours: 2.5,
+            expected_interval_hours: 1.0,
+            max_consecutive_misses: 2,
+            max_queued_minutes: 60.0,
+        }
     }
 }
+
+/// Key of the alert for a failed, missing or unreadable cycle workflow.
+pub const KEY_UNHEALTHY: &str = "workflow_unhealthy";
+/// Key of the alert for runs stuck in `queued`.
+pub const KEY_QUEUED: &str = "workflow_runs_queued";
+/// The RUNBOOK.md section both point to.
+pub const RUNBOOK_SECTION: &str = "Workflow heartbeat alerts";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -89,6 +109,7 @@ pub struct Query {
     pub lookback_hours: f64,
     pub expected_interval_hours: f64,
     pub max_consecutive_misses: u64,
+    pub max_queued_minutes: f64,
     pub runs_returned: usize,
     pub recent_runs: usize,
 }
@@ -127,6 +148,9 @@ pub struct Assessment {
     pub latest_run: Option<RunSummary>,
     pub latest_success: Option<RunSummary>,
     pub consecutive_misses: u64,
+    /// Runs `queued` longer than `max_queued_minutes`, and the oldest one.
+    pub queued_too_long: u64,
+    pub oldest_queued: Option<RunSummary>,
     /// Why GitHub could not be read (`unavailable` only).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -163,9 +187,53 @@ pub fn merge_runs(runs: impl IntoIterator<Item = WorkflowRun>) -> Vec<WorkflowRu
 ///    threshold → deferred, else alert.
 ///
 /// "Recent" is created at or after `now − lookback`. The reason codes are
-/// the reference's, so log searches and dashboards carry over.
+/// the reference's, so log searches and dashboards carry over. Then, if
+/// none of those alerts, any run `queued` longer than `max_queued_minutes`
+/// is an alert of its own (`runtime_runs_queued`): the dispatches arrive
+/// but no runner takes them.
 pub fn assess(runs: Vec<WorkflowRun>, now: DateTime<Utc>, settings: &HeartbeatSettings) -> Assessment {
     let runs = merge_runs(runs);
+    let mut a = classify(&runs, now, settings);
+    let limit = now - chrono::Duration::milliseconds((settings.max_queued_minutes * 60_000.0) as i64);
+    let stuck: Vec<&WorkflowRun> = runs
+        .iter()
+        .filter(|r| r.status.as_deref() == Some("queued") && r.created().is_some_and(|t| t < limit))
+        .collect();
+    a.queued_too_long = stuck.len() as u64;
+    a.oldest_queued = stuck.last().map(|r| RunSummary::from(*r));
+    if a.queued_too_long > 0 && !a.status.alerts() {
+        a.status = Health::Alert;
+        a.reason = "runtime_runs_queued";
+    }
+    a
+}
+
+/// The durable alert conditions of an assessment: `workflow_runs_queued`
+/// while runs sit queued too long, `workflow_unhealthy` for any other
+/// alert (failed run, missed dispatches, nothing succeeded, GitHub
+/// unreadable). Both SEV-2: the workflow heartbeat watches GitHub's side;
+/// the watchdog's `heartbeat_stale` (SEV-1) is the authority on whether
+/// the cycle runs at all.
+pub fn conditions(a: &Assessment, issue: &str, queued_issue: &str) -> Vec<Condition> {
+    let condition = |key: &str, reason: &str| Condition {
+        key: key.into(),
+        severity: Severity::Sev2,
+        scope: "cycle workflow".into(),
+        reason: reason.into(),
+        runbook: RUNBOOK_SECTION.into(),
+    };
+    let mut out = Vec::new();
+    if a.status.alerts() && a.reason != "runtime_runs_queued" {
+        out.push(condition(KEY_UNHEALTHY, issue));
+    }
+    if a.queued_too_long > 0 {
+        out.push(condition(KEY_QUEUED, queued_issue));
+    }
+    out
+}
+
+/// The §10.3 rules on merged runs.
+fn classify(runs: &[WorkflowRun], now: DateTime<Utc>, settings: &HeartbeatSettings) -> Assessment {
     let since = now - chrono::Duration::milliseconds((settings.lookback_hours * 3_600_000.0) as i64);
     let is_recent = |r: &WorkflowRun| r.created().is_some_and(|t| t >= since);
     let latest = runs.first();
@@ -181,12 +249,15 @@ pub fn assess(runs: Vec<WorkflowRun>, now: DateTime<Utc>, settings: &HeartbeatSe
             lookback_hours: settings.lookback_hours,
             expected_interval_hours: settings.expected_interval_hours,
             max_consecutive_misses: settings.max_consecutive_misses,
+            max_queued_minutes: settings.max_queued_minutes,
             runs_returned: runs.len(),
             recent_runs,
         },
         latest_run: latest.map(RunSummary::from),
         latest_success: latest_success.map(RunSummary::from),
         consecutive_misses: 0,
+        queued_too_long: 0,
+        oldest_queued: None,
         error: None,
     };
     let latest_recent = latest.filter(|r| is_recent(r));
@@ -231,12 +302,15 @@ pub fn unavailable(now: DateTime<Utc>, settings: &HeartbeatSettings, error: &str
             lookback_hours: settings.lookback_hours,
             expected_interval_hours: settings.expected_interval_hours,
             max_consecutive_misses: settings.max_consecutive_misses,
+            max_queued_minutes: settings.max_queued_minutes,
             runs_returned: 0,
             recent_runs: 0,
         },
         latest_run: None,
         latest_success: None,
         consecutive_misses: 0,
+        queued_too_long: 0,
+        oldest_queued: None,
         error: Some(error.to_string()),
     }
 }
@@ -347,6 +421,45 @@ pub(super) mod tests {
     }
 
     #[test]
+    fn runs_queued_past_the_limit_alert_and_are_their_own_condition() {
+        // Queued 59 min: still parked. 61 min: the runner is not taking it.
+        assert_eq!(
+            default_verdict(vec![run(6, "queued", None, 59), ok(5, 200)]),
+            (Health::Parked, "runtime_dispatch_pending", 0)
+        );
+        let a = assess(
+            vec![run(7, "queued", None, 30), run(6, "queued", None, 61), ok(5, 100)],
+            at(NOW),
+            &HeartbeatSettings::default(),
+        );
+        assert_eq!((a.status, a.reason, a.queued_too_long), (Health::Alert, "runtime_runs_queued", 1));
+        assert_eq!(a.oldest_queued.as_ref().and_then(|r| r.run_number), Some(6));
+        let keys = |a: &Assessment| conditions(a, "i", "q").into_iter().map(|c| c.key).collect::<Vec<_>>();
+        assert_eq!(keys(&a), [KEY_QUEUED]);
+        // Even after a recent success: a run queued that long means the next ones will be too.
+        let a = assess(vec![run(7, "queued", None, 90), ok(5, 20)], at(NOW), &HeartbeatSettings::default());
+        assert_eq!((a.status, a.reason), (Health::Alert, "runtime_runs_queued"));
+        // Another alert keeps its reason; both conditions are observed.
+        let a = assess(
+            vec![run(8, "completed", Some("failure"), 5), run(7, "queued", None, 90)],
+            at(NOW),
+            &HeartbeatSettings::default(),
+        );
+        assert_eq!(a.reason, "latest_runtime_completed_unsuccessfully");
+        assert_eq!(keys(&a), [KEY_UNHEALTHY, KEY_QUEUED]);
+        let c = &conditions(&a, "issue text", "q")[0];
+        assert_eq!(
+            (c.severity, c.reason.as_str(), c.runbook.as_str()),
+            (Severity::Sev2, "issue text", RUNBOOK_SECTION)
+        );
+        // The limit is a setting; in-progress runs are never "queued".
+        let s = HeartbeatSettings { max_queued_minutes: 120.0, ..Default::default() };
+        assert_eq!(verdict(vec![run(7, "queued", None, 90), ok(5, 20)], s).0, Health::Healthy);
+        assert_eq!(default_verdict(vec![run(7, "in_progress", None, 90), ok(5, 20)]).0, Health::Healthy);
+        assert!(keys(&assess(vec![ok(5, 20)], at(NOW), &HeartbeatSettings::default())).is_empty());
+    }
+
+    #[test]
     fn alert_when_nothing_ever_succeeded() {
         assert_eq!(default_verdict(vec![]), (Health::Alert, "no_successful_runtime_run_observed", 0));
         assert_eq!(
@@ -369,7 +482,12 @@ pub(super) mod tests {
         let s = HeartbeatSettings { lookback_hours: 0.5, ..Default::default() };
         assert_eq!(verdict(vec![ok(1, 31)], s), (Health::Deferred, "awaiting_dispatch_confirmation", 0));
         // Other thresholds.
-        let s = HeartbeatSettings { lookback_hours: 1.0, expected_interval_hours: 4.0, max_consecutive_misses: 1 };
+        let s = HeartbeatSettings {
+            lookback_hours: 1.0,
+            expected_interval_hours: 4.0,
+            max_consecutive_misses: 1,
+            max_queued_minutes: 240.0,
+        };
         assert_eq!(verdict(vec![ok(1, 239)], s), (Health::Deferred, "awaiting_dispatch_confirmation", 0));
         assert_eq!(verdict(vec![ok(1, 240)], s), (Health::Alert, "consecutive_runtime_dispatches_missing", 1));
     }
@@ -397,14 +515,16 @@ pub(super) mod tests {
                 "status": "healthy",
                 "reason": "recent_success",
                 "query": {"lookback_hours": 2.5, "expected_interval_hours": 1.0, "max_consecutive_misses": 2,
-                          "runs_returned": 1, "recent_runs": 1},
+                          "max_queued_minutes": 60.0, "runs_returned": 1, "recent_runs": 1},
                 "latest_run": {"run_number": 7, "status": "completed", "conclusion": "success",
                                "created_at": "2026-03-15T11:30:00Z", "updated_at": null,
                                "html_url": "https://github.com/o/r/actions/runs/7"},
                 "latest_success": {"run_number": 7, "status": "completed", "conclusion": "success",
                                    "created_at": "2026-03-15T11:30:00Z", "updated_at": null,
                                    "html_url": "https://github.com/o/r/actions/runs/7"},
-                "consecutive_misses": 0
+                "consecutive_misses": 0,
+                "queued_too_long": 0,
+                "oldest_queued": null
             })
         );
         assert_eq!(

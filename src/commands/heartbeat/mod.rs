@@ -7,9 +7,17 @@
 //! with warnings and the cycle alerted its items itself — so the heartbeat
 //! does not repeat those alerts; errors and aborts are failed runs.
 //!
+//! Runs sitting `queued` longer than `RUNTIME_HEARTBEAT_MAX_QUEUED_MINUTES`
+//! (a self-hosted runner offline) are an alert of their own.
+//!
+//! Alerts are durable: the conditions of an assessment move an alert book
+//! kept in the state store (`--store` / `TRADECYCLE_STORE`, else the file
+//! store [`DEFAULT_STORE`]), so a condition that persists is told once,
+//! reminded every `ALERT_REMIND_HOURS` and cleared once — not every hour.
+//!
 //! [`assess`] is pure (runs + now + settings → assessment); [`fetch_runs`]
-//! is the GitHub side with its retry policy; [`command`] wires them to
-//! the notifier and the exit code.
+//! is the GitHub side with its retry policy; [`run`] moves the book and
+//! notifies; [`command`] wires them to the store and the exit code.
 
 pub mod assess;
 
@@ -19,20 +27,26 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 pub use assess::{
-    Assessment, Health, HeartbeatSettings, Query, RunSummary, SCHEMA, WorkflowRun, assess, merge_runs, summary_line,
-    unavailable,
+    Assessment, Health, HeartbeatSettings, KEY_QUEUED, KEY_UNHEALTHY, Query, RunSummary, SCHEMA, WorkflowRun, assess,
+    conditions, merge_runs, summary_line, unavailable,
 };
 
 use crate::adapters::github::{Answer, GitHubClient, Pause, TokioPause};
 use crate::cli::HeartbeatArgs;
+use crate::commands::durable_alerts::{self, advance_and_notify, book_key, load_book, save_book};
+use crate::commands::watchdog::open_store;
 use crate::commands::{exit, telegram_notifier, usage, write_file};
-use crate::config::env::{boolean, positive_f64, positive_int, value};
+use crate::config::env::{boolean, int, positive_f64, positive_int, value};
 use crate::config::settings::lang;
 use crate::config::{ConfigError, Env, process_env};
+use crate::domain::alerts::{AlertBook, Change, Transition};
 use crate::notify::event::Lang;
 use crate::notify::messages::prefix;
 use crate::ports::Notifier;
 use crate::secret::Secret;
+
+/// Where the alert book lives when no state store is configured.
+pub const DEFAULT_STORE: &str = "file:artifacts/heartbeat/state.json";
 
 /// Reads of the run listings: attempts, and the longest wait between them.
 pub const READ_ATTEMPTS: u32 = 4;
@@ -59,6 +73,8 @@ pub struct HeartbeatConfig {
     pub api_url: String,
     /// This heartbeat run's own page, for the alert (`GITHUB_SERVER_URL` + `GITHUB_RUN_ID`).
     pub run_url: Option<String>,
+    /// `ALERT_REMIND_HOURS`: how often an alert that stays open is repeated.
+    pub remind: chrono::Duration,
 }
 
 impl HeartbeatConfig {
@@ -91,6 +107,7 @@ impl HeartbeatConfig {
             (Some(server), Some(id)) => Some(format!("{}/{repo}/actions/runs/{id}", server.trim_end_matches('/'))),
             _ => None,
         };
+        let expected_interval_hours = positive_f64(env, "RUNTIME_HEARTBEAT_EXPECTED_INTERVAL_HOURS")?.unwrap_or(1.0);
         Ok(HeartbeatConfig {
             branch: text("RUNTIME_HEARTBEAT_BRANCH").unwrap_or_else(|| "main".into()),
             name: text("RUNTIME_HEARTBEAT_NAME").unwrap_or_else(|| "tradecycle cycle".into()),
@@ -98,9 +115,12 @@ impl HeartbeatConfig {
             fail_on_alert,
             settings: HeartbeatSettings {
                 lookback_hours: positive_f64(env, "RUNTIME_HEARTBEAT_LOOKBACK_HOURS")?.unwrap_or(2.5),
-                expected_interval_hours: positive_f64(env, "RUNTIME_HEARTBEAT_EXPECTED_INTERVAL_HOURS")?.unwrap_or(1.0),
+                expected_interval_hours,
                 max_consecutive_misses: positive_int(env, "RUNTIME_HEARTBEAT_MAX_CONSECUTIVE_MISSES")?.unwrap_or(2),
+                max_queued_minutes: positive_f64(env, "RUNTIME_HEARTBEAT_MAX_QUEUED_MINUTES")?
+                    .unwrap_or(expected_interval_hours * 60.0),
             },
+            remind: chrono::Duration::hours(int(env, "ALERT_REMIND_HOURS", 24)?.max(1)),
             api_url: api_url.trim_end_matches('/').to_string(),
             run_url,
             repo,
@@ -194,9 +214,11 @@ fn workflow_paths(workflow: &str) -> Vec<String> {
 }
 
 /// The whole command after configuration: fetch, assess, print the
-/// assessment JSON and a summary line through `out`, alert on `alert` /
-/// `unavailable`. Returns the assessment and the exit code (1 on alert when
-/// `fail_on_alert`, else 0). An undelivered alert is logged, nothing more.
+/// assessment JSON and a summary line through `out`, move the alert `book`
+/// by the assessment's conditions and send what it owes (a raise, a
+/// reminder, a clear). Returns the assessment, the book to save and the
+/// exit code (1 while alerting when `fail_on_alert`, else 0 — whether or
+/// not a message was due). An undelivered message is logged and owed.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     cfg: &HeartbeatConfig,
@@ -205,37 +227,53 @@ pub async fn run(
     notifier: Option<&impl Notifier>,
     lang: Lang,
     now: DateTime<Utc>,
+    book: &AlertBook,
     out: &mut dyn FnMut(String),
     log: &mut dyn FnMut(String),
-) -> (Assessment, u8) {
+) -> (Assessment, AlertBook, u8) {
     let assessment = match fetch_runs(cfg, client, pause, log).await {
         Ok(runs) => assess(runs, now, &cfg.settings),
         Err(e) => unavailable(now, &cfg.settings, &e),
     };
     out(serde_json::to_string_pretty(&assessment).unwrap_or_default());
     out(summary_line(&assessment));
-    if !assessment.status.alerts() {
-        return (assessment, exit::OK);
-    }
-    let text = alert_text(&assessment, cfg, lang);
-    log(text.clone());
-    match notifier {
-        None => log("telegram not configured (TG_TOKEN, GLOBAL_TELEGRAM_CHAT_ID): alert not sent".into()),
-        Some(n) => match n.send(&text).await {
-            Ok(()) => log("alert sent".into()),
-            Err(e) => log(format!("warning: alert not delivered: {e}")),
-        },
-    }
-    let code = if cfg.fail_on_alert { exit::ERROR } else { exit::OK };
-    (assessment, code)
+    let observed = conditions(&assessment, &issue(&assessment, cfg, lang), &queued_issue(&assessment, lang));
+    let text = |t: &Transition| match (t.change, t.key.as_str()) {
+        (Change::Cleared, _) => durable_alerts::message(t, lang),
+        (_, KEY_QUEUED) => render_alert(queued_issue(&assessment, lang), &assessment, cfg, lang),
+        _ => alert_text(&assessment, cfg, lang),
+    };
+    let (book, _, lines) = advance_and_notify(book, &observed, now, cfg.remind, notifier, text).await;
+    lines.into_iter().for_each(&mut *log);
+    let code = if assessment.status.alerts() && cfg.fail_on_alert { exit::ERROR } else { exit::OK };
+    (assessment, book, code)
 }
 
 /// The alert message (at most [`ALERT_LIMIT_CHARS`] chars).
 pub fn alert_text(a: &Assessment, cfg: &HeartbeatConfig, lang: Lang) -> String {
+    render_alert(issue(a, cfg, lang), a, cfg, lang)
+}
+
+/// What is wrong with runs stuck in `queued`, one line.
+fn queued_issue(a: &Assessment, lang: Lang) -> String {
+    let oldest = a.oldest_queued.as_ref().and_then(|r| r.created_at.clone()).unwrap_or_else(|| "?".into());
+    let limit = a.query.max_queued_minutes;
+    if lang == Lang::Zh {
+        format!("{} 次运行排队超过 {limit} 分钟（最早创建于 {oldest}）：自托管 runner 可能离线", a.queued_too_long)
+    } else {
+        format!(
+            "{} run(s) queued longer than {limit} minutes (oldest created at {oldest}): is the self-hosted runner offline?",
+            a.queued_too_long
+        )
+    }
+}
+
+/// What is wrong, one line (the alert's Issue and the durable alert's reason).
+fn issue(a: &Assessment, cfg: &HeartbeatConfig, lang: Lang) -> String {
     let zh = lang == Lang::Zh;
     let pick = |en: &'static str, cn: &'static str| if zh { cn } else { en };
     let s = &cfg.settings;
-    let issue = match a.reason {
+    match a.reason {
         "latest_runtime_completed_unsuccessfully" => {
             let c = a.latest_run.as_ref().and_then(|r| r.conclusion.clone()).unwrap_or_else(|| "<none>".into());
             if zh {
@@ -257,6 +295,10 @@ pub fn alert_text(a: &Assessment, cfg: &HeartbeatConfig, lang: Lang) -> String {
                 )
             }
         }
+        "runtime_runs_queued" => queued_issue(a, lang),
+        "recent_success" | "runtime_dispatch_pending" | "awaiting_dispatch_confirmation" => {
+            pick("none", "无").to_string()
+        }
         _ => {
             let e = a.error.clone().unwrap_or_default();
             if zh {
@@ -265,7 +307,14 @@ pub fn alert_text(a: &Assessment, cfg: &HeartbeatConfig, lang: Lang) -> String {
                 format!("GitHub Actions could not be queried: {e}")
             }
         }
-    };
+    }
+}
+
+/// The alert layout around one issue line.
+fn render_alert(issue: String, a: &Assessment, cfg: &HeartbeatConfig, lang: Lang) -> String {
+    let zh = lang == Lang::Zh;
+    let pick = |en: &'static str, cn: &'static str| if zh { cn } else { en };
+    let s = &cfg.settings;
     let mut lines = vec![
         format!("{} {}", pick("⚠️ [Workflow Heartbeat]", "⚠️ [工作流心跳]"), cfg.name),
         format!("{}: {} {}", pick("Lookback", "回看"), s.lookback_hours, pick("hours", "小时")),
@@ -328,17 +377,32 @@ pub async fn command(args: HeartbeatArgs) -> u8 {
         Ok(c) => c,
         Err(e) => return usage(e),
     };
-    let (assessment, code) = run(
+    let store_flag = args.store.clone().or_else(|| value(&env, "TRADECYCLE_STORE").map(str::to_string));
+    let store = match open_store(Some(store_flag.as_deref().unwrap_or(DEFAULT_STORE)), &env).await {
+        Ok(s) => s,
+        Err(e) => return usage(e),
+    };
+    let key = book_key("heartbeat", &format!("{}.{}", cfg.repo, cfg.workflow));
+    let book = load_book(&store, &key).await.unwrap_or_else(|e| {
+        eprintln!("warning: {e}");
+        AlertBook::default()
+    });
+    let now = Utc::now();
+    let (assessment, book, code) = run(
         &cfg,
         &client,
         &TokioPause,
         notifier.as_ref(),
         lang,
-        Utc::now(),
+        now,
+        &book,
         &mut |line| println!("{line}"),
         &mut |line| eprintln!("{line}"),
     )
     .await;
+    if let Err(e) = save_book(&store, &key, &book, now).await {
+        eprintln!("warning: {e}");
+    }
     if let Some(path) = &args.output {
         let json = serde_json::to_string_pretty(&assessment).unwrap_or_default();
         if let Err(e) = write_file(path, &json) {

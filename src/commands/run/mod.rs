@@ -161,7 +161,7 @@ pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
             }
         }
     }
-    if !mode.suppresses_side_effects() && report.exit_code() != exit::LEASE_HELD {
+    if mode != Mode::Replay && report.exit_code() != exit::LEASE_HELD {
         write_heartbeat(&store, &config.service_name, &mut report).await;
     }
     Ok(report)
@@ -195,18 +195,21 @@ async fn preflight(exchange: &AnyExchange, run_id: &str, now: DateTime<Utc>, all
     }
 }
 
-/// The record `tradecycle watchdog` checks: written after every paper or
-/// live cycle that was not refused by the lease.
+/// The record `tradecycle watchdog` checks: written after every dry-run,
+/// paper or live cycle that was not refused by the lease (a dry run is the
+/// cycle running: it counts as liveness; the record says its mode).
 async fn write_heartbeat(store: &AnyStore, service: &str, report: &mut Report) {
     let status = serde_json::to_value(report.status).ok().and_then(|v| v.as_str().map(str::to_string));
     // Status `attention` carries its first item, so the watchdog's line
     // says what needs a look.
     let last_error = report.errors.first().map(|e| format!("{}: {}", e.stage, e.message));
     let last_error = last_error.or_else(|| report.attention.first().map(|a| format!("attention: {a}")));
+    let mode = serde_json::to_value(report.mode).ok().and_then(|v| v.as_str().map(str::to_string));
     let written = crate::commands::watchdog::write_cycle_heartbeat(
         store,
         service,
         &status.unwrap_or_default(),
+        &mode.unwrap_or_default(),
         Utc::now(),
         &report.run_id,
         last_error.as_deref(),
