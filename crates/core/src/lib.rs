@@ -12,6 +12,7 @@
 
 pub mod boundary;
 pub mod domain;
+pub mod history;
 pub mod indicators;
 pub mod notify;
 pub mod strategy;
