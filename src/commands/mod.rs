@@ -2,6 +2,7 @@
 //! One file per subcommand; the exit codes of every command are the table in
 //! [`exit`] (re-exported from the core, where the report's status maps to it).
 
+pub mod backtest;
 pub mod dispatch;
 pub mod heartbeat;
 pub mod orders;
@@ -64,6 +65,7 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Pause(args) => runtime.block_on(pause::pause(args)),
         Command::Resume(args) => runtime.block_on(pause::resume(args)),
         Command::Orders(args) => runtime.block_on(orders::command(args)),
+        Command::Backtest(args) => runtime.block_on(backtest::command(args)),
     }
 }
 
