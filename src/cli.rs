@@ -101,7 +101,7 @@ pub enum Command {
         Exit codes: 0 resumed (or nothing to resume), 1 the state store failed, 2 usage or configuration error, \
         4 a cycle holds the run lease (nothing changed).")]
     Resume(ResumeArgs),
-    /// Backtests (issue 12): `backtest fetch` downloads the kline history they read.
+    /// Backtests: `backtest fetch` downloads the kline history a backtest reads.
     Backtest(BacktestArgs),
 }
 
