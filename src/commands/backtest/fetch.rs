@@ -92,16 +92,21 @@ pub fn next_page_start(page_len: usize, last_open: Option<i64>, start: i64, end:
     (page_len >= KLINE_PAGE_LIMIT && last >= start && last < end).then_some(last + 1)
 }
 
-/// The candles of a page worth writing: finished by `now_ms` and after the
-/// file's last row (so nothing is written twice). Stops at the first
-/// unfinished one; everything after it is unfinished too.
+/// The candles of a page worth writing: finished by `now_ms` and each
+/// opening after the row before it, starting from the file's last row (so
+/// nothing is written twice, and the file stays in order whatever a page
+/// holds). Stops at the first unfinished one; everything after it is
+/// unfinished too.
 pub fn rows_to_write<'a>(page: &'a [FetchedKline], after: Option<&CsvRow>, now_ms: i64) -> Vec<(CsvRow, &'a str)> {
-    let last_open = after.map_or(i64::MIN, |r| r.kline.open_time);
-    page.iter()
-        .take_while(|k| k.row.close_time < now_ms)
-        .filter(|k| k.row.kline.open_time > last_open)
-        .map(|k| (k.row, k.line.as_str()))
-        .collect()
+    let mut last_open = after.map_or(i64::MIN, |r| r.kline.open_time);
+    let mut rows = Vec::with_capacity(page.len());
+    for k in page.iter().take_while(|k| k.row.close_time < now_ms) {
+        if k.row.kline.open_time > last_open {
+            last_open = k.row.kline.open_time;
+            rows.push((k.row, k.line.as_str()));
+        }
+    }
+    rows
 }
 
 pub async fn command(args: BacktestFetchArgs) -> u8 {
@@ -305,5 +310,9 @@ mod tests {
         let rows = rows_to_write(&page, Some(&after), 3 * DAY_MS + DAY_MS / 2);
         assert_eq!(rows.iter().map(|r| r.0.kline.open_time / DAY_MS).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(rows_to_write(&page, None, 10 * DAY_MS).len(), 4);
+        // A page repeating or going back never puts the file out of order.
+        let muddled = [page[1].clone(), page[1].clone(), page[0].clone(), page[2].clone()];
+        let rows = rows_to_write(&muddled, None, 10 * DAY_MS);
+        assert_eq!(rows.iter().map(|r| r.0.kline.open_time / DAY_MS).collect::<Vec<_>>(), [1, 2]);
     }
 }
