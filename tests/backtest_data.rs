@@ -358,3 +358,27 @@ fn bad_flags_name_the_flag_and_exit_2() {
     assert!(kline_requests(&fake).is_empty());
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "nothing written");
 }
+
+#[test]
+fn a_symbol_binance_does_not_know_fails_naming_it_and_leaves_no_file() {
+    let fake = FakeBinance::start(FakeBinanceConfig::default());
+    let series = daily_series(&fake, "BTCUSDT");
+    let dir = tempfile::tempdir().unwrap();
+    let run = fetch(
+        &fake,
+        dir.path(),
+        &["--symbols", "BTCUSDX,BTCUSDT", "--interval", "1d", "--from", "2017-01-01", "--to", "2024-06-30"],
+        &[],
+    );
+    assert_eq!(run.code, 1, "stderr: {}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "error: BTCUSDX: rejected: Binance does not know this symbol (check --symbols) (rows written so far"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!dir.path().join("BTCUSDX-1d.csv").exists());
+    // The other symbols are still fetched.
+    assert_eq!(read(&dir.path().join("BTCUSDT-1d.csv")), csv_text(&series));
+}

@@ -70,6 +70,16 @@ impl AppendFile {
         Ok(AppendFile { file, path: path.to_path_buf(), last: rows.last().copied(), dropped_bytes })
     }
 
+    /// Removes the file when it holds nothing (a fetch that failed before
+    /// its first row, e.g. for a mistyped symbol, leaves no empty file).
+    pub fn remove_if_empty(self) {
+        let empty = self.last.is_none() && self.file.metadata().is_ok_and(|m| m.len() == 0);
+        drop(self.file);
+        if empty {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
+
     /// Appends complete lines (one write, then a sync) and remembers the
     /// last row. `rows` pairs each parsed row with its line.
     pub fn append(&mut self, rows: &[(CsvRow, &str)]) -> Result<(), String> {

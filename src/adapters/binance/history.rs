@@ -47,7 +47,7 @@ impl BinanceClient {
             .with("limit", KLINE_PAGE_LIMIT.to_string());
         let rows: Vec<Vec<Value>> = self.transport.public("/api/v3/klines", &query).await.map_err(|f: Failure| {
             if f.code == Some(INVALID_SYMBOL) {
-                PortError::Definitive(format!("{symbol}: Binance does not know this symbol (check --symbols)"))
+                PortError::Definitive("Binance does not know this symbol (check --symbols)".into())
             } else {
                 PortError::from(f)
             }

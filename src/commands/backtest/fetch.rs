@@ -201,7 +201,13 @@ impl Fetcher<'_> {
         let mut first_written = None;
         while start <= end {
             self.respect_weight(symbol).await;
-            let page = self.client.kline_page(symbol, interval, start, end).await.map_err(|e| e.to_string())?;
+            let page = match self.client.kline_page(symbol, interval, start, end).await {
+                Ok(page) => page,
+                Err(e) => {
+                    file.remove_if_empty();
+                    return Err(e.to_string());
+                }
+            };
             let now = self.now_ms();
             let rows = rows_to_write(&page, file.last.as_ref(), now);
             file.append(&rows)?;
