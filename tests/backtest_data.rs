@@ -379,6 +379,28 @@ fn a_symbol_binance_does_not_know_fails_naming_it_and_leaves_no_file() {
         run.stderr
     );
     assert!(!dir.path().join("BTCUSDX-1d.csv").exists());
+    assert!(!run.stdout.contains("BTCUSDX"), "{}", run.stdout);
     // The other symbols are still fetched.
     assert_eq!(read(&dir.path().join("BTCUSDT-1d.csv")), csv_text(&series));
+}
+
+#[test]
+fn a_period_without_finished_candles_writes_no_file() {
+    let fake = FakeBinance::start(FakeBinanceConfig::default());
+    daily_series(&fake, "BTCUSDT");
+    let dir = tempfile::tempdir().unwrap();
+    let run = fetch(
+        &fake,
+        dir.path(),
+        &["--symbols", "BTCUSDT", "--interval", "1d", "--from", "2024-07-01", "--to", "2024-07-31"],
+        &[],
+    );
+    ok(&run);
+    let path = dir.path().join("BTCUSDT-1d.csv");
+    assert_eq!(
+        run.stdout.trim(),
+        format!("BTCUSDT 1d: no finished candles from --from to --to; {} not written", path.display())
+    );
+    assert!(!path.exists());
+    assert_eq!(kline_requests(&fake), [(1_719_792_000_000, Some(200))]);
 }

@@ -233,7 +233,11 @@ impl Fetcher<'_> {
                     shown(last.kline.open_time, interval)
                 )
             }
-            (_, None) => format!("{symbol} {interval}: no finished candles in the period; {at} is empty"),
+            (_, None) => {
+                let line = format!("{symbol} {interval}: no finished candles from --from to --to; {at} not written");
+                file.remove_if_empty();
+                line
+            }
         })
     }
 
