@@ -114,6 +114,8 @@ pub enum Command {
         Exit codes: 0 resumed (or nothing to resume), 1 the state store failed, 2 usage or configuration error, \
         4 a cycle holds the run lease (nothing changed).")]
     Resume(ResumeArgs),
+    /// Backtests: `backtest fetch` downloads the kline history a backtest reads.
+    Backtest(BacktestArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -357,4 +359,66 @@ pub struct OrdersResolveArgs {
     /// State store: file:PATH or firestore [env: TRADECYCLE_STORE].
     #[arg(long, value_name = "file:PATH|firestore")]
     pub store: Option<String>,
+}
+
+/// `tradecycle backtest ...`. A struct around the subcommand, so the run
+/// itself (`tradecycle backtest --data DIR ...`) can later be added as
+/// flattened arguments beside an optional subcommand without changing
+/// `Command` or `fetch`.
+#[derive(Debug, clap::Args)]
+pub struct BacktestArgs {
+    #[command(subcommand)]
+    pub command: BacktestCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BacktestCommand {
+    /// Download daily or hourly klines from Binance's public API into DATA/<SYMBOL>-<interval>.csv.
+    #[command(long_about = "Download daily or hourly klines from Binance's public klines endpoint (no API key) \
+        into DATA/<SYMBOL>-1d.csv or DATA/<SYMBOL>-1h.csv, in the 12-column layout of Binance's public data dumps \
+        (times in milliseconds), the files `tradecycle backtest` reads.\n\n\
+        Resumes: an existing file is extended after its last candle (only ever forwards), never duplicated; an \
+        unfinished last line left by a killed fetch is dropped and fetched again. Only finished candles are written. Keeps under 80% of \
+        Binance's request weight per minute (waiting for the next minute when needed) and honours Retry-After. \
+        BINANCE_BASE_URL selects the API (default https://api.binance.com). A progress bar is shown when stderr is \
+        a terminal.\n\n\
+        Exit codes: 0 every file is complete, 1 Binance or the disk failed (rows written so far are kept; run the \
+        same command again to resume), 2 usage or configuration error.")]
+    Fetch(BacktestFetchArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BacktestFetchArgs {
+    /// Symbols to download, comma-separated, e.g. BTCUSDT,ETHUSDT.
+    #[arg(long, value_name = "S1,S2", required = true, value_delimiter = ',', value_parser = parse_symbol)]
+    pub symbols: Vec<String>,
+    /// Candle interval: 1d or 1h.
+    #[arg(long, value_name = "1d|1h", value_parser = parse_interval)]
+    pub interval: crate::history::Interval,
+    /// First day (UTC), YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub from: chrono::NaiveDate,
+    /// Last day (UTC), YYYY-MM-DD, inclusive.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub to: chrono::NaiveDate,
+    /// Directory of the CSV files (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+}
+
+fn parse_date(text: &str) -> Result<chrono::NaiveDate, String> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| "expected a date YYYY-MM-DD (UTC)".to_string())
+}
+
+fn parse_interval(text: &str) -> Result<crate::history::Interval, String> {
+    text.parse()
+}
+
+/// A Binance symbol, upper-cased: letters and digits only.
+fn parse_symbol(text: &str) -> Result<String, String> {
+    let symbol = text.trim().to_ascii_uppercase();
+    if symbol.is_empty() || !symbol.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err("expected symbols of letters and digits, e.g. BTCUSDT,ETHUSDT".into());
+    }
+    Ok(symbol)
 }

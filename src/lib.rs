@@ -21,4 +21,6 @@ pub mod secret;
 pub mod shell;
 
 pub use commands::run_cli;
+/// Kline CSV parsing for backtests (issue 12).
+pub use tradecycle_core::history;
 pub use tradecycle_core::{boundary, domain, indicators, notify, strategy, summary, upstream};

@@ -2,6 +2,7 @@
 //! One file per subcommand; the exit codes of every command are the table in
 //! [`exit`] (re-exported from the core, where the report's status maps to it).
 
+pub mod backtest;
 pub mod dispatch;
 pub mod durable_alerts;
 pub mod heartbeat;
@@ -67,6 +68,7 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Resume(args) => runtime.block_on(pause::resume(args)),
         Command::Orders(args) => runtime.block_on(orders::command(args)),
         Command::Status(args) => runtime.block_on(status::command(args)),
+        Command::Backtest(args) => runtime.block_on(backtest::command(args)),
     }
 }
 

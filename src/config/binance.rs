@@ -19,7 +19,17 @@ impl BinanceConfig {
         let var = |name: &str| text(env, name);
         let key = var("BINANCE_API_KEY").ok_or_else(|| ConfigError("BINANCE_API_KEY is not set".into()))?;
         let secret = var("BINANCE_API_SECRET").ok_or_else(|| ConfigError("BINANCE_API_SECRET is not set".into()))?;
-        let mut config = BinanceConfig::new(Secret::new(key), Secret::new(secret));
+        let mut config = BinanceConfig::public_from_env(env)?;
+        config.api_key = Secret::new(key);
+        config.api_secret = Secret::new(secret);
+        Ok(config)
+    }
+
+    /// [`Self::from_env`] without credentials, for the public endpoints
+    /// only (`backtest fetch`): every optional `BINANCE_*` setting, no key.
+    pub fn public_from_env(env: &Env) -> Result<Self, ConfigError> {
+        let var = |name: &str| text(env, name);
+        let mut config = BinanceConfig::new(Secret::default(), Secret::default());
         if let Some(base) = var("BINANCE_BASE_URL") {
             if !(base.starts_with("http://") || base.starts_with("https://")) {
                 return Err(ConfigError(format!("BINANCE_BASE_URL: expected an http(s) URL, got '{base}'")));

@@ -8,10 +8,12 @@
 //! report) ← `boundary` (what crosses the shell's ports) ← `indicators`,
 //! `upstream` (pool validation and ladder) ← `notify` (events and their
 //! texts) ← `strategy` (the cycle planner) ← `summary` (the report as a
-//! job summary).
+//! job summary). `history` (kline CSV text for backtests) stands beside
+//! `indicators`, on `domain` only.
 
 pub mod boundary;
 pub mod domain;
+pub mod history;
 pub mod indicators;
 pub mod notify;
 pub mod strategy;

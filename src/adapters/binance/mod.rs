@@ -9,12 +9,14 @@
 //! | `market.rs`   | the concurrent start-of-cycle snapshot                     |
 //! | `orders.rs`   | MARKET orders, lookups by client order id, their fees      |
 //! | `earn.rs`     | Simple Earn flexible subscribe / redeem                    |
+//! | `history.rs`  | kline pages for backtest downloads, as dump CSV lines      |
 //! | `wire.rs`     | response shapes and their conversion                       |
 //! | `join.rs`     | running many requests at once without spawning             |
 
 mod classify;
 mod client;
 mod earn;
+pub mod history;
 mod join;
 mod market;
 mod orders;

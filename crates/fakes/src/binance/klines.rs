@@ -1,6 +1,7 @@
 //! Daily klines: the row shape of `GET /api/v3/klines`, Binance's
 //! `startTime` / `endTime` / `limit` selection (so a paging client can be
-//! tested), and a deterministic synthetic series for seeding.
+//! tested), and a deterministic synthetic series for seeding. Other
+//! intervals (`1h` for backtests) are seeded with [`Kline::candle`].
 
 use std::str::FromStr;
 
@@ -32,6 +33,13 @@ pub struct Kline {
 impl Kline {
     /// A daily candle opening at `open_time` (ms, UTC midnight).
     pub fn daily(open_time: i64, open: Decimal, high: Decimal, low: Decimal, close: Decimal, volume: Decimal) -> Self {
+        Kline::candle(open_time, DAY_MS, [open, high, low, close], volume)
+    }
+
+    /// A candle of `interval_ms` (e.g. an hour) opening at `open_time`;
+    /// `prices` are open, high, low, close.
+    pub fn candle(open_time: i64, interval_ms: i64, prices: [Decimal; 4], volume: Decimal) -> Self {
+        let [open, high, low, close] = prices;
         let quote_volume = (volume * (open + close) / Decimal::TWO).round_dp(8);
         Kline {
             open_time,
@@ -40,7 +48,7 @@ impl Kline {
             low,
             close,
             volume,
-            close_time: open_time + DAY_MS - 1,
+            close_time: open_time + interval_ms - 1,
             quote_volume,
             trades: 1000,
             taker_buy_base_volume: (volume / Decimal::TWO).round_dp(8),

@@ -152,6 +152,16 @@ impl FakeBinance {
         self.state().klines.insert(symbol.to_string(), rows);
     }
 
+    /// Candles of any interval Binance names (`1d`, `1h`, ...), sorted by
+    /// open time on the way in; `1d` is the same series as [`Self::set_klines`].
+    pub fn set_klines_for(&self, symbol: &str, interval: &str, mut rows: Vec<Kline>) {
+        if interval == "1d" {
+            return self.set_klines(symbol, rows);
+        }
+        rows.sort_by_key(|k| k.open_time);
+        self.state().interval_klines.insert((symbol.to_string(), interval.to_string()), rows);
+    }
+
     /// Raw Binance kline rows (`[[openTime, "open", ...], ...]`); rows that
     /// do not parse are an error naming their index.
     pub fn set_klines_raw(&self, symbol: &str, rows: &Value) -> Result<(), String> {
@@ -230,6 +240,13 @@ impl FakeBinance {
 
     pub fn set_weight_limit(&self, limit: u32) {
         self.state().config.weight_limit = limit;
+    }
+
+    /// `/api` weight other programs on the same IP use each minute: every
+    /// `X-MBX-USED-WEIGHT-1M` answer (and the 429 limit check) counts it on
+    /// top of this fake's own requests, as Binance counts per IP.
+    pub fn set_weight_used_elsewhere(&self, weight: u32) {
+        self.state().weight_used_elsewhere = weight;
     }
 
     /// Queues a fault; faults apply in the order queued.

@@ -292,6 +292,12 @@ pub struct State {
     pub symbols: BTreeMap<String, SymbolSpec>,
     pub prices: BTreeMap<String, Decimal>,
     pub klines: BTreeMap<String, Vec<Kline>>,
+    /// Candles of other intervals (`1h`, ...) by (symbol, interval); daily
+    /// ones stay in `klines`.
+    pub interval_klines: BTreeMap<(String, String), Vec<Kline>>,
+    /// `/api` weight other programs on the same IP use every minute: added
+    /// to what this fake counts, in `X-MBX-USED-WEIGHT-1M` and the limit.
+    pub weight_used_elsewhere: u32,
     pub earn_products: BTreeMap<String, EarnProduct>,
     /// Flexible Earn holdings by product id.
     pub earn_positions: BTreeMap<String, Decimal>,
@@ -326,6 +332,8 @@ impl State {
             symbols: BTreeMap::new(),
             prices: BTreeMap::new(),
             klines: BTreeMap::new(),
+            interval_klines: BTreeMap::new(),
+            weight_used_elsewhere: 0,
             earn_products: BTreeMap::new(),
             earn_positions: BTreeMap::new(),
             pending_credits: Vec::new(),
@@ -394,7 +402,10 @@ impl State {
     }
 
     pub fn known_symbol(&self, symbol: &str) -> bool {
-        self.symbols.contains_key(symbol) || self.klines.contains_key(symbol) || self.prices.contains_key(symbol)
+        self.symbols.contains_key(symbol)
+            || self.klines.contains_key(symbol)
+            || self.prices.contains_key(symbol)
+            || self.interval_klines.keys().any(|(s, _)| s == symbol)
     }
 
     pub fn delay_ms(d: Duration) -> i64 {

@@ -78,9 +78,10 @@ pub fn klines(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
     if !INTERVALS.contains(&interval) {
         return Err(ApiError::bad(-1120, "Invalid interval."));
     }
-    if interval != "1d" {
-        // A limitation of the fake, not Binance: only daily candles are seeded.
-        return Err(ApiError::bad(-1120, "Invalid interval. (this fake serves 1d only)"));
+    let seeded = interval == "1d" || st.interval_klines.keys().any(|(_, i)| i == interval);
+    if !seeded {
+        // A limitation of the fake, not Binance: only seeded intervals are served.
+        return Err(ApiError::bad(-1120, "Invalid interval. (this fake serves 1d and seeded intervals only)"));
     }
     if !st.known_symbol(symbol) {
         return Err(ApiError::invalid_symbol());
@@ -89,6 +90,11 @@ pub fn klines(st: &mut State, cx: &Ctx<'_>) -> Result<Reply, ApiError> {
     let end = cx.params.long("endTime")?;
     // Spot caps `limit` at 1000 (default 500) instead of refusing more.
     let limit = limit_param(cx.params, 500, 1000)?;
-    let rows = st.klines.get(symbol).map(|rows| select(rows, start, end, limit)).unwrap_or_default();
+    let series = if interval == "1d" {
+        st.klines.get(symbol)
+    } else {
+        st.interval_klines.get(&(symbol.to_string(), interval.to_string()))
+    };
+    let rows = series.map(|rows| select(rows, start, end, limit)).unwrap_or_default();
     Ok(Reply::json(Value::Array(rows.iter().map(|k| k.to_row()).collect())))
 }
