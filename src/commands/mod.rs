@@ -3,6 +3,7 @@
 //! [`exit`] (re-exported from the core, where the report's status maps to it).
 
 pub mod dispatch;
+pub mod evidence;
 pub mod heartbeat;
 pub mod orders;
 pub mod pause;
@@ -44,9 +45,9 @@ pub fn run_cli(cli: Cli) -> u8 {
         }
     };
     // Only a cycle has an order to finish before stopping; the other
-    // commands end at once on a signal. `summary` never drives the runtime,
-    // so it keeps the default handling.
-    if !matches!(cli.command, Command::Summary(_)) {
+    // commands end at once on a signal. `summary` and `evidence` never drive
+    // the runtime, so they keep the default handling.
+    if !matches!(cli.command, Command::Summary(_) | Command::Evidence(_)) {
         let listener = {
             let _inside = runtime.enter();
             crate::shell::stop::listen(matches!(cli.command, Command::Run(_)))
@@ -64,6 +65,7 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Pause(args) => runtime.block_on(pause::pause(args)),
         Command::Resume(args) => runtime.block_on(pause::resume(args)),
         Command::Orders(args) => runtime.block_on(orders::command(args)),
+        Command::Evidence(args) => evidence::command(args),
     }
 }
 

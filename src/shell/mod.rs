@@ -2,14 +2,18 @@
 //! cycle; each of its steps lives in a file named after it (`lease`, `pool`,
 //! `reconcile`, `market`, `effects`, `saving`, `outbox`). Beside it: order
 //! execution against an exchange (`execute`), artifacts, stopping on a
-//! signal, and logging.
+//! signal, and logging. After the cycle: its metrics (`metrics`) and its
+//! evidence bundle (`evidence`, `build_info`).
 
 pub mod artifacts;
+pub mod build_info;
 mod effects;
+pub mod evidence;
 pub mod execute;
 pub mod lease;
 pub mod logging;
 mod market;
+pub mod metrics;
 mod outbox;
 mod pool;
 mod reconcile;
