@@ -335,8 +335,10 @@ mod tests {
         r
     }
 
-    /// `(name, sorted labels without service/mode, value)` of every sample.
-    fn samples(report: &Report, facts: &RunFacts) -> Vec<(String, Vec<(String, String)>, f64)> {
+    /// `(name, sorted labels without service/mode, value)` of one sample.
+    type Sample = (String, Vec<(String, String)>, f64);
+
+    fn samples(report: &Report, facts: &RunFacts) -> Vec<Sample> {
         let mut out = Vec::new();
         for family in families(report, facts).unwrap() {
             for metric in family.get_metric() {
@@ -353,7 +355,7 @@ mod tests {
         out
     }
 
-    fn value(all: &[(String, Vec<(String, String)>, f64)], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    fn value(all: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         let labels: Vec<(String, String)> = labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         all.iter().find(|(n, l, _)| n == name && *l == labels).map(|(_, _, v)| *v)
     }
