@@ -68,12 +68,12 @@ pub async fn command(args: RunArgs) -> u8 {
         artifacts_dir: args.artifacts.clone(),
         env: process_env(),
     };
-    let resolved = RunConfig::resolve(&req).map_err(RunSetupError::from);
-    let (config, mut report) = match resolved {
-        Ok(config) => match run_resolved(&config).await {
-            Ok(report) => (config, report),
-            Err(e) => return setup_failed(e),
-        },
+    let config = match RunConfig::resolve(&req) {
+        Ok(config) => config,
+        Err(e) => return setup_failed(e.into()),
+    };
+    let mut report = match run_resolved(&config).await {
+        Ok(report) => report,
         Err(e) => return setup_failed(e),
     };
     // Metrics and evidence of every run that did something: a run refused

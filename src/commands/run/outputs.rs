@@ -72,3 +72,26 @@ fn warn(report: &mut Report, message: String) {
     eprintln!("warning: {message}");
     report.warnings.push(message);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_flag_wins_over_its_variable_and_an_empty_variable_is_unset() {
+        let set = env(&[("TRADECYCLE_METRICS_FILE", "/env.prom"), ("TRADECYCLE_PUSHGATEWAY_URL", "http://env:9091")]);
+        let from_env = MetricsSinks::of(None, None, &set);
+        assert_eq!(from_env.file, Some(PathBuf::from("/env.prom")));
+        assert_eq!(from_env.pushgateway.as_deref(), Some("http://env:9091"));
+        let flags = MetricsSinks::of(Some("/flag.prom".into()), Some("http://flag:9091".into()), &set);
+        assert_eq!(flags.file, Some(PathBuf::from("/flag.prom")));
+        assert_eq!(flags.pushgateway.as_deref(), Some("http://flag:9091"));
+        let empty =
+            MetricsSinks::of(None, None, &env(&[("TRADECYCLE_METRICS_FILE", " "), ("TRADECYCLE_PUSHGATEWAY_URL", "")]));
+        assert_eq!((empty.file, empty.pushgateway), (None, None));
+    }
+}
