@@ -116,6 +116,9 @@ pub enum Command {
     Resume(ResumeArgs),
     /// Backtests: `backtest fetch` downloads the kline history a backtest reads.
     Backtest(BacktestArgs),
+    /// Check a run's evidence bundle (artifacts/<run_id>/: report, settings, build, alerts, SHA256SUMS).
+    #[command(subcommand)]
+    Evidence(EvidenceCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -274,6 +277,28 @@ pub struct RunArgs {
     /// What to print on stdout.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
+    /// Write the run's Prometheus metrics to this file, atomically, for node_exporter's textfile
+    /// collector [env: TRADECYCLE_METRICS_FILE].
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+    /// Push the run's Prometheus metrics to this Pushgateway (group job=tradecycle, service=SERVICE_NAME)
+    /// [env: TRADECYCLE_PUSHGATEWAY_URL].
+    #[arg(long, value_name = "URL")]
+    pub pushgateway: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Recompute every digest of a run's evidence bundle (artifacts/<run_id>/) against its SHA256SUMS.
+    #[command(long_about = "Recompute every digest of a run's evidence bundle (artifacts/<run_id>/) against its \
+        SHA256SUMS and print one line per file.\n\n\
+        Exit codes: 0 every file matches, 1 a file differs, is missing or is not listed (named on its line), \
+        2 DIR is not an evidence bundle (no directory, no readable SHA256SUMS).")]
+    Verify {
+        /// The bundle directory, e.g. artifacts/20260315T000000Z.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -190,7 +190,9 @@ fn two_runs_with_the_same_run_id_keep_both_reports() {
         .map(|e| e.unwrap().file_name().to_string_lossy().to_string())
         .collect();
     names.sort();
-    assert_eq!(names, ["report-same-id.2.json", "report-same-id.json"], "no temp file left behind");
+    // Each run's evidence bundle too, the second beside the first.
+    let want = ["report-same-id.2.json", "report-same-id.json", "same-id", "same-id.2"];
+    assert_eq!(names, want, "no temp file left behind");
 }
 
 #[test]
@@ -203,7 +205,16 @@ fn secrets_never_appear_in_output_reports_or_state() {
     assert_ne!(bad.code, 0);
     let mut everything = format!("{}{}{}{}", run.stdout, run.stderr, bad.stdout, bad.stderr);
     for entry in std::fs::read_dir(live.artifacts()).unwrap() {
-        everything.push_str(&std::fs::read_to_string(entry.unwrap().path()).unwrap());
+        let path = entry.unwrap().path();
+        // The evidence bundles (artifacts/<run_id>/) are read file by file.
+        let files = if path.is_dir() {
+            std::fs::read_dir(&path).unwrap().map(|e| e.unwrap().path()).collect()
+        } else {
+            vec![path]
+        };
+        for file in files {
+            everything.push_str(&std::fs::read_to_string(file).unwrap());
+        }
     }
     everything.push_str(&std::fs::read_to_string(live.state_path()).unwrap());
     for secret in [live.fake.api_key(), live.fake.api_secret(), "not-the-secret-at-all-123".to_string()] {

@@ -5,6 +5,7 @@
 pub mod backtest;
 pub mod dispatch;
 pub mod durable_alerts;
+pub mod evidence;
 pub mod heartbeat;
 pub mod orders;
 pub mod pause;
@@ -47,9 +48,9 @@ pub fn run_cli(cli: Cli) -> u8 {
         }
     };
     // Only a cycle has an order to finish before stopping; the other
-    // commands end at once on a signal. `summary` never drives the runtime,
-    // so it keeps the default handling.
-    if !matches!(cli.command, Command::Summary(_)) {
+    // commands end at once on a signal. `summary` and `evidence` never drive
+    // the runtime, so they keep the default handling.
+    if !matches!(cli.command, Command::Summary(_) | Command::Evidence(_)) {
         let listener = {
             let _inside = runtime.enter();
             crate::shell::stop::listen(matches!(cli.command, Command::Run(_)))
@@ -69,6 +70,7 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Orders(args) => runtime.block_on(orders::command(args)),
         Command::Status(args) => runtime.block_on(status::command(args)),
         Command::Backtest(args) => runtime.block_on(backtest::command(args)),
+        Command::Evidence(args) => evidence::command(args),
     }
 }
 

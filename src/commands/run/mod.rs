@@ -2,9 +2,11 @@
 //! to trade) or against the paper exchange (`--paper`). Resolves the
 //! configuration first ([`RunConfig`]), builds the adapters it asks for,
 //! checks the key before trading live, runs the cycle, writes the report to
-//! `artifacts/` and the heartbeat record.
+//! `artifacts/` and the heartbeat record, then the run's metrics and its
+//! evidence bundle (`outputs`).
 
 pub mod any;
+mod outputs;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -52,6 +54,7 @@ fn setup(msg: impl Into<String>) -> RunSetupError {
 /// `tradecycle run`: the report always lands in `artifacts/`, and on stdout
 /// (and in `--output`); exit 2 when the run could not start.
 pub async fn command(args: RunArgs) -> u8 {
+    let started = std::time::Instant::now();
     let req = RunRequest {
         live: args.live,
         paper: args.paper,
@@ -65,13 +68,21 @@ pub async fn command(args: RunArgs) -> u8 {
         artifacts_dir: args.artifacts.clone(),
         env: process_env(),
     };
-    let report = match run(req).await {
-        Ok(r) => r,
-        Err(e) => {
-            crate::shell::logging::error_line(&format!("error: {e}"));
-            return exit::USAGE;
-        }
+    let config = match RunConfig::resolve(&req) {
+        Ok(config) => config,
+        Err(e) => return setup_failed(e.into()),
     };
+    let mut report = match run_resolved(&config).await {
+        Ok(report) => report,
+        Err(e) => return setup_failed(e),
+    };
+    // Metrics and evidence of every run that did something: a run refused
+    // by the lease must not overwrite the running one's.
+    if report.exit_code() != exit::LEASE_HELD {
+        let sinks = outputs::MetricsSinks::of(args.metrics_file.clone(), args.pushgateway.clone(), &req.env);
+        outputs::write_metrics(&mut report, &sinks, &config.service_name, started.elapsed()).await;
+        outputs::write_evidence(&mut report, &config, &req.env);
+    }
     // The report always lands in artifacts/, whatever else was asked, and
     // never over the report of an earlier run with the same id.
     let stem = report_stem(&report.run_id);
@@ -91,6 +102,11 @@ pub async fn command(args: RunArgs) -> u8 {
     emit(&report, args.output.as_deref(), args.format)
 }
 
+fn setup_failed(e: RunSetupError) -> u8 {
+    crate::shell::logging::error_line(&format!("error: {e}"));
+    exit::USAGE
+}
+
 /// The adapters and inputs of one run, built from its [`RunConfig`].
 struct Prepared {
     now: DateTime<Utc>,
@@ -104,8 +120,12 @@ struct Prepared {
 
 /// Runs one cycle as requested; `Err` means it could not start (exit 2).
 pub async fn run(req: RunRequest) -> Result<Report, RunSetupError> {
-    let config = RunConfig::resolve(&req)?;
-    let Prepared { now, run_id, exchange, store, notifier, pool, paper } = prepare(&config).await?;
+    run_resolved(&RunConfig::resolve(&req)?).await
+}
+
+/// Runs one cycle of a resolved configuration; `Err` means it could not start.
+pub async fn run_resolved(config: &RunConfig) -> Result<Report, RunSetupError> {
+    let Prepared { now, run_id, exchange, store, notifier, pool, paper } = prepare(config).await?;
     let mode = config.mode;
 
     // The spot testnet has no key-permission endpoint, and its funds are
