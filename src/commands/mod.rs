@@ -6,6 +6,7 @@ pub mod dispatch;
 pub mod heartbeat;
 pub mod orders;
 pub mod pause;
+pub mod positions;
 pub mod replay;
 pub mod run;
 pub mod summary;
@@ -64,6 +65,7 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Pause(args) => runtime.block_on(pause::pause(args)),
         Command::Resume(args) => runtime.block_on(pause::resume(args)),
         Command::Orders(args) => runtime.block_on(orders::command(args)),
+        Command::Positions(args) => runtime.block_on(positions::command(args)),
     }
 }
 

@@ -94,7 +94,7 @@ async fn settle(store: &AnyStore, id: &str, how: Resolution, by: &str, now: chro
 
 /// The raw state document and its reading. The universe is the positions
 /// the document itself holds, so nothing moves between pool and retired.
-async fn load(store: &AnyStore) -> Result<(Value, StateDoc), String> {
+pub(crate) async fn load(store: &AnyStore) -> Result<(Value, StateDoc), String> {
     let raw = store
         .load()
         .await
