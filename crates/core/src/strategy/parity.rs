@@ -50,27 +50,27 @@ pub const KEY_PREFIX: &str = "position_mismatch:";
 
 /// The SEV-1 alert condition of one mismatch.
 pub fn condition(m: &PositionMismatch) -> Condition {
-        let base = infer_base_asset(&m.symbol);
-        let state = match m.state_qty {
-            Some(q) if q.is_zero() => "holds no position".to_string(),
-            Some(q) => format!("believes it holds {} {base}", q.normalize()),
-            None => "believes it holds a position (quantity not on record)".to_string(),
-        };
-        let reason = format!(
-            "the exchange holds {} {base} but the state {state}: a difference worth {} USDT; no new entries in {} \
+    let base = infer_base_asset(&m.symbol);
+    let state = match m.state_qty {
+        Some(q) if q.is_zero() => "holds no position".to_string(),
+        Some(q) => format!("believes it holds {} {base}", q.normalize()),
+        None => "believes it holds a position (quantity not on record)".to_string(),
+    };
+    let reason = format!(
+        "the exchange holds {} {base} but the state {state}: a difference worth {} USDT; no new entries in {} \
              until the quantities agree or `tradecycle positions adopt|ignore {}`",
-            m.exchange_qty.normalize(),
-            m.value_usdt.round_dp(2).normalize(),
-            m.symbol,
-            m.symbol
-        );
-        Condition {
-            key: format!("{KEY_PREFIX}{}", m.symbol),
-            severity: Severity::Sev1,
-            scope: m.symbol.clone(),
-            reason,
-            runbook: RUNBOOK_POSITION_MISMATCH.to_string(),
-        }
+        m.exchange_qty.normalize(),
+        m.value_usdt.round_dp(2).normalize(),
+        m.symbol,
+        m.symbol
+    );
+    Condition {
+        key: format!("{KEY_PREFIX}{}", m.symbol),
+        severity: Severity::Sev1,
+        scope: m.symbol.clone(),
+        reason,
+        runbook: RUNBOOK_POSITION_MISMATCH.to_string(),
+    }
 }
 
 /// The alert conditions of `mismatches`, in their order.
@@ -304,7 +304,10 @@ mod tests {
             }]
         );
         let c = condition(&m[0]);
-        assert_eq!((c.key.as_str(), c.severity, c.scope.as_str()), ("position_mismatch:SOLUSDT", Severity::Sev1, "SOLUSDT"));
+        assert_eq!(
+            (c.key.as_str(), c.severity, c.scope.as_str()),
+            ("position_mismatch:SOLUSDT", Severity::Sev1, "SOLUSDT")
+        );
         assert_eq!(
             c.reason,
             "the exchange holds 3 SOL but the state holds no position: a difference worth 540 USDT; no new entries \
@@ -338,7 +341,9 @@ mod tests {
                 value_usdt: dec!(800),
             }]
         );
-        assert!(condition(&m[0]).reason.starts_with("the exchange holds 0 ETH but the state believes it holds 0.25 ETH"));
+        assert!(
+            condition(&m[0]).reason.starts_with("the exchange holds 0 ETH but the state believes it holds 0.25 ETH")
+        );
         // Held and on the exchange (any quantity): they agree.
         assert_eq!(run(&s, &balances(&[("ETH", bal(dec!(0.001), dec!(0), dec!(0)))])), vec![]);
         s.last_balance_snapshot.clear();
@@ -423,7 +428,10 @@ mod tests {
         assert_eq!((s.btc.holding_qty, s.btc.avg_cost), (0.005, 70000.0));
         adopt(&mut s, "BTCUSDT", dec!(0), dec!(80000), "ops", now()).unwrap();
         assert_eq!((s.btc.holding_qty, s.btc.avg_cost), (0.0, 0.0));
-        assert_eq!(adopt(&mut s, "BTCUSDT", dec!(1), dec!(0), "ops", now()).unwrap_err(), "no usable price for BTCUSDT; cannot adopt it");
+        assert_eq!(
+            adopt(&mut s, "BTCUSDT", dec!(1), dec!(0), "ops", now()).unwrap_err(),
+            "no usable price for BTCUSDT; cannot adopt it"
+        );
     }
 
     #[test]
@@ -448,6 +456,9 @@ mod tests {
         assert!(ignore(&mut s, "BTCUSDT", "bob", now()).unwrap_err().contains("DCA core"));
         s.positions.insert("ETHUSDT".into(), TrendPosition::holding(3000.0));
         assert!(ignore(&mut s, "ETHUSDT", "bob", now()).unwrap_err().starts_with("the state holds a ETHUSDT position"));
-        assert_eq!(s.operator_actions.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(), ["position_ignored", "position_unignored"]);
+        assert_eq!(
+            s.operator_actions.iter().map(|a| a.action.as_str()).collect::<Vec<_>>(),
+            ["position_ignored", "position_unignored"]
+        );
     }
 }
