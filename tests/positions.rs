@@ -240,3 +240,12 @@ fn a_symbol_with_an_order_in_the_ledger_is_not_compared() {
     assert_eq!(keys(&r, "raised"), vec![format!("order_quarantined:{id}")]);
     assert!(tg.alerts(ADA_KEY).is_empty());
 }
+
+/// The alert's runbook section exists and the Alerts table lists the key.
+#[test]
+fn the_runbook_has_the_section_the_alert_points_to() {
+    let runbook = std::fs::read_to_string(common::root().join("RUNBOOK.md")).unwrap();
+    let heading = format!("### {}", tradecycle::strategy::parity::RUNBOOK_POSITION_MISMATCH);
+    assert!(runbook.lines().any(|l| l == heading), "RUNBOOK.md has no {heading:?}");
+    assert!(runbook.contains("| `position_mismatch:<symbol>` | SEV-1 |"), "the Alerts table lacks the key");
+}
