@@ -10,6 +10,7 @@
 mod common;
 
 use common::live::{Live, fills_for, intent};
+use common::replay::Replay;
 use common::{Run, gates, tradecycle};
 use serde_json::{Value, json};
 use tradecycle_fakes::binance::{Fault, FaultKind};
@@ -248,4 +249,32 @@ fn the_runbook_has_the_section_the_alert_points_to() {
     let heading = format!("### {}", tradecycle::strategy::parity::RUNBOOK_POSITION_MISMATCH);
     assert!(runbook.lines().any(|l| l == heading), "RUNBOOK.md has no {heading:?}");
     assert!(runbook.contains("| `position_mismatch:<symbol>` | SEV-1 |"), "the Alerts table lacks the key");
+}
+
+/// The circuit breaker sells every trend balance it finds, except the
+/// operator's own: an ignored SOL holding stays. (A replay: the breaker
+/// needs a day that opened higher, which the fixture's state records; the
+/// state is edited only to declare SOL the operator's.)
+#[test]
+fn the_circuit_breaker_does_not_sell_an_ignored_holding() {
+    let sells = |r: &Value| -> Vec<String> {
+        r["intents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == "breaker_sell")
+            .map(|i| i["symbol"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let r = Replay::fixture("breaker_fire").run();
+    assert_eq!(sells(&r), ["ETHUSDT", "SOLUSDT"]);
+    let r = Replay::fixture("breaker_fire")
+        .edit("initial_state_snapshot.json", |s| {
+            s["SOLUSDT"]["is_holding"] = json!(false);
+            s["ignored_positions"] = json!({"SOLUSDT": {"by": "ops", "at": "2026-03-14T09:00:00Z"}});
+        })
+        .run();
+    assert_eq!(r["circuit_breaker_triggered"], true);
+    assert_eq!(sells(&r), ["ETHUSDT"]);
+    assert_eq!(r["state_after"]["ignored_positions"]["SOLUSDT"]["by"], "ops");
 }
