@@ -92,42 +92,30 @@ async fn edit(args: PositionsSymbolArgs, what: Edit) -> u8 {
         Ok(store) => store,
         Err(e) => return usage(e),
     };
-    // Adopt reads the exchange before taking the lease: the lease is held
-    // only for the state's load-change-save.
-    let holdings = match what {
-        Edit::Adopt => match read_exchange(&env, std::slice::from_ref(&symbol)).await {
-            Ok(h) => Some(h),
-            Err(e) => return failed(format!("{e}; nothing changed")),
-        },
-        _ => None,
-    };
     let now = Utc::now();
-    under_lease(&store, what.name(), now, || apply(&store, what, &symbol, holdings, &by, now)).await
+    under_lease(&store, what.name(), now, || apply(&store, &env, what, &symbol, &by, now)).await
 }
 
 /// Loads, changes and saves the state under the lease; the exit code.
-async fn apply(
-    store: &AnyStore,
-    what: Edit,
-    symbol: &str,
-    holdings: Option<Holdings>,
-    by: &str,
-    now: DateTime<Utc>,
-) -> u8 {
+/// Adopt reads the exchange under the lease too: no cycle can trade the
+/// symbol between the reading and the save.
+async fn apply(store: &AnyStore, env: &Env, what: Edit, symbol: &str, by: &str, now: DateTime<Utc>) -> u8 {
     let (raw, mut state) = match load(store).await {
         Ok(loaded) => loaded,
         Err(e) => return failed(e),
     };
-    let done = match (what, holdings) {
-        (Edit::Adopt, Some(h)) => {
-            let base = infer_base_asset(symbol);
-            let qty = h.balances.get(&base).map(AssetBalance::total).unwrap_or_default();
+    let done = match what {
+        Edit::Adopt => {
+            let h = match read_exchange(env, &[symbol.to_string()]).await {
+                Ok(h) => h,
+                Err(e) => return failed(format!("{e}; nothing changed")),
+            };
+            let qty = h.balances.get(&infer_base_asset(symbol)).map(AssetBalance::total).unwrap_or_default();
             let price = h.prices.get(symbol).copied().unwrap_or_default();
             parity::adopt(&mut state, symbol, qty, price, by, now)
         }
-        (Edit::Adopt, None) => Err("no exchange reading".to_string()),
-        (Edit::Ignore, _) => parity::ignore(&mut state, symbol, by, now),
-        (Edit::Unignore, _) => parity::unignore(&mut state, symbol, by, now),
+        Edit::Ignore => parity::ignore(&mut state, symbol, by, now),
+        Edit::Unignore => parity::unignore(&mut state, symbol, by, now),
     };
     let done = match done {
         Ok(done) => done,
