@@ -278,3 +278,25 @@ fn the_circuit_breaker_does_not_sell_an_ignored_holding() {
     assert_eq!(sells(&r), ["ETHUSDT"]);
     assert_eq!(r["state_after"]["ignored_positions"]["SOLUSDT"]["by"], "ops");
 }
+
+/// The BTC core: an account holding less BTC than the DCA record raises
+/// `position_mismatch:BTCUSDT` (the DCA buy is blocked; this account's DCA
+/// pool is too small to buy anyway) and the trend sleeve trades on.
+#[test]
+fn less_btc_than_the_dca_record_is_a_mismatch_and_the_rest_trades() {
+    let live = Live::new("dca_trim");
+    let tg = Telegram::start();
+    // The record says 0.06 BTC (spot, locked and Earn agree); 0.01 left the account.
+    live.fake.set_balance("BTC", rust_decimal::Decimal::new(3, 2), rust_decimal::Decimal::new(1, 2));
+    let r = cycle(&live, &tg, "btc-short", 0);
+    assert_eq!(
+        r["position_mismatches"],
+        json!([{"symbol": "BTCUSDT", "state_qty": "0.06", "exchange_qty": "0.05", "value_usdt": "800"}])
+    );
+    assert_eq!(keys(&r, "raised"), vec!["position_mismatch:BTCUSDT"]);
+    assert_eq!(r.get("paused"), None);
+    assert_eq!(intent(&r, "trend_buy", "XRPUSDT")["status"], "filled");
+    let sent = tg.alerts("position_mismatch:BTCUSDT");
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("the exchange holds 0.05 BTC but the state believes it holds 0.06 BTC"), "{}", sent[0]);
+}

@@ -248,7 +248,7 @@ mod tests {
     use super::*;
     use crate::domain::client_order_id::ClientOrderId;
     use crate::domain::intent::{IntentKind, Side};
-    use crate::domain::state::PendingOrder;
+    use crate::domain::state::{EarnInTransit, PendingOrder};
     use chrono::TimeZone;
     use rust_decimal_macros::dec;
 
@@ -397,6 +397,22 @@ mod tests {
             },
         );
         assert_eq!(run(&s, &sol), vec![]);
+
+        // A BTC redeem on its way to spot: the record is not short.
+        let mut s = flat_state();
+        s.btc.holding_qty = 0.01;
+        let btc = balances(&[("BTC", bal(dec!(0.005), dec!(0), dec!(0)))]);
+        assert_eq!(run(&s, &btc)[0].symbol, "BTCUSDT");
+        s.earn_in_transit.insert(
+            "BTC".into(),
+            EarnInTransit {
+                amount: dec!(0.005),
+                spot_free_seen: dec!(0),
+                since: "2026-03-15T09:00:00Z".into(),
+                unconfirmed: None,
+            },
+        );
+        assert_eq!(run(&s, &btc), vec![]);
     }
 
     #[test]
