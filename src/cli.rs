@@ -81,6 +81,10 @@ pub enum Command {
     /// Show the pending order ledger, or settle one entry by hand (see RUNBOOK "Quarantined order").
     #[command(subcommand)]
     Orders(OrdersCommand),
+    /// The exchange's holdings against the state, and settling a position mismatch by hand (see RUNBOOK
+    /// "Position mismatch").
+    #[command(subcommand)]
+    Positions(PositionsCommand),
     /// Check credentials and reachability without trading or writing: the state store (Firestore and
     /// its Google credentials, or the state file), the upstream pool document, the Binance key, its
     /// permissions and the server clock, and Telegram.
@@ -446,4 +450,58 @@ fn parse_symbol(text: &str) -> Result<String, String> {
         return Err("expected symbols of letters and digits, e.g. BTCUSDT,ETHUSDT".into());
     }
     Ok(symbol)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PositionsCommand {
+    /// Per pool, retired and BTC symbol: what the state holds, what the exchange holds (spot + Earn), and
+    /// whether they agree.
+    #[command(long_about = "Per pool, retired and BTC symbol: what the state believes (held, flat, or BTC's \
+        recorded quantity), what the exchange holds (spot free + locked + Simple Earn), and the status: ok, \
+        mismatch (worth more than POSITION_MISMATCH_MIN_USDT), ignored, or in_flight (an order in the ledger). \
+        Reads the state store and Binance (credentials as `run` reads them); takes no lease, changes nothing.\n\n\
+        Exit codes: 0 listed, 1 the store or Binance cannot be read, 2 configuration error.")]
+    List(PositionsListArgs),
+    /// Take the exchange's quantity (spot + Earn) of SYMBOL into the state at the current price.
+    #[command(long_about = "Take the exchange's quantity of SYMBOL (spot free + locked + Simple Earn) into the \
+        state at the current average price: a trend symbol becomes held at that entry price (flat when the \
+        exchange holds none), BTCUSDT's DCA record takes the quantity (its average cost moves by the added part \
+        at that price). Recorded with who (--by) and when in the state's operator_actions. The \
+        position_mismatch alert clears on the next cycle, the quantities then agreeing.\n\n\
+        Takes the run lease, so it never races a cycle.\n\n\
+        Exit codes: 0 adopted, 1 the store or Binance failed, 2 bad arguments (e.g. an ignored symbol), 4 a cycle \
+        holds the run lease (try again after it).")]
+    Adopt(PositionsSymbolArgs),
+    /// SYMBOL's holding is the operator's own: never compared, never bought or sold by the cycle.
+    #[command(long_about = "Declare SYMBOL's holding the operator's own: the cycle never buys or sells it (a pool \
+        symbol is not entered, the circuit breaker does not sell it) and the position comparison skips it. \
+        Kept in the state under ignored_positions with who (--by) and when, until `positions unignore`. BTCUSDT \
+        (the DCA core), BNBUSDT (fee fuel) and a symbol the state holds cannot be ignored.\n\n\
+        Takes the run lease. Exit codes: 0 ignored, 1 the store failed, 2 bad arguments, 4 a cycle holds the \
+        run lease.")]
+    Ignore(PositionsSymbolArgs),
+    /// Compare and trade SYMBOL again.
+    Unignore(PositionsSymbolArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PositionsListArgs {
+    /// State store: file:PATH or firestore [env: TRADECYCLE_STORE].
+    #[arg(long, value_name = "file:PATH|firestore")]
+    pub store: Option<String>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PositionsSymbolArgs {
+    /// The symbol, e.g. SOLUSDT.
+    pub symbol: String,
+    /// Who did it, recorded in the state [default: $USER, else operator].
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// State store: file:PATH or firestore [env: TRADECYCLE_STORE].
+    #[arg(long, value_name = "file:PATH|firestore")]
+    pub store: Option<String>,
 }

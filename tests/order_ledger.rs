@@ -128,6 +128,10 @@ fn an_ambiguous_order_is_not_taken_for_an_older_filled_order_with_the_same_id() 
     // Same hour, the state reset (so the XRP buy is planned again with the
     // same id); this time the order is lost without executing.
     std::fs::write(live.state_path(), live.fixtures.initial_state.to_string()).unwrap();
+    // The account forgets the first run's XRP and ADA as the state did;
+    // kept, they would be ghost positions that block their buys.
+    live.fake.set_balance("XRP", rust_decimal::Decimal::ZERO, rust_decimal::Decimal::ZERO);
+    live.fake.set_balance("ADA", rust_decimal::Decimal::ZERO, rust_decimal::Decimal::ZERO);
     live.fake.inject(Fault::new("POST", ORDER, FaultKind::timeout_1007()).symbol("XRPUSDT"));
     let r = run_with_code(&live, "second", 5);
     let xrp = intent(&r, "trend_buy", "XRPUSDT");

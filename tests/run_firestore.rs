@@ -305,3 +305,33 @@ fn orders_list_and_resolve_work_on_the_firestore_state() {
     assert_eq!(common::live::fills_for(&live, "XRPUSDT"), 0);
     assert_eq!(firestore_state(&host, &env)["operator_actions"].as_array().unwrap().len(), 1);
 }
+
+/// Position parity on Firestore: a ghost balance raises the alert, `positions
+/// adopt` takes it into the Firestore state, the next cycle clears it.
+#[test]
+fn positions_adopt_works_on_the_firestore_state() {
+    let host = emulator_host();
+    let telegram = Telegram::start();
+    let live = Live::new("cycle_replay");
+    live.fake.set_balance("ADA", rust_decimal::Decimal::from(50), rust_decimal::Decimal::ZERO);
+    let env = firestore_env(&host, "positions", &telegram);
+    seed_firestore(&host, &env, &live, &live.fixtures.initial_state);
+    let run = live.run(&["--live", "--run-id", "fs-ghost"], &pairs(&env));
+    assert_eq!(run.code, 0, "{}\n{}", run.stderr, run.stdout);
+    assert_eq!(run.json()["alerts"]["raised"][0]["key"], "position_mismatch:ADAUSDT");
+
+    // The command reads Binance as `run` does, and the Firestore state.
+    let mut both = live.env();
+    both.extend(env.iter().cloned());
+    let adopt = tradecycle(&["positions", "adopt", "ADAUSDT", "--by", "carol"], &pairs(&both));
+    assert_eq!(adopt.code, 0, "{}", adopt.stderr);
+    let after = firestore_state(&host, &env);
+    assert_eq!(after["ADAUSDT"]["is_holding"], true);
+    assert_eq!(after["ADAUSDT"]["entry_price"], 0.9);
+    assert_eq!(after["operator_actions"][0]["action"], "position_adopted");
+    assert_eq!(after["operator_actions"][0]["by"], "carol");
+
+    let next = live.run(&["--live", "--run-id", "fs-adopted"], &pairs(&env));
+    assert_eq!(next.code, 0, "{}\n{}", next.stderr, next.stdout);
+    assert_eq!(next.json()["alerts"]["cleared"][0]["key"], "position_mismatch:ADAUSDT");
+}

@@ -9,6 +9,7 @@ pub mod evidence;
 pub mod heartbeat;
 pub mod orders;
 pub mod pause;
+pub mod positions;
 pub mod replay;
 pub mod run;
 pub mod status;
@@ -71,6 +72,7 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Status(args) => runtime.block_on(status::command(args)),
         Command::Backtest(args) => runtime.block_on(backtest::command(args)),
         Command::Evidence(args) => evidence::command(args),
+        Command::Positions(args) => runtime.block_on(positions::command(args)),
     }
 }
 

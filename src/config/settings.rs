@@ -25,6 +25,9 @@ pub struct Settings {
     /// `PENDING_QUARANTINE_HOURS`: age at which an unresolved pending order
     /// is quarantined.
     pub pending_quarantine_hours: i64,
+    /// `POSITION_MISMATCH_MIN_USDT`: the worth above which an exchange
+    /// holding and the state disagree (`strategy::parity`).
+    pub position_mismatch_min_usdt: rust_decimal::Decimal,
 }
 
 /// `NOTIFY_LANG`, default English (the operations commands read it alone).
@@ -53,6 +56,8 @@ impl Settings {
                 max_notional_per_order: positive_decimal(env, "MAX_NOTIONAL_PER_ORDER_USDT")?,
                 max_orders_per_run: max_orders,
                 pool_size: expected,
+                // Set per run by the shell (never in replay).
+                position_mismatch_min_usdt: None,
             },
             contract: ContractSettings {
                 max_age_days: int(env, "STRATEGY_ARTIFACT_MAX_AGE_DAYS", 45)?.max(0),
@@ -67,6 +72,8 @@ impl Settings {
             lang,
             alert_remind_hours: int(env, "ALERT_REMIND_HOURS", 24)?.max(1),
             pending_quarantine_hours: int(env, "PENDING_QUARANTINE_HOURS", DEFAULT_QUARANTINE_HOURS)?.max(1),
+            position_mismatch_min_usdt: positive_decimal(env, "POSITION_MISMATCH_MIN_USDT")?
+                .unwrap_or(crate::strategy::parity::DEFAULT_MIN_USDT),
         })
     }
 }

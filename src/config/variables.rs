@@ -90,6 +90,11 @@ pub const CYCLE: &[Variable] = &[
         "24",
         "a pending order still unresolved this many hours after it was written is quarantined (at least 1)",
     ),
+    Variable::new(
+        "POSITION_MISMATCH_MIN_USDT",
+        "10",
+        "live, dry and paper runs: an exchange holding and the state differing by more than this (USDT) raise SEV-1 position_mismatch",
+    ),
     Variable::new("TRADECYCLE_PAUSE", "false", "kill switch: sells and risk reduction run, no buys"),
     Variable::new("MAX_NOTIONAL_PER_ORDER_USDT", "unset", "buys larger than this are shrunk to it"),
     Variable::new(

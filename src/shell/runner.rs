@@ -201,6 +201,9 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
             new_risk_pause(state.operator_pause.as_ref(), settings.paused, &state.alerts, &state.resumed_alerts);
         settings.paused = pause.is_some();
         self.report.paused = pause;
+        // Replay's balances are hand-written: no position parity there.
+        settings.position_mismatch_min_usdt =
+            (self.run.mode != Mode::Replay).then_some(self.run.settings.position_mismatch_min_usdt);
         let MarketReading { market: MarketData { balances, prices, rules, earn_products, .. }, btc, indicators } =
             reading;
         Cycle::new(CycleInputs {
@@ -334,6 +337,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         let equity = cycle.finish();
         self.flush(&mut cycle).await;
         self.final_state = Some(cycle.state.clone());
+        self.report.position_mismatches = std::mem::take(&mut cycle.position_mismatches);
         self.report.execution_pool = cycle.execution_pool.clone();
         self.report.selected_candidates = cycle.candidate_symbols();
         self.report.equity = Some(equity);

@@ -55,9 +55,10 @@ pub fn operator_pause_of(paused: Option<&Value>, trading_paused: bool) -> Option
 }
 
 /// SEV-1 alerts whose risk is already contained where it lives, so they do
-/// not pause everything: a quarantined order blocks new risk only in its
-/// own symbol (issue 11), the rest of the book keeps trading.
-const CONTAINED_BY_SCOPE: &[&str] = &["order_quarantined:"];
+/// not pause everything: a quarantined order and a position mismatch block
+/// new risk only in their own symbol (issue 11), the rest of the book keeps
+/// trading.
+const CONTAINED_BY_SCOPE: &[&str] = &["order_quarantined:", "position_mismatch:"];
 
 /// Open SEV-1 alerts, by key.
 fn open_sev1(alerts: &AlertBook) -> impl Iterator<Item = (&String, &super::alerts::Alert)> {
@@ -171,9 +172,9 @@ mod tests {
 
     #[test]
     fn an_open_sev1_pauses_new_risk_and_names_the_alert() {
-        let p = new_risk_pause(None, false, &book(&[("position_mismatch:SOLUSDT", Severity::Sev1)]), &[]).unwrap();
-        assert_eq!(p.by, "alert:position_mismatch:SOLUSDT");
-        assert_eq!(p.reason, "SEV-1 alert position_mismatch:SOLUSDT is open: position_mismatch:SOLUSDT seen");
+        let p = new_risk_pause(None, false, &book(&[("auth_failed", Severity::Sev1)]), &[]).unwrap();
+        assert_eq!(p.by, "alert:auth_failed");
+        assert_eq!(p.reason, "SEV-1 alert auth_failed is open: auth_failed seen");
         assert_eq!(p.since.as_deref(), Some("2026-03-15T01:00:00Z"));
     }
 
@@ -186,6 +187,14 @@ mod tests {
             ("state_save_failed", Severity::Sev1),
         ]);
         assert_eq!(new_risk_pause(None, false, &b, &[]).unwrap().by, "alert:state_save_failed");
+    }
+
+    #[test]
+    fn a_position_mismatch_blocks_only_its_symbol_and_pauses_nothing_else() {
+        let b = book(&[("position_mismatch:SOLUSDT", Severity::Sev1)]);
+        assert_eq!(new_risk_pause(None, false, &b, &[]), None);
+        let b = book(&[("position_mismatch:SOLUSDT", Severity::Sev1), ("auth_failed", Severity::Sev1)]);
+        assert_eq!(new_risk_pause(None, false, &b, &[]).unwrap().by, "alert:auth_failed");
     }
 
     #[test]

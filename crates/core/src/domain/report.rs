@@ -2,6 +2,7 @@
 //! would have done, written by `replay` to stdout and by `run` to
 //! `artifacts/`. It never contains a credential.
 
+use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -159,6 +160,21 @@ pub struct Reconciliation {
     pub detail: String,
 }
 
+/// One symbol whose exchange holding and state disagree
+/// (`strategy::parity`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PositionMismatch {
+    pub symbol: String,
+    /// What the state believes it holds: 0 when flat, `holding_qty` for
+    /// BTC, the last closing quantity of a held trend position (`None`: held,
+    /// quantity not on record).
+    pub state_qty: Option<Decimal>,
+    /// Spot free + locked + Simple Earn.
+    pub exchange_qty: Decimal,
+    /// The difference's worth at the current price.
+    pub value_usdt: Decimal,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ErrorRecord {
     pub stage: String,
@@ -204,6 +220,10 @@ pub struct Report {
     /// (live and dry runs); absent when no request was answered with it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub request_weight_used: Option<u32>,
+    /// Exchange holdings the state disagrees with (live, dry and paper
+    /// runs; `strategy::parity`); absent when they agree.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub position_mismatches: Vec<PositionMismatch>,
 }
 
 impl Report {
@@ -233,6 +253,7 @@ impl Report {
             attention: Vec::new(),
             log_lines: Vec::new(),
             request_weight_used: None,
+            position_mismatches: Vec::new(),
         }
     }
 

@@ -210,24 +210,39 @@ pub struct StateDoc {
     /// The rolling 7-day baseline of the account's cycles (written only
     /// once there is a sample; see `baseline.rs`).
     pub baseline: Baseline,
+    /// Symbols whose holding is the operator's own (`tradecycle positions
+    /// ignore`), by symbol (written only while there are any).
+    pub ignored_positions: IndexMap<String, IgnoredPosition>,
 }
 
 /// How many operator actions the state document keeps.
 pub const OPERATOR_ACTIONS_KEPT: usize = 100;
 
 /// One thing an operator did to the state by hand: who, when, what, to
-/// which ledger entry, and the entry as it was.
+/// which ledger entry (and the entry as it was) or which position.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OperatorAction {
     pub at: DateTime<Utc>,
     pub by: String,
-    /// `order_filled` or `order_not_placed`.
+    /// `order_filled`, `order_not_placed`, `position_adopted`,
+    /// `position_ignored` or `position_unignored`.
     pub action: String,
+    /// The ledger entry's client id (empty for a position action).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub client_order_id: String,
-    /// E.g. `filled 729.3 @ 2.4` or `not placed`.
+    /// E.g. `filled 729.3 @ 2.4`, `not placed`, `SOLUSDT: state 0 -> 3 SOL @ 180`.
     pub detail: String,
-    /// The ledger entry that was settled.
-    pub entry: PendingOrder,
+    /// The ledger entry that was settled (none for a position action).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry: Option<PendingOrder>,
+}
+
+/// A holding the operator declared their own (`tradecycle positions
+/// ignore`): never traded, never compared with the state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgnoredPosition {
+    pub by: String,
+    pub at: DateTime<Utc>,
 }
 
 fn as_f64(v: Option<&Value>) -> f64 {
@@ -353,6 +368,16 @@ impl StateDoc {
                 .map(|items| items.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect())
                 .unwrap_or_default(),
             baseline: Baseline::from_json(get("baseline")),
+            ignored_positions: get("ignored_positions")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(symbol, v)| {
+                            serde_json::from_value::<IgnoredPosition>(v.clone()).ok().map(|i| (symbol.clone(), i))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             earn_in_transit: get("earn_in_transit")
                 .and_then(Value::as_object)
                 .map(|m| {
@@ -504,6 +529,9 @@ impl StateDoc {
         }
         if !self.baseline.is_empty() {
             m.insert("baseline".into(), json!(self.baseline));
+        }
+        if !self.ignored_positions.is_empty() {
+            m.insert("ignored_positions".into(), json!(self.ignored_positions));
         }
         Value::Object(m)
     }

@@ -103,7 +103,7 @@ pub fn resolve(
         action: action.to_string(),
         client_order_id: id.to_string(),
         detail,
-        entry,
+        entry: Some(entry),
     };
     state.operator_actions.push(done.clone());
     let excess = state.operator_actions.len().saturating_sub(OPERATOR_ACTIONS_KEPT);
@@ -184,7 +184,7 @@ mod tests {
         assert!(s.pending_orders.is_empty());
         assert_eq!((s.positions.clone(), s.last_balance_snapshot.clone()), before);
         assert_eq!(s.operator_actions[0].action, "order_not_placed");
-        assert_eq!(s.operator_actions[0].entry.client_order_id.to_string(), ID);
+        assert_eq!(s.operator_actions[0].entry.as_ref().unwrap().client_order_id.to_string(), ID);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod dca;
 pub mod earn;
 pub mod ledger;
 pub mod log_lines;
+pub mod parity;
 pub mod reconcile;
 pub mod rotation;
 
@@ -33,6 +34,10 @@ pub struct StrategySettings {
     pub max_orders_per_run: Option<usize>,
     /// Pool size used when degraded without a locked pool.
     pub pool_size: usize,
+    /// `POSITION_MISMATCH_MIN_USDT`: compare the exchange's holdings with
+    /// the state ([`parity`]) and ignore differences worth this or less;
+    /// `None` (replay, whose balances are hand-written): no comparison.
+    pub position_mismatch_min_usdt: Option<Decimal>,
 }
 
 impl Default for StrategySettings {
@@ -44,6 +49,7 @@ impl Default for StrategySettings {
             max_notional_per_order: None,
             max_orders_per_run: None,
             pool_size: 5,
+            position_mismatch_min_usdt: None,
         }
     }
 }

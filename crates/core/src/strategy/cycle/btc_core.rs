@@ -64,8 +64,8 @@ impl Cycle {
             self.gate("btc_dca", "unresolved_order_pending", Some(BTC_SYMBOL), Value::Null);
             return None;
         }
-        if self.quarantined.contains(BTC_SYMBOL) {
-            self.gate("btc_dca", "order_quarantined", Some(BTC_SYMBOL), Value::Null);
+        if let Some(why) = self.blocked.get(BTC_SYMBOL).copied() {
+            self.gate("btc_dca", why, Some(BTC_SYMBOL), Value::Null);
             return None;
         }
         let budget = b.dca_usdt_pool.min(b.btc_base_order_usdt * m);

@@ -93,6 +93,7 @@ impl Cycle {
                 RUNBOOK_ATTENTION,
             ));
         }
+        found.extend(crate::strategy::parity::conditions(&self.position_mismatches));
         if self.state.is_circuit_broken {
             let reason = "the daily circuit breaker is latched: the trend sleeve trades nothing today \
                           (BTC DCA and the Earn buffer continue)"

@@ -152,6 +152,10 @@ impl Cycle {
         self.breaker_triggered = true;
         let mut out = Vec::new();
         for (symbol, base) in self.runtime.clone() {
+            // The operator's own holding is never traded (`positions ignore`).
+            if self.state.ignored_positions.contains_key(&symbol) {
+                continue;
+            }
             let Some(price) = self.price_dec(&symbol) else { continue };
             let sellable = self.sellable(&base, price);
             let value = f_dec(sellable * price);

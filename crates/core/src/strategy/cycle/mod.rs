@@ -48,6 +48,7 @@ use super::allocation::{AccountValues, Budgets};
 use super::daily::{self};
 use super::earn::{self};
 use super::log_lines::LogLines;
+use super::parity::{self, PositionMismatch};
 use super::rotation::{self, Candidate, round_to};
 use crate::domain::client_order_id::ClientOrderId;
 use crate::domain::intent::Intent;
@@ -138,8 +139,12 @@ pub struct Cycle {
     buys_skipped_for_funds: BTreeSet<String>,
     orders_planned: usize,
     unresolved: bool,
-    /// Symbols with a quarantined order: no new risk in them (sells run).
-    quarantined: BTreeSet<String>,
+    /// Symbols with no new risk this cycle (sells run), with the gate that
+    /// says why: a quarantined order, a position mismatch, an ignored
+    /// holding.
+    blocked: BTreeMap<String, &'static str>,
+    /// Exchange holdings the state disagrees with ([`super::parity`]).
+    pub position_mismatches: Vec<PositionMismatch>,
     /// Ledger entries this cycle wrote ahead: the only ones its outcomes
     /// may remove (an entry reconciliation kept is never deleted here).
     written_ahead: BTreeSet<ClientOrderId>,
@@ -212,11 +217,11 @@ impl Cycle {
         // cannot be read, block new risk until someone knows what became of
         // them; a quarantined order blocks only its own symbol.
         let mut attention = Vec::new();
-        let mut quarantined = BTreeSet::new();
+        let mut blocked = BTreeMap::new();
         let mut unresolved = false;
         for (id, order) in &state.pending_orders {
             if order.status == PENDING_QUARANTINED {
-                quarantined.insert(order.symbol.clone());
+                blocked.insert(order.symbol.clone(), "order_quarantined");
                 attention.push(format!(
                     "order {id} is quarantined ({}): no new {} risk until it is resolved; check it on Binance, \
                      then run `tradecycle orders resolve {id} --filled QTY@PRICE` or `--not-placed`",
@@ -233,6 +238,16 @@ impl Cycle {
         for (id, entry) in &state.unreadable_pending {
             unresolved = true;
             attention.push(entry.advice(id));
+        }
+        let position_mismatches = settings
+            .position_mismatch_min_usdt
+            .map(|min| parity::compare(&state, &runtime, &balances, &prices, min))
+            .unwrap_or_default();
+        for m in &position_mismatches {
+            blocked.entry(m.symbol.clone()).or_insert("position_mismatch");
+        }
+        for symbol in state.ignored_positions.keys() {
+            blocked.entry(symbol.clone()).or_insert("position_ignored");
         }
         let mut cycle = Cycle {
             now,
@@ -260,7 +275,8 @@ impl Cycle {
             buys_skipped_for_funds: BTreeSet::new(),
             orders_planned: 0,
             unresolved,
-            quarantined,
+            blocked,
+            position_mismatches,
             written_ahead: BTreeSet::new(),
             breaker_triggered: false,
             intents: Vec::new(),

@@ -163,8 +163,8 @@ impl Cycle {
                 self.gate("trend", "unresolved_order_pending", Some(&symbol), Value::Null);
                 continue;
             }
-            if self.quarantined.contains(&symbol) {
-                self.gate("trend", "order_quarantined", Some(&symbol), Value::Null);
+            if let Some(why) = self.blocked.get(&symbol).copied() {
+                self.gate("trend", why, Some(&symbol), Value::Null);
                 continue;
             }
             let base = self.base_of(&symbol);
