@@ -113,10 +113,11 @@ fn json_after_a_live_cycle_that_quarantined_an_order() {
     let rows = v["positions"]["rows"].as_array().unwrap();
     assert_eq!(
         keys(&rows[0]),
-        ["symbol", "asset", "sleeve", "state_holding", "state_quantity", "entry_price", "exchange_quantity"]
+        ["symbol", "asset", "sleeve", "state_holding", "state_quantity", "entry_price", "exchange_quantity", "parity"]
     );
     let xrp = rows.iter().find(|p| p["symbol"] == "XRPUSDT").expect("XRP row");
     assert_eq!((xrp["sleeve"].as_str(), xrp["exchange_quantity"].as_str()), (Some("pool"), Some("729.3")));
+    assert_eq!(xrp["parity"], "in_flight", "its quarantined order is still in the ledger");
     let btc = rows.iter().find(|p| p["sleeve"] == "btc_core").expect("BTC core row");
     let spot = live.fake.balance("BTC");
     assert_eq!(btc["exchange_quantity"].as_str(), Some((spot.free + spot.locked).normalize().to_string().as_str()));

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::adapters::binance::{BinanceClient, BinanceConfig};
@@ -23,12 +22,12 @@ use crate::commands::watchdog::open_store;
 use crate::commands::{exit, usage};
 use crate::config::env::positive_decimal;
 use crate::config::{Env, process_env};
-use crate::domain::pool::{Universe, infer_base_asset};
+use crate::domain::pool::infer_base_asset;
 use crate::domain::snapshot::AssetBalance;
 use crate::domain::state::{OperatorAction, StateDoc};
-use crate::ports::{Exchange, StateStore};
+use crate::ports::{Exchange, PortError, StateStore};
 use crate::strategy::cycle::BTC_SYMBOL;
-use crate::strategy::parity::{self, DEFAULT_MIN_USDT, PositionMismatch};
+use crate::strategy::parity::{self, DEFAULT_MIN_USDT};
 
 pub async fn command(cmd: PositionsCommand) -> u8 {
     match cmd {
@@ -58,18 +57,24 @@ impl Edit {
 }
 
 /// What the exchange holds of the assets asked for, and their prices.
-struct Holdings {
-    balances: BTreeMap<String, AssetBalance>,
-    prices: BTreeMap<String, Decimal>,
+pub(crate) struct Holdings {
+    pub balances: BTreeMap<String, AssetBalance>,
+    pub prices: BTreeMap<String, Decimal>,
 }
 
 /// Reads balances (spot + Earn) and prices of `symbols` from Binance.
 async fn read_exchange(env: &Env, symbols: &[String]) -> Result<Holdings, String> {
     let config = BinanceConfig::from_env(env).map_err(|e| e.0)?;
     let client = BinanceClient::new(config).map_err(|e| format!("cannot set up the Binance client: {e}"))?;
+    holdings(&client, symbols).await.map_err(|e| format!("cannot read the Binance account: {e}"))
+}
+
+/// Balances (spot free + locked + Simple Earn) of the base assets of
+/// `symbols` and their prices, read-only (also `tradecycle status`).
+pub(crate) async fn holdings(client: &impl Exchange, symbols: &[String]) -> Result<Holdings, PortError> {
     let assets = symbols.iter().map(|s| infer_base_asset(s)).collect();
     let req = MarketRequest { assets, symbols: symbols.to_vec(), kline_symbols: Vec::new() };
-    let data = client.market_data(&req).await.map_err(|e| format!("cannot read the Binance account: {e}"))?;
+    let data = client.market_data(&req).await?;
     Ok(Holdings { balances: data.balances, prices: data.prices })
 }
 
@@ -150,50 +155,6 @@ fn done_line(done: &OperatorAction) -> String {
     )
 }
 
-/// One `positions list` row.
-#[derive(Debug, Serialize)]
-struct Row {
-    symbol: String,
-    /// `held`, `flat` or BTC's recorded quantity.
-    state: String,
-    exchange_qty: Decimal,
-    /// `ok`, `mismatch`, `ignored` or `in_flight` (an order in the ledger).
-    status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    mismatch: Option<PositionMismatch>,
-}
-
-fn rows(state: &StateDoc, universe: &Universe, h: &Holdings, min: Decimal) -> Vec<Row> {
-    let mismatches = parity::compare(state, universe, &h.balances, &h.prices, min);
-    let mut symbols: Vec<String> = universe.keys().filter(|s| s.as_str() != BTC_SYMBOL).cloned().collect();
-    symbols.push(BTC_SYMBOL.to_string());
-    symbols
-        .into_iter()
-        .map(|symbol| {
-            let base = infer_base_asset(&symbol);
-            let held = if symbol == BTC_SYMBOL {
-                format!("{} BTC", Decimal::try_from(state.btc.holding_qty).unwrap_or_default().round_dp(8).normalize())
-            } else if state.position(&symbol).is_holding {
-                "held".to_string()
-            } else {
-                "flat".to_string()
-            };
-            let mismatch = mismatches.iter().find(|m| m.symbol == symbol).cloned();
-            let status = if state.ignored_positions.contains_key(&symbol) {
-                "ignored"
-            } else if state.pending_orders.values().any(|o| o.symbol == symbol) {
-                "in_flight"
-            } else if mismatch.is_some() {
-                "mismatch"
-            } else {
-                "ok"
-            };
-            let exchange_qty = h.balances.get(&base).map(AssetBalance::total).unwrap_or_default().normalize();
-            Row { symbol, state: held, exchange_qty, status, mismatch }
-        })
-        .collect()
-}
-
 async fn list(args: PositionsListArgs) -> u8 {
     let env = process_env();
     let min = match positive_decimal(&env, "POSITION_MISMATCH_MIN_USDT") {
@@ -208,14 +169,14 @@ async fn list(args: PositionsListArgs) -> u8 {
         Ok(loaded) => loaded,
         Err(e) => return failed(e),
     };
-    let universe = state.runtime_universe(&state.positions.keys().map(|s| (s.clone(), infer_base_asset(s))).collect());
+    let universe = parity::state_universe(&state);
     let mut symbols: Vec<String> = universe.keys().cloned().collect();
     symbols.push(BTC_SYMBOL.to_string());
     let holdings = match read_exchange(&env, &symbols).await {
         Ok(h) => h,
         Err(e) => return failed(e),
     };
-    let rows = rows(&state, &universe, &holdings, min);
+    let rows = parity::rows(&state, &universe, &holdings.balances, &holdings.prices, min);
     if args.json {
         match serde_json::to_string_pretty(&rows) {
             Ok(json) => println!("{json}"),

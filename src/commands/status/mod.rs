@@ -16,15 +16,16 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 
 use crate::adapters::binance::{BinanceClient, BinanceConfig};
-use crate::boundary::MarketRequest;
 use crate::cli::StatusArgs;
 use crate::commands::durable_alerts::{book_key, load_book};
 use crate::commands::orders::load;
+use crate::commands::positions::holdings;
 use crate::commands::watchdog::{open_store, service_name};
 use crate::commands::{exit, usage};
-use crate::config::env::{boolean, text, value};
+use crate::config::env::{boolean, positive_decimal, text, value};
 use crate::config::{Env, process_env};
 use crate::ports::{Exchange, StateStore};
+use crate::strategy::parity::DEFAULT_MIN_USDT;
 
 pub use view::{ExchangeView, MetricsFileView, SCHEMA, StatusInputs, StatusView, assemble, render};
 
@@ -33,6 +34,10 @@ pub async fn command(args: StatusArgs) -> u8 {
     let kill_switch = match boolean(&env, "TRADECYCLE_PAUSE", false) {
         Ok(b) => b,
         Err(e) => return usage(e),
+    };
+    let mismatch_min_usdt = match positive_decimal(&env, "POSITION_MISMATCH_MIN_USDT") {
+        Ok(min) => min.unwrap_or(DEFAULT_MIN_USDT),
+        Err(e) => return usage(e.0),
     };
     let exchange = match exchange_client(&env) {
         Ok(c) => c,
@@ -68,7 +73,7 @@ pub async fn command(args: StatusArgs) -> u8 {
     });
     let exchange = match &exchange {
         None => ExchangeView::NotChecked,
-        Some(client) => balances(client, &view::position_assets(&state)).await,
+        Some(client) => exchange_view(client, &view::position_symbols(&state)).await,
     };
     let view = assemble(StatusInputs {
         now,
@@ -79,6 +84,7 @@ pub async fn command(args: StatusArgs) -> u8 {
         watchdog_alerts: &watchdog_alerts,
         kill_switch,
         exchange: &exchange,
+        mismatch_min_usdt,
         metrics_file: metrics_file(metrics_path.as_deref(), now),
     });
     if args.json {
@@ -112,11 +118,11 @@ fn exchange_client(env: &Env) -> Result<Option<BinanceClient>, String> {
     BinanceClient::new(config).map(Some).map_err(|e| format!("Binance client: {e}"))
 }
 
-/// Spot (free + locked) and Simple Earn balances of `assets`, read-only.
-async fn balances(client: &impl Exchange, assets: &[String]) -> ExchangeView {
-    let request = MarketRequest { assets: assets.to_vec(), symbols: Vec::new(), kline_symbols: Vec::new() };
-    match client.market_data(&request).await {
-        Ok(data) => ExchangeView::Balances(data.balances),
+/// What the exchange holds, for the positions section; a failed read is
+/// shown, not fatal.
+async fn exchange_view(client: &impl Exchange, symbols: &[String]) -> ExchangeView {
+    match holdings(client, symbols).await {
+        Ok(h) => ExchangeView::Read { balances: h.balances, prices: h.prices },
         Err(e) => ExchangeView::Failed(e.to_string()),
     }
 }

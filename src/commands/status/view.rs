@@ -9,6 +9,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -18,6 +19,7 @@ use crate::domain::pool::infer_base_asset;
 use crate::domain::snapshot::AssetBalance;
 use crate::domain::state::StateDoc;
 use crate::strategy::ledger::{self, LedgerRow};
+use crate::strategy::parity;
 
 pub const SCHEMA: &str = "tradecycle.status.v1";
 
@@ -28,8 +30,9 @@ pub enum ExchangeView {
     NotChecked,
     /// The read failed (the screen still shows the state side).
     Failed(String),
-    /// Balances by asset (spot free + locked + Simple Earn).
-    Balances(BTreeMap<String, AssetBalance>),
+    /// Balances by asset (spot free + locked + Simple Earn) and prices by
+    /// symbol.
+    Read { balances: BTreeMap<String, AssetBalance>, prices: BTreeMap<String, Decimal> },
 }
 
 /// The metrics file `run` writes: not configured, absent, or its age.
@@ -54,6 +57,8 @@ pub struct StatusInputs<'a> {
     /// `TRADECYCLE_PAUSE`, read as `run` reads it.
     pub kill_switch: bool,
     pub exchange: &'a ExchangeView,
+    /// `POSITION_MISMATCH_MIN_USDT`, read as `run` reads it.
+    pub mismatch_min_usdt: Decimal,
     pub metrics_file: MetricsFileView,
 }
 
@@ -103,6 +108,10 @@ pub struct PositionRow {
     pub entry_price: Option<f64>,
     /// Spot free + locked + Simple Earn, when the exchange was read.
     pub exchange_quantity: Option<String>,
+    /// The cycle's position comparison (`strategy/parity.rs`): `ok`,
+    /// `mismatch`, `ignored` or `in_flight`; absent when the exchange was
+    /// not read.
+    pub parity: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -169,7 +178,7 @@ pub fn assemble(i: StatusInputs) -> StatusView {
         store: i.store.to_string(),
         attention: Vec::new(),
         pause: pause_view(pause.as_ref()),
-        positions: positions(i.state, i.exchange),
+        positions: positions(i.state, i.exchange, i.mismatch_min_usdt),
         orders,
         alerts,
         pool: pool(i.state, i.now),
@@ -181,13 +190,22 @@ pub fn assemble(i: StatusInputs) -> StatusView {
     view
 }
 
-/// Positions the state holds, beside the exchange's quantity. ONE
-/// function on purpose: the cycle's parity comparison can replace it.
-pub fn positions(state: &StateDoc, exchange: &ExchangeView) -> PositionsView {
+/// Positions the state holds, beside the exchange's quantity and the
+/// verdict of the cycle's own comparison ([`parity::rows`]).
+pub fn positions(state: &StateDoc, exchange: &ExchangeView, min_usdt: Decimal) -> PositionsView {
     let quantity = |asset: &str| match exchange {
-        ExchangeView::Balances(b) => Some(b.get(asset).copied().unwrap_or_default().total().normalize().to_string()),
+        ExchangeView::Read { balances, .. } => {
+            Some(balances.get(asset).copied().unwrap_or_default().total().normalize().to_string())
+        }
         _ => None,
     };
+    let compared = match exchange {
+        ExchangeView::Read { balances, prices } => {
+            parity::rows(state, &parity::state_universe(state), balances, prices, min_usdt)
+        }
+        _ => Vec::new(),
+    };
+    let verdict = |symbol: &str| compared.iter().find(|r| r.symbol == symbol).map(|r| r.status);
     let in_pool = |symbol: &str| state.rotation_pool_symbols.iter().any(|s| s == symbol);
     let trend = state.positions.iter().map(|(s, p)| (s.clone(), infer_base_asset(s), p));
     let retired = state.retired.iter().map(|(s, (p, asset))| (s.clone(), asset.clone(), p));
@@ -199,6 +217,7 @@ pub fn positions(state: &StateDoc, exchange: &ExchangeView) -> PositionsView {
             state_quantity: None,
             entry_price: (p.entry_price > 0.0).then_some(p.entry_price),
             exchange_quantity: quantity(&asset),
+            parity: verdict(&symbol),
             symbol,
             asset,
         })
@@ -211,23 +230,24 @@ pub fn positions(state: &StateDoc, exchange: &ExchangeView) -> PositionsView {
         state_quantity: Some(state.btc.holding_qty),
         entry_price: (state.btc.avg_cost > 0.0).then_some(state.btc.avg_cost),
         exchange_quantity: quantity("BTC"),
+        parity: verdict("BTCUSDT"),
     });
     let exchange = match exchange {
         ExchangeView::NotChecked => "not checked".to_string(),
         ExchangeView::Failed(e) => format!("error: {e}"),
-        ExchangeView::Balances(_) => "checked".to_string(),
+        ExchangeView::Read { .. } => "checked".to_string(),
     };
     PositionsView { exchange, rows }
 }
 
-/// The assets whose balances `positions` shows.
-pub fn position_assets(state: &StateDoc) -> Vec<String> {
-    let mut assets: Vec<String> = state.positions.keys().map(|s| infer_base_asset(s)).collect();
-    assets.extend(state.retired.values().map(|(_, a)| a.clone()));
-    assets.push("BTC".into());
-    assets.sort();
-    assets.dedup();
-    assets
+/// The symbols whose balances and prices `positions` needs: the state's
+/// universe and BTC.
+pub fn position_symbols(state: &StateDoc) -> Vec<String> {
+    let mut symbols: Vec<String> = parity::state_universe(state).keys().cloned().collect();
+    symbols.push("BTCUSDT".into());
+    symbols.sort();
+    symbols.dedup();
+    symbols
 }
 
 fn pause_view(p: Option<&Pause>) -> PauseView {
@@ -308,6 +328,11 @@ fn attention(v: &StatusView) -> Vec<String> {
             lines.push(format!("{n} {} alert(s) open", severity.as_str()));
         }
     }
+    let mismatched: Vec<&str> =
+        v.positions.rows.iter().filter(|r| r.parity == Some("mismatch")).map(|r| r.symbol.as_str()).collect();
+    if !mismatched.is_empty() {
+        lines.push(format!("the exchange and the state disagree on {}", mismatched.join(", ")));
+    }
     let quarantined = v.orders.iter().filter(|o| o.status == "quarantined").count();
     if quarantined > 0 {
         lines.push(format!("{quarantined} quarantined order(s)"));
@@ -366,9 +391,11 @@ pub fn render(v: &StatusView) -> String {
             None if p.state_holding => "holding".into(),
             None => "flat".into(),
         };
-        let entry = p.entry_price.map(|e| format!(" entry {e}")).unwrap_or_default();
+        // Prices and averages to 8 significant places: the screen is for reading.
+        let entry = p.entry_price.map(|e| format!(" entry {}", significant(e))).unwrap_or_default();
         let exchange = p.exchange_quantity.as_deref().unwrap_or("not checked");
-        out.push(format!("  {:<10} {:<8} state {state}{entry} | exchange {exchange}", p.symbol, p.sleeve));
+        let verdict = p.parity.map(|v| format!(" — {v}")).unwrap_or_default();
+        out.push(format!("  {:<10} {:<8} state {state}{entry} | exchange {exchange}{verdict}", p.symbol, p.sleeve));
     }
     out.push(String::new());
     out.push(format!("Orders ({}):", v.orders.len()));
@@ -417,6 +444,13 @@ pub fn render(v: &StatusView) -> String {
     out.join("\n")
 }
 
+/// `x` rounded to 8 significant digits, without trailing zeros.
+fn significant(x: f64) -> String {
+    let digits = if x.abs() >= 1.0 { (8 - 1 - x.abs().log10().floor() as i32).max(0) } else { 8 };
+    let text = format!("{x:.*}", digits as usize);
+    if text.contains('.') { text.trim_end_matches('0').trim_end_matches('.').to_string() } else { text }
+}
+
 fn or_none(s: &str) -> &str {
     if s.is_empty() { "none" } else { s }
 }
@@ -456,6 +490,7 @@ mod tests {
             watchdog_alerts: watchdog,
             kill_switch: false,
             exchange,
+            mismatch_min_usdt: Decimal::TEN,
             metrics_file: MetricsFileView { path: None, state: "not_configured", age_seconds: None },
         }
     }
@@ -467,31 +502,35 @@ mod tests {
     #[test]
     fn positions_without_credentials_say_not_checked_and_with_balances_show_the_total() {
         let s = state();
-        let p = positions(&s, &ExchangeView::NotChecked);
+        let p = positions(&s, &ExchangeView::NotChecked, Decimal::TEN);
         assert_eq!(p.exchange, "not checked");
         let rows: Vec<_> = p.rows.iter().map(|r| (r.symbol.as_str(), r.sleeve, r.state_holding)).collect();
         assert!(rows.contains(&("XRPUSDT", "pool", true)), "{rows:?}");
         assert_eq!(p.rows.last().unwrap().state_quantity, Some(0.01));
-        assert!(p.rows.iter().all(|r| r.exchange_quantity.is_none()));
+        assert!(p.rows.iter().all(|r| r.exchange_quantity.is_none() && r.parity.is_none()));
         let balances = [(
             "XRP".to_string(),
             AssetBalance { free: Decimal::new(700, 0), locked: Decimal::new(3, 1), earn: Decimal::new(29, 0) },
         )]
         .into();
-        let p = positions(&s, &ExchangeView::Balances(balances));
+        let prices =
+            [("XRPUSDT".to_string(), Decimal::new(5, 1)), ("BTCUSDT".to_string(), Decimal::new(80_000, 0))].into();
+        let p = positions(&s, &ExchangeView::Read { balances, prices }, Decimal::TEN);
         let xrp = p.rows.iter().find(|r| r.symbol == "XRPUSDT").unwrap();
         assert_eq!((p.exchange.as_str(), xrp.exchange_quantity.as_deref()), ("checked", Some("729.3")));
         let btc = p.rows.last().unwrap();
         assert_eq!(btc.exchange_quantity.as_deref(), Some("0"), "an asset the exchange does not list is 0");
-        assert_eq!(positions(&s, &ExchangeView::Failed("HTTP 401".into())).exchange, "error: HTTP 401");
-        assert_eq!(position_assets(&s), ["ADA", "BTC", "XRP"]);
+        assert_eq!(xrp.parity, Some("ok"));
+        assert_eq!(btc.parity, Some("mismatch"), "the state's 0.01 BTC (800 USDT) is not on the exchange");
+        assert_eq!(positions(&s, &ExchangeView::Failed("HTTP 401".into()), Decimal::TEN).exchange, "error: HTTP 401");
+        assert_eq!(position_symbols(&s), ["ADAUSDT", "BTCUSDT", "XRPUSDT"]);
     }
 
     #[test]
     fn pause_is_what_the_next_cycle_would_decide_and_alerts_are_sev1_first() {
         let mut s = state();
         let (book, _) = AlertBook::default().advance(
-            &[condition("pool_degraded", Severity::Sev2), condition("position_mismatch:SOLUSDT", Severity::Sev1)],
+            &[condition("pool_degraded", Severity::Sev2), condition("state_save_failed", Severity::Sev1)],
             now(),
             chrono::Duration::hours(24),
         );
@@ -503,15 +542,12 @@ mod tests {
         );
         let v = assemble(inputs(&s, &ExchangeView::NotChecked, &wd));
         let keys: Vec<_> = v.alerts.iter().map(|a| (a.key.as_str(), a.source)).collect();
-        assert_eq!(
-            keys,
-            [("position_mismatch:SOLUSDT", "cycle"), ("heartbeat_stale", "watchdog"), ("pool_degraded", "cycle")]
-        );
-        assert_eq!(v.pause.by.as_deref(), Some("alert:position_mismatch:SOLUSDT"));
+        assert_eq!(keys, [("state_save_failed", "cycle"), ("heartbeat_stale", "watchdog"), ("pool_degraded", "cycle")]);
+        assert_eq!(v.pause.by.as_deref(), Some("alert:state_save_failed"));
         assert_eq!(
             v.attention,
             [
-                "new risk is paused by alert:position_mismatch:SOLUSDT: SEV-1 alert position_mismatch:SOLUSDT is open: r",
+                "new risk is paused by alert:state_save_failed: SEV-1 alert state_save_failed is open: r",
                 "2 SEV-1 alert(s) open",
                 "1 SEV-2 alert(s) open",
                 "the circuit breaker is latched",
@@ -520,7 +556,7 @@ mod tests {
         );
         // The operator's pause wins over the switch and the alert; a cleared alert is not shown.
         s.operator_pause = Some(Pause { reason: "incident".into(), by: "operator".into(), since: None });
-        s.alerts.0.get_mut("position_mismatch:SOLUSDT").unwrap().state = AlertState::Cleared;
+        s.alerts.0.get_mut("state_save_failed").unwrap().state = AlertState::Cleared;
         let mut i = inputs(&s, &ExchangeView::NotChecked, &wd);
         i.kill_switch = true;
         let v = assemble(i);

@@ -33,6 +33,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
+use serde::Serialize;
 
 use super::cycle::{BNB_SYMBOL, BTC_SYMBOL, FUEL_MIN_USDT, FUEL_TOP_UP_USDT, USDT};
 use crate::domain::alerts::{Condition, Severity};
@@ -145,6 +146,63 @@ pub fn compare(
         }
     }
     out
+}
+
+/// One symbol of the comparison as the operator's commands show it
+/// (`tradecycle positions list`, `tradecycle status`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ParityRow {
+    pub symbol: String,
+    /// `held`, `flat` or BTC's recorded quantity.
+    pub state: String,
+    /// Spot free + locked + Simple Earn.
+    pub exchange_qty: Decimal,
+    /// `ok`, `mismatch`, `ignored` or `in_flight` (an order in the ledger).
+    pub status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mismatch: Option<PositionMismatch>,
+}
+
+/// The universe the operator's commands compare without an upstream pool:
+/// the symbols the state knows (pool and retired), symbol → base asset.
+pub fn state_universe(state: &StateDoc) -> Universe {
+    state.runtime_universe(&state.positions.keys().map(|s| (s.clone(), infer_base_asset(s))).collect())
+}
+
+/// Every compared symbol (the universe's, BTC last) with its status; the
+/// mismatches are exactly [`compare`]'s.
+pub fn rows(
+    state: &StateDoc,
+    universe: &Universe,
+    balances: &BTreeMap<String, AssetBalance>,
+    prices: &BTreeMap<String, Decimal>,
+    min_usdt: Decimal,
+) -> Vec<ParityRow> {
+    let mismatches = compare(state, universe, balances, prices, min_usdt);
+    compared(universe)
+        .into_iter()
+        .map(|(symbol, base)| {
+            let held = if symbol == BTC_SYMBOL {
+                format!("{} BTC", dec(state.btc.holding_qty))
+            } else if state.position(&symbol).is_holding {
+                "held".to_string()
+            } else {
+                "flat".to_string()
+            };
+            let mismatch = mismatches.iter().find(|m| m.symbol == symbol).cloned();
+            let status = if state.ignored_positions.contains_key(&symbol) {
+                "ignored"
+            } else if state.pending_orders.values().any(|o| o.symbol == symbol) {
+                "in_flight"
+            } else if mismatch.is_some() {
+                "mismatch"
+            } else {
+                "ok"
+            };
+            let exchange_qty = balances.get(&base).map(AssetBalance::total).unwrap_or_default().normalize();
+            ParityRow { symbol, state: held, exchange_qty, status, mismatch }
+        })
+        .collect()
 }
 
 /// What `tradecycle positions adopt` did, for its output and the record.
