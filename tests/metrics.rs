@@ -22,7 +22,7 @@ const CONTRACT: &[&str] = &[
     "tradecycle_cycle_last_run_timestamp_seconds",
     "tradecycle_cycle_status",
     "tradecycle_cycle_duration_seconds",
-    "tradecycle_cycle_intents",
+    "tradecycle_orders_total",
     "tradecycle_equity_usdt",
     "tradecycle_daily_pnl_ratio",
     "tradecycle_breaker_latched",
@@ -63,6 +63,24 @@ fn gauge(s: &Sample) -> f64 {
     }
 }
 
+fn counter(s: &Sample) -> f64 {
+    match s.value {
+        Metric::Counter(v) => v,
+        ref other => panic!("{} is not a counter: {other:?}", s.metric),
+    }
+}
+
+/// `tradecycle_orders_total` by `(kind, outcome)`.
+fn orders(samples: &[Sample]) -> BTreeMap<(String, String), f64> {
+    samples
+        .iter()
+        .filter(|s| s.metric == "tradecycle_orders_total")
+        .map(|s| {
+            ((s.labels.get("kind").unwrap().to_string(), s.labels.get("outcome").unwrap().to_string()), counter(s))
+        })
+        .collect()
+}
+
 /// The one sample of `name` with these labels (besides service and mode).
 fn value(samples: &[Sample], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     samples.iter().find(|s| s.metric == name && labels.iter().all(|(k, v)| s.labels.get(k) == Some(*v))).map(gauge)
@@ -97,7 +115,12 @@ fn a_paper_run_writes_the_whole_contract_with_the_reports_values() {
     assert!(!samples.iter().any(|s| s.metric == "tradecycle_request_weight_used"), "no weight in a paper report");
     for s in &samples {
         assert_eq!((s.labels.get("service"), s.labels.get("mode")), (Some("tradecycle"), Some("paper")), "{s:?}");
-        gauge(s);
+        // Every sample is a gauge but the order counter.
+        if s.metric == "tradecycle_orders_total" {
+            counter(s)
+        } else {
+            gauge(s)
+        };
     }
     let statuses: BTreeMap<&str, f64> = ["ok", "attention", "error", "aborted", "stopped"]
         .into_iter()
@@ -145,12 +168,7 @@ fn a_paper_run_writes_the_whole_contract_with_the_reports_values() {
         *intents.entry((i["kind"].as_str().unwrap().to_string(), outcome)).or_default() += 1.0;
     }
     assert!(!intents.is_empty(), "the fixture trades");
-    let written: BTreeMap<(String, String), f64> = samples
-        .iter()
-        .filter(|s| s.metric == "tradecycle_cycle_intents")
-        .map(|s| ((s.labels.get("kind").unwrap().to_string(), s.labels.get("outcome").unwrap().to_string()), gauge(s)))
-        .collect();
-    assert_eq!(written, intents);
+    assert_eq!(orders(&samples), intents, "a first run counts its own intents");
     assert_eq!(value(&samples, "tradecycle_paused", &[]), Some(0.0));
     assert_eq!(value(&samples, "tradecycle_breaker_latched", &[]), Some(0.0));
     let success = value(&samples, "tradecycle_cycle_last_success_timestamp_seconds", &[]).unwrap();
@@ -187,7 +205,36 @@ fn an_aborted_run_writes_status_aborted_and_keeps_the_last_success() {
     );
     assert!(value(&samples, "tradecycle_cycle_last_run_timestamp_seconds", &[]).unwrap() >= success);
     assert!(!samples.iter().any(|s| s.metric == "tradecycle_equity_usdt"), "nothing valued: no equity sample");
+    assert_eq!(orders(&samples), orders(&first), "the aborted run placed nothing: the counter holds");
     assert_eq!(names_in(dir.path()).iter().filter(|n| n.ends_with(".tmp")).count(), 0);
+}
+
+#[test]
+fn the_order_counter_adds_each_runs_intents_to_the_previous_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tradecycle.prom");
+    let args = ["--metrics-file", file.to_str().unwrap()];
+    let first = paper(dir.path(), "2026-03-15T00:00:00Z", &args, &[]);
+    let after_first = orders(&parse(&std::fs::read_to_string(&file).unwrap()));
+    // The next cycles trade less; count what each run did on top.
+    let mut expected = after_first.clone();
+    for now in ["2026-03-15T01:00:00Z", "2026-03-16T00:00:00Z"] {
+        let r = paper(dir.path(), now, &args, &[]);
+        for i in r.json()["intents"].as_array().unwrap() {
+            let outcome = i.get("outcome").unwrap_or(&i["status"]).as_str().unwrap().to_string();
+            *expected.entry((i["kind"].as_str().unwrap().to_string(), outcome)).or_default() += 1.0;
+        }
+    }
+    assert_eq!(first.code, 0);
+    let after = orders(&parse(&std::fs::read_to_string(&file).unwrap()));
+    assert_eq!(after, expected);
+    assert!(after.values().sum::<f64>() > after_first.values().sum::<f64>(), "the later runs traded: {after:?}");
+
+    // A lost file is a counter reset: the next run counts from zero.
+    std::fs::remove_file(&file).unwrap();
+    let r = paper(dir.path(), "2026-03-17T00:00:00Z", &args, &[]).json();
+    let recounted = orders(&parse(&std::fs::read_to_string(&file).unwrap()));
+    assert_eq!(recounted.values().sum::<f64>(), r["intents"].as_array().unwrap().len() as f64);
 }
 
 #[test]

@@ -7,16 +7,18 @@
 //! second, lossy view of the report with its own stable names.
 //!
 //! Every sample carries the labels `service` (`SERVICE_NAME`) and `mode`.
-//! Every value is a gauge: one run's snapshot, replaced whole by the next
-//! run (a per-run count is not a Prometheus counter, so it is not named or
-//! typed as one).
+//! Every value but one is a gauge: one run's snapshot, replaced whole by
+//! the next run. The one counter, `tradecycle_orders_total`, goes on from
+//! the value in the metrics file the run replaces ([`previous`]): a lost
+//! file is a counter reset, which `rate()` and `increase()` expect.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use prometheus::proto::MetricFamily;
-use prometheus::{Gauge, GaugeVec, Opts, Registry, TextEncoder};
+use prometheus::{CounterVec, Gauge, GaugeVec, Opts, Registry, TextEncoder};
 
 use crate::domain::alerts::Severity;
 use crate::domain::report::{Report, Status};
@@ -30,6 +32,18 @@ pub const POOL_SOURCES: [&str; 4] = ["fresh_upstream", "last_known_good", "local
 /// The metric that says when a run last finished ok or attention.
 pub const LAST_SUCCESS: &str = "tradecycle_cycle_last_success_timestamp_seconds";
 
+/// The counter of intents by kind and outcome, across runs.
+pub const ORDERS_TOTAL: &str = "tradecycle_orders_total";
+
+/// What a run carries forward from the metrics file it replaces.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Previous {
+    /// The last success, carried by a failed run.
+    pub success: Option<f64>,
+    /// [`ORDERS_TOTAL`] by `(kind, outcome)`: the counter goes on from here.
+    pub orders: BTreeMap<(String, String), f64>,
+}
+
 /// What the metrics say besides the report itself.
 #[derive(Debug, Clone)]
 pub struct RunFacts<'a> {
@@ -39,9 +53,9 @@ pub struct RunFacts<'a> {
     pub duration: Duration,
     /// Wall-clock time the run finished (paper runs' report `now` is simulated).
     pub finished_at: DateTime<Utc>,
-    /// The last success a failed run carries forward (from the previous
-    /// metrics file), so a textfile rewritten by a failed run does not drop it.
-    pub previous_success: Option<f64>,
+    /// What the previous metrics file said: the last success (a textfile
+    /// rewritten by a failed run must not drop it) and the order counter.
+    pub previous: Previous,
 }
 
 /// The report's status as its JSON name (`ok`, `attention`, ...).
@@ -66,7 +80,7 @@ pub fn families(report: &Report, facts: &RunFacts) -> prometheus::Result<Vec<Met
 
     let finished = facts.finished_at.timestamp_millis() as f64 / 1000.0;
     let succeeded = matches!(report.status, Status::Ok | Status::Attention);
-    if let Some(at) = if succeeded { Some(finished) } else { facts.previous_success } {
+    if let Some(at) = if succeeded { Some(finished) } else { facts.previous.success } {
         m.gauge(
             LAST_SUCCESS,
             "Unix time the last run that finished ok or attention ended (carried by failed runs)",
@@ -79,7 +93,7 @@ pub fn families(report: &Report, facts: &RunFacts) -> prometheus::Result<Vec<Met
     for s in STATUSES {
         status.with_label_values(&[status_name(s)]).set(f64::from(u8::from(s == report.status)));
     }
-    intents(&m, report)?;
+    orders(&m, report, &facts.previous.orders)?;
     equity(&m, report)?;
     let latched = report.circuit_breaker_triggered || state_flag(report, "is_circuit_broken");
     m.gauge("tradecycle_breaker_latched", "1 when the daily circuit breaker is latched after this run", flag(latched))?;
@@ -147,21 +161,29 @@ impl Metrics<'_> {
     }
 }
 
-/// `tradecycle_cycle_intents{kind,outcome}`: this run's intents counted by
-/// kind and how they ended — the outcome class when the intent went (or was
-/// meant to go) to the exchange, else its status (`suppressed`, `skipped`).
-fn intents(m: &Metrics, report: &Report) -> prometheus::Result<()> {
-    let vec = m.vec(
-        "tradecycle_cycle_intents",
-        "This run's intents (orders and Earn moves) by kind and outcome; replaced by each run",
-        &["kind", "outcome"],
-    )?;
+/// `tradecycle_orders_total{kind,outcome}`: intents (orders and Earn
+/// moves) by kind and how they ended — the outcome class when the intent
+/// went (or was meant to go) to the exchange, else its status
+/// (`suppressed`, `skipped`) — counted from `previous` on.
+fn orders(m: &Metrics, report: &Report, previous: &BTreeMap<(String, String), f64>) -> prometheus::Result<()> {
+    let mut counts = previous.clone();
     for intent in &report.intents {
         let outcome = match intent.outcome {
             Some(o) => json_name(&o),
             None => json_name(&intent.status),
         };
-        vec.with_label_values(&[intent.kind.as_str(), outcome.as_str()]).inc();
+        *counts.entry((intent.kind.as_str().to_string(), outcome)).or_default() += 1.0;
+    }
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let counter = CounterVec::new(
+        m.opts(ORDERS_TOTAL, "Intents (orders and Earn moves) by kind and outcome, counted across runs"),
+        &["kind", "outcome"],
+    )?;
+    m.registry.register(Box::new(counter.clone()))?;
+    for ((kind, outcome), n) in &counts {
+        counter.with_label_values(&[kind.as_str(), outcome.as_str()]).inc_by(*n);
     }
     Ok(())
 }
@@ -208,12 +230,29 @@ fn json_name<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_value(value).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
 }
 
-/// The last-success value of an earlier metrics file at `path` (our own
-/// output: the sample line is `NAME{labels} VALUE`), carried by a failed run.
-pub fn previous_success(path: &Path) -> Option<f64> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let line = text.lines().find(|l| l.starts_with(LAST_SUCCESS) && !l.starts_with('#'))?;
-    line.rsplit(' ').next()?.trim().parse().ok()
+/// What the earlier metrics file at `path` carries forward; nothing when
+/// it is absent or does not parse (the counter then starts again).
+pub fn previous(path: &Path) -> Previous {
+    let Ok(text) = std::fs::read_to_string(path) else { return Previous::default() };
+    let Ok(scrape) = prometheus_parse::Scrape::parse(text.lines().map(|l| Ok(l.to_string()))) else {
+        return Previous::default();
+    };
+    let mut previous = Previous::default();
+    for sample in scrape.samples {
+        let value = match sample.value {
+            prometheus_parse::Value::Counter(v) | prometheus_parse::Value::Gauge(v) => v,
+            prometheus_parse::Value::Untyped(v) => v,
+            _ => continue,
+        };
+        if sample.metric == LAST_SUCCESS {
+            previous.success = Some(value);
+        } else if sample.metric == ORDERS_TOTAL
+            && let (Some(kind), Some(outcome)) = (sample.labels.get("kind"), sample.labels.get("outcome"))
+        {
+            previous.orders.insert((kind.to_string(), outcome.to_string()), value);
+        }
+    }
+    previous
 }
 
 /// Writes the exposition to `path` whole or not at all (temp file in the
@@ -283,11 +322,12 @@ mod tests {
     use rust_decimal_macros::dec;
 
     fn facts(previous_success: Option<f64>) -> RunFacts<'static> {
+        let previous = Previous { success: previous_success, orders: BTreeMap::new() };
         RunFacts {
             service: "acct 2/x",
             duration: Duration::from_millis(2500),
             finished_at: Utc.with_ymd_and_hms(2026, 3, 15, 10, 0, 0).unwrap(),
-            previous_success,
+            previous,
         }
     }
 
@@ -349,7 +389,11 @@ mod tests {
                     if matches!(l.name(), "service" | "mode") { common.push(pair) } else { labels.push(pair) }
                 }
                 assert_eq!(common, [("mode".into(), "live".into()), ("service".into(), "acct 2/x".into())]);
-                out.push((family.name().to_string(), labels, metric.get_gauge().get_value()));
+                let value = match family.get_field_type() {
+                    prometheus::proto::MetricType::COUNTER => metric.get_counter().get_value(),
+                    _ => metric.get_gauge().get_value(),
+                };
+                out.push((family.name().to_string(), labels, value));
             }
         }
         out
@@ -371,10 +415,10 @@ mod tests {
         let statuses: Vec<f64> =
             STATUSES.iter().map(|s| v("tradecycle_cycle_status", &[("status", status_name(*s))]).unwrap()).collect();
         assert_eq!(statuses, [1.0, 0.0, 0.0, 0.0, 0.0]);
-        assert_eq!(v("tradecycle_cycle_intents", &[("kind", "trend_buy"), ("outcome", "executed")]), Some(2.0));
-        assert_eq!(v("tradecycle_cycle_intents", &[("kind", "trend_buy"), ("outcome", "retryable")]), Some(1.0));
-        assert_eq!(v("tradecycle_cycle_intents", &[("kind", "earn_redeem"), ("outcome", "suppressed")]), Some(1.0));
-        assert_eq!(all.iter().filter(|s| s.0 == "tradecycle_cycle_intents").count(), 3);
+        assert_eq!(v("tradecycle_orders_total", &[("kind", "trend_buy"), ("outcome", "executed")]), Some(2.0));
+        assert_eq!(v("tradecycle_orders_total", &[("kind", "trend_buy"), ("outcome", "retryable")]), Some(1.0));
+        assert_eq!(v("tradecycle_orders_total", &[("kind", "earn_redeem"), ("outcome", "suppressed")]), Some(1.0));
+        assert_eq!(all.iter().filter(|s| s.0 == "tradecycle_orders_total").count(), 3);
         for (sleeve, want) in [("total", 1000.5), ("trend", 600.0), ("dca", 300.0), ("cash", 90.5), ("fuel", 10.0)] {
             assert_eq!(v("tradecycle_equity_usdt", &[("sleeve", sleeve)]), Some(want), "{sleeve}");
         }
@@ -410,7 +454,7 @@ mod tests {
             "tradecycle_equity_usdt",
             "tradecycle_daily_pnl_ratio",
             "tradecycle_request_weight_used",
-            "tradecycle_cycle_intents",
+            "tradecycle_orders_total",
         ] {
             assert!(all.iter().all(|s| s.0 != absent), "{absent} without data");
         }
@@ -427,8 +471,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tradecycle.prom");
         write_file(&path, &text).unwrap();
-        assert_eq!(previous_success(&path), Some(1_773_568_800.0));
-        assert_eq!(previous_success(&dir.path().join("missing.prom")), None);
+        assert!(text.contains("# TYPE tradecycle_orders_total counter"), "{text}");
+        let back = previous(&path);
+        assert_eq!(back.success, Some(1_773_568_800.0));
+        let key = |k: &str, o: &str| (k.to_string(), o.to_string());
+        assert_eq!(back.orders.get(&key("trend_buy", "executed")), Some(&2.0));
+        assert_eq!(back.orders.len(), 3);
+        assert_eq!(previous(&dir.path().join("missing.prom")), Previous::default());
+    }
+
+    #[test]
+    fn the_order_counter_goes_on_from_the_previous_file_and_keeps_labels_this_run_did_not_see() {
+        let mut f = facts(None);
+        f.previous.orders.insert(("trend_buy".into(), "executed".into()), 5.0);
+        f.previous.orders.insert(("trend_sell".into(), "rejected".into()), 1.0);
+        let all = samples(&report(), &f);
+        let v = |kind: &str, outcome: &str| value(&all, ORDERS_TOTAL, &[("kind", kind), ("outcome", outcome)]);
+        assert_eq!(v("trend_buy", "executed"), Some(7.0), "5 before, 2 this run");
+        assert_eq!(v("trend_sell", "rejected"), Some(1.0), "a counter never disappears");
+        assert_eq!(v("earn_redeem", "suppressed"), Some(1.0));
     }
 
     #[test]

@@ -40,7 +40,7 @@ pub async fn write_metrics(report: &mut Report, sinks: &MetricsSinks, service: &
         service,
         duration,
         finished_at: Utc::now(),
-        previous_success: sinks.file.as_deref().and_then(metrics::previous_success),
+        previous: sinks.file.as_deref().map(metrics::previous).unwrap_or_default(),
     };
     let text = match metrics::exposition(report, &facts) {
         Ok(text) => text,
