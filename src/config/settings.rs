@@ -25,6 +25,9 @@ pub struct Settings {
     /// `PENDING_QUARANTINE_HOURS`: age at which an unresolved pending order
     /// is quarantined.
     pub pending_quarantine_hours: i64,
+    /// `UPSTREAM_STALE_ALERT_CYCLES`: cycles in a row without a fresh
+    /// upstream pool before `upstream_stale` is raised.
+    pub upstream_stale_alert_cycles: u64,
 }
 
 /// `NOTIFY_LANG`, default English (the operations commands read it alone).
@@ -67,6 +70,7 @@ impl Settings {
             lang,
             alert_remind_hours: int(env, "ALERT_REMIND_HOURS", 24)?.max(1),
             pending_quarantine_hours: int(env, "PENDING_QUARANTINE_HOURS", DEFAULT_QUARANTINE_HOURS)?.max(1),
+            upstream_stale_alert_cycles: int(env, "UPSTREAM_STALE_ALERT_CYCLES", 3)?.max(1) as u64,
         })
     }
 }
@@ -94,6 +98,7 @@ mod tests {
         assert_eq!(s.lang, Lang::En);
         assert_eq!(s.artifact_file, None);
         assert_eq!(s.alert_remind_hours, 24);
+        assert_eq!(s.upstream_stale_alert_cycles, 3);
         assert_eq!(s.pending_quarantine_hours, 24);
     }
 

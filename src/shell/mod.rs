@@ -10,6 +10,7 @@ pub mod execute;
 pub mod lease;
 pub mod logging;
 mod market;
+pub mod observed;
 mod outbox;
 mod pool;
 mod reconcile;

@@ -28,10 +28,10 @@ use rust_decimal::Decimal;
 
 use crate::domain::intent::Commission;
 use crate::domain::snapshot::MarketData;
-use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderRequest, PortError};
+use crate::ports::{ApiRestrictions, Exchange, ExchangeHealth, MarketRequest, OrderReport, OrderRequest, PortError};
 use crate::secret::Secret;
 
-use client::Transport;
+use client::{API_WEIGHT_LIMIT, Transport};
 use query::Query;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.binance.com";
@@ -98,6 +98,9 @@ pub struct RequestStats {
     /// Last `X-SAPI-USED-IP-WEIGHT-1M` seen (Simple Earn, API restrictions).
     pub sapi_used_ip_weight_1m: u64,
     pub max_sapi_used_ip_weight_1m: u64,
+    /// Binance's clock minus ours (ms), as last measured for signing
+    /// (first signed call, or a `-1021` resync); `None` before that.
+    pub clock_offset_ms: Option<i64>,
 }
 
 pub struct BinanceClient {
@@ -184,5 +187,17 @@ impl Exchange for BinanceClient {
         let r: wire::Restrictions =
             self.transport.signed_get("/sapi/v1/account/apiRestrictions", &Query::new()).await?;
         Ok(r.into())
+    }
+
+    fn health(&self) -> ExchangeHealth {
+        let stats = self.stats();
+        ExchangeHealth {
+            max_used_weight: (stats.max_used_weight_1m > 0).then_some((stats.max_used_weight_1m, API_WEIGHT_LIMIT)),
+            clock_offset_ms: stats.clock_offset_ms,
+        }
+    }
+
+    fn start_health_window(&self) {
+        self.transport.reset_weight_maxima();
     }
 }

@@ -206,6 +206,10 @@ pub struct StateDoc {
     /// What operators settled by hand (`tradecycle orders resolve`), oldest
     /// first, the last [`OPERATOR_ACTIONS_KEPT`] (written only once there is one).
     pub operator_actions: Vec<OperatorAction>,
+    /// Cycles in a row whose pool was not the fresh upstream document
+    /// (reset by a fresh one; written only while above 0): the
+    /// `upstream_stale` alert fires at `UPSTREAM_STALE_ALERT_CYCLES`.
+    pub upstream_non_fresh_cycles: u64,
 }
 
 /// How many operator actions the state document keeps.
@@ -344,6 +348,7 @@ impl StateDoc {
                 .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_string).collect())
                 .unwrap_or_default(),
             alerts: AlertBook::from_json(get("alerts")),
+            upstream_non_fresh_cycles: get("upstream_non_fresh_cycles").and_then(Value::as_u64).unwrap_or(0),
             operator_actions: get("operator_actions")
                 .and_then(Value::as_array)
                 .map(|items| items.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect())
@@ -497,6 +502,9 @@ impl StateDoc {
         if !self.operator_actions.is_empty() {
             m.insert("operator_actions".into(), json!(self.operator_actions));
         }
+        if self.upstream_non_fresh_cycles > 0 {
+            m.insert("upstream_non_fresh_cycles".into(), json!(self.upstream_non_fresh_cycles));
+        }
         Value::Object(m)
     }
 
@@ -550,6 +558,8 @@ impl StateDoc {
             loaded_at: r.loaded_at.to_rfc3339(),
             messages: r.messages.clone(),
         };
+        self.upstream_non_fresh_cycles =
+            if r.source_kind == SourceKind::FreshUpstream { 0 } else { self.upstream_non_fresh_cycles + 1 };
         if r.source_kind == SourceKind::FreshUpstream
             && let Value::Object(m) = p.to_value()
         {

@@ -232,6 +232,18 @@ impl FakeBinance {
         self.state().config.weight_limit = limit;
     }
 
+    /// The key the fake accepts from now on: a client still signing with
+    /// the old one is refused with -2015 (a key revoked or rotated).
+    pub fn set_api_key(&self, key: &str) {
+        self.state().config.api_key = key.to_string();
+    }
+
+    /// `/api` weight other clients of the same IP used this minute: every
+    /// answer's `X-MBX-USED-WEIGHT-1M` reports it on top of this client's.
+    pub fn set_weight_used_elsewhere(&self, weight: u32) {
+        self.state().config.weight_used_elsewhere = weight;
+    }
+
     /// Queues a fault; faults apply in the order queued.
     pub fn inject(&self, fault: Fault) {
         self.state().faults.push(fault);

@@ -196,8 +196,11 @@ async fn handle(AxumState(shared): AxumState<Shared>, req: Request) -> Response<
         st.settle_due_credits();
         let fault = faults::take(&mut st.faults, &method, &path, &params);
         let weight = weight_of(route, &params);
-        let used =
-            if sapi { st.sapi_weight.add(arrived, 60_000, weight) } else { st.weight.add(arrived, 60_000, weight) };
+        let used = if sapi {
+            st.sapi_weight.add(arrived, 60_000, weight)
+        } else {
+            st.weight.add(arrived, 60_000, weight).saturating_add(st.config.weight_used_elsewhere)
+        };
         st.requests.push(RequestRecord {
             at_ms: arrived,
             method: method.clone(),
