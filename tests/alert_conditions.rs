@@ -12,10 +12,10 @@ use common::live::fresh_pool;
 use common::world::{World, rt};
 use rust_decimal::Decimal;
 use std::str::FromStr;
-use tradecycle::domain::intent::IntentKind;
+use tradecycle::domain::intent::{IntentKind, NotSentClass, OutcomeClass};
 use tradecycle::domain::report::{Mode, Report};
 use tradecycle::ports::StateStore;
-use tradecycle_fakes::binance::Kline;
+use tradecycle_fakes::binance::{Fault, FaultKind, Kline};
 
 fn keys(entries: &[tradecycle::domain::alerts::AlertEntry]) -> Vec<&str> {
     entries.iter().map(|e| e.key.as_str()).collect()
@@ -128,6 +128,77 @@ fn a_refused_key_aborts_raises_binance_auth_once_keeps_the_other_alerts_and_clea
         assert_eq!(cleared, ["binance_auth", "lease_takeover"]);
         assert_eq!(w.saved_state()["alerts"]["binance_auth"]["state"], "cleared");
     });
+}
+
+#[test]
+fn an_order_refused_for_the_key_raises_binance_auth_without_aborting_and_the_next_cycle_clears_it() {
+    rt().block_on(async {
+        let mut w = World::settled();
+        let t0 = w.start();
+        // The key lost its trading permission: every order is refused with -2015.
+        let refused = FaultKind::error(401, -2015, "Invalid API-key, IP, or permissions for action.");
+        w.live.fake.inject(Fault::new("POST", "/api/v3/order", refused).times(100));
+        let from = sent_count(&w);
+        let r = cycle(&mut w, t0).await;
+        assert_eq!(r.errors, vec![], "an order refusal does not abort the cycle");
+        assert!(r.intents.iter().any(|i| i.outcome == Some(OutcomeClass::NotSent(NotSentClass::Auth))));
+        assert_raised(&w, &r, "binance_auth", from, "SEV-1 binance_auth");
+        assert!(
+            r.alerts.raised[0].reason.starts_with("Binance refused the API key during an order ("),
+            "{}",
+            r.alerts.raised[0].reason
+        );
+        w.live.fake.clear_faults();
+        let r = cycle(&mut w, t0 + Span::hours(1)).await;
+        assert_eq!(keys(&r.alerts.cleared), ["binance_auth"]);
+    });
+}
+
+/// The preflight runs before any cycle loaded the state: the refused key's
+/// alert is recorded by its own edit of the state file, under the lease.
+#[test]
+fn a_key_refused_at_the_preflight_is_raised_once_in_the_state_and_cleared_by_the_next_good_run() {
+    let live = common::live::Live::new("cycle_replay");
+    assert_eq!(live.run(&["--live", "--run-id", "good-1"], &[]).code, 0);
+    let before = live.state();
+    let original_key = live.fake.api_key();
+    // The key was rotated on Binance; the run still signs with the old one.
+    live.fake.set_api_key("rotated-key");
+    let old_key = [("BINANCE_API_KEY", original_key.as_str())];
+
+    let run = live.run(&["--live", "--run-id", "refused-1"], &old_key);
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["errors"][0]["stage"], "preflight");
+    assert_eq!(report["alerts"]["raised"][0]["key"], "binance_auth");
+    let events: Vec<&str> =
+        report["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["alert_raised"]);
+    let state = live.state();
+    assert_eq!(state["alerts"]["binance_auth"]["state"], "raised");
+    assert_eq!(state["alerts"]["binance_auth"]["severity"], "SEV-1");
+    let mut without_alerts = state.clone();
+    without_alerts.as_object_mut().unwrap().remove("alerts");
+    let mut before_without = before.clone();
+    before_without.as_object_mut().unwrap().remove("alerts");
+    assert_eq!(without_alerts, before_without, "only the alerts key changed");
+    assert!(!live.dir.path().join("state.lease.json").exists(), "the lease was released");
+
+    // Still refused: exit 3, nothing said, counted.
+    let run = live.run(&["--live", "--run-id", "refused-2"], &old_key);
+    assert_eq!(run.code, 3);
+    let report = run.json();
+    assert_eq!(report["alerts"]["open"][0]["key"], "binance_auth");
+    assert_eq!(report["notifications"], serde_json::json!([]));
+    assert_eq!(live.state()["alerts"]["binance_auth"]["count"], 2);
+
+    // The key works again: the run goes through and clears it.
+    live.fake.set_api_key(&original_key);
+    let run = live.run(&["--live", "--run-id", "good-2"], &[]);
+    assert_ne!(run.code, 3, "{}", run.stderr);
+    let report = run.json();
+    assert_eq!(report["alerts"]["cleared"][0]["key"], "binance_auth");
+    assert_eq!(live.state()["alerts"]["binance_auth"]["state"], "cleared");
 }
 
 #[test]

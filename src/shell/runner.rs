@@ -337,6 +337,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         let mut extra = self.shell_conditions();
         let threshold = self.run.settings.upstream_stale_alert_cycles;
         extra.extend(conditions::upstream_stale(cycle.state.upstream_non_fresh_cycles, threshold));
+        extra.extend(conditions::auth_refused_intents(&cycle.intents));
         let transitions = cycle.advance_alerts(&extra, self.remind_interval());
         self.report.alerts = AlertsReport::of(&transitions);
         let mut queued = Vec::new();

@@ -9,6 +9,7 @@ use chrono::{DateTime, Duration, Utc};
 
 use super::Cycle;
 use crate::domain::alerts::{Condition, Severity, Transition, rfc3339};
+use crate::domain::intent::{Intent, NotSentClass, OutcomeClass};
 use crate::domain::pause::Pause;
 use crate::domain::pool::SourceKind;
 use crate::domain::state::PENDING_QUARANTINED;
@@ -151,6 +152,15 @@ pub fn binance_auth(stage: &str, detail: &str) -> Condition {
     let reason =
         format!("Binance refused the API key during {stage} ({detail}); nothing is traded until the key works again");
     condition("binance_auth".into(), Severity::Sev1, "Binance API key", reason, RUNBOOK_BINANCE)
+}
+
+/// `binance_auth` for a cycle that ran through but had an order or Earn
+/// move refused because of the key (the intent is not sent, class `auth`).
+pub fn auth_refused_intents(intents: &[Intent]) -> Option<Condition> {
+    let refused = intents.iter().find(|i| i.outcome == Some(OutcomeClass::NotSent(NotSentClass::Auth)))?;
+    let what = refused.symbol.as_deref().unwrap_or(refused.kind.as_str());
+    let detail = refused.error.as_deref().unwrap_or("refused");
+    Some(binance_auth(&format!("an order ({what})"), detail))
 }
 
 /// `clock_skew` (SEV-2) when Binance's clock and ours differ by more than
