@@ -340,12 +340,23 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         extra.extend(conditions::auth_refused_intents(&cycle.intents));
         let transitions = cycle.advance_alerts(&extra, self.remind_interval());
         self.report.alerts = AlertsReport::of(&transitions);
+        self.drop_events_alerts_cover(&transitions);
         let mut queued = Vec::new();
         for t in transitions.iter().filter(|t| t.change.notifies()) {
             queued.push((self.outbox.len(), t.key.clone()));
             self.outbox.push(Event::Alert(AlertNotice::of(t)));
         }
         queued
+    }
+
+    /// Drops the queued events an alert observed this cycle already says
+    /// (`Event::covered_by_alert`): the alert is their one path, so a
+    /// condition that persists is not announced every cycle.
+    fn drop_events_alerts_cover(&mut self, transitions: &[crate::domain::alerts::Transition]) {
+        let observed = |key: &String| {
+            transitions.iter().any(|t| &t.key == key && t.change != crate::domain::alerts::Change::Cleared)
+        };
+        self.outbox.retain(|event| !event.covered_by_alert().is_some_and(|key| observed(&key)));
     }
 
     /// `ALERT_REMIND_HOURS` as a duration.
