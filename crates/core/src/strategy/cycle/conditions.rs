@@ -302,7 +302,7 @@ mod tests {
     #[test]
     fn stale_btc_klines_pause_new_risk_and_a_stale_altcoin_does_not() {
         let eth = market_data_stale("ETHUSDT", None);
-        assert_eq!(stale_btc_pause(&[eth.clone()]), None);
+        assert_eq!(stale_btc_pause(std::slice::from_ref(&eth)), None);
         let btc = market_data_stale("BTCUSDT", Some(at(0).timestamp_millis()));
         let pause = stale_btc_pause(&[eth, btc]).expect("paused");
         assert_eq!(pause.by, "alert:market_data_stale:BTCUSDT");
