@@ -46,11 +46,28 @@ pub trait Exchange {
     /// Spot free balance of one asset (to see a redeem arrive).
     async fn spot_free(&self, asset: &str) -> Result<Decimal, PortError>;
     async fn api_restrictions(&self) -> Result<ApiRestrictions, PortError>;
-    /// What this client has sent so far; `None` for an exchange without
-    /// real traffic (paper, tests' stand-ins).
-    fn traffic(&self) -> Option<Traffic> {
-        None
+    /// What the adapter noticed about the connection so far this run (used
+    /// weight, clock offset), for the alerts and the report; an exchange
+    /// that tracks nothing reports nothing.
+    fn health(&self) -> ExchangeHealth {
+        ExchangeHealth::default()
     }
+    /// A run starts: `health` reports this run's highest used weight from
+    /// here on (a client that outlives one run, as in tests, starts over).
+    fn start_health_window(&self) {}
+}
+
+/// The connection facts an exchange adapter tracks during a run.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ExchangeHealth {
+    /// The highest `X-MBX-USED-WEIGHT-1M` seen this run and the per-minute
+    /// limit it counts against; `None` before any answer carried it.
+    pub max_used_weight: Option<(u64, u64)>,
+    /// The exchange's clock minus ours, in ms, as last measured.
+    pub clock_offset_ms: Option<i64>,
+    /// Requests put on the wire so far, retries included (the baseline's
+    /// request signal); `None` for an exchange without real traffic.
+    pub requests_sent: Option<u64>,
 }
 
 pub trait StateStore {
@@ -69,6 +86,13 @@ pub trait StateStore {
     /// "still ours" from "free" fall back to taking it again.
     async fn renew_lease(&self, owner: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool, PortError> {
         Ok(self.acquire_lease(owner, now, ttl).await? == LeaseOutcome::Acquired)
+    }
+    /// Who holds the run lease right now and until when (expired or not),
+    /// without taking it: a run that finds an expired lease of another
+    /// owner is taking over from a run that died (`lease_takeover`). A
+    /// store that cannot tell answers `None`.
+    async fn lease_holder(&self) -> Result<Option<(String, DateTime<Utc>)>, PortError> {
+        Ok(None)
     }
     /// Releases the lease if `owner` still holds it.
     async fn release_lease(&self, owner: &str) -> Result<(), PortError>;

@@ -144,6 +144,9 @@ fn keys(entries: &[tradecycle::domain::alerts::AlertEntry]) -> Vec<&str> {
 fn a_degraded_pool_is_raised_once_reminded_after_the_interval_and_cleared_once() {
     rt().block_on(async {
         let mut h = Harness::new().await;
+        // upstream_stale (N cycles in a row) has its own test below: here
+        // the pool_degraded alert alone speaks.
+        h.world.settings.upstream_stale_alert_cycles = u64::MAX;
         let t0 = h.world.start();
 
         // A fresh pool: nothing to say; the book is not written yet.
@@ -206,6 +209,8 @@ fn a_degraded_pool_is_raised_once_reminded_after_the_interval_and_cleared_once()
 fn a_raise_telegram_did_not_take_is_sent_as_a_reminder_next_cycle() {
     rt().block_on(async {
         let mut h = Harness::new().await;
+        // Only pool_degraded here (upstream_stale has its own test).
+        h.world.settings.upstream_stale_alert_cycles = u64::MAX;
         let t0 = h.world.start();
         h.cycle(t0, true).await;
         h.tg.set_outage(true);
@@ -218,6 +223,69 @@ fn a_raise_telegram_did_not_take_is_sent_as_a_reminder_next_cycle() {
         assert_eq!(h.alert_messages(), [pool_alert("🔁 [Alert Still Open]", t0 + Span::hours(1))]);
         let r = h.cycle(t0 + Span::hours(3), false).await;
         assert_eq!(alert_events(&r), NONE);
+    });
+}
+
+/// Alert events naming `key` (their message's first line ends with it).
+fn events_of<'a>(report: &'a Report, key: &str) -> Vec<&'a str> {
+    report
+        .notifications
+        .iter()
+        .filter(|n| n.event.starts_with("alert_") && n.text.lines().next().is_some_and(|l| l.ends_with(key)))
+        .map(|n| n.event.as_str())
+        .collect()
+}
+
+#[test]
+fn an_upstream_pool_not_fresh_for_three_cycles_in_a_row_raises_upstream_stale_once_and_clears_once() {
+    rt().block_on(async {
+        let mut h = Harness::new().await;
+        let t0 = h.world.start();
+        h.cycle(t0, true).await;
+        // Two cycles without the upstream document: below UPSTREAM_STALE_ALERT_CYCLES (3).
+        for hour in 1..=2 {
+            let r = h.cycle(t0 + Span::hours(hour), false).await;
+            assert_eq!(events_of(&r, "upstream_stale"), Vec::<&str>::new(), "hour {hour}");
+        }
+        assert_eq!(stored(&h.state)["upstream_non_fresh_cycles"], 2);
+        // A fresh one in between starts the count again.
+        h.cycle(t0 + Span::hours(3), true).await;
+        assert_eq!(stored(&h.state).get("upstream_non_fresh_cycles"), None);
+        for hour in 4..=5 {
+            let r = h.cycle(t0 + Span::hours(hour), false).await;
+            assert!(r.alerts.raised.iter().all(|a| a.key != "upstream_stale"), "hour {hour}");
+        }
+        // The third in a row: raised, once.
+        let t6 = t0 + Span::hours(6);
+        let r = h.cycle(t6, false).await;
+        assert_eq!(keys(&r.alerts.raised), ["upstream_stale"]);
+        assert_eq!(events_of(&r, "upstream_stale"), ["alert_raised"]);
+        let sent: Vec<String> = h.alert_messages().into_iter().filter(|m| m.contains("upstream_stale")).collect();
+        assert_eq!(
+            sent,
+            [format!(
+                "🤖 tradecycle:\n🚨 [Alert Raised] SEV-2 upstream_stale\n\
+                 Scope: upstream pool\n\
+                 Reason: the upstream pool could not be used fresh for 3 cycles in a row; check the publisher\n\
+                 First Seen: {}\n\
+                 Runbook: RUNBOOK.md › Upstream pool stale or malformed",
+                rfc(t6)
+            )]
+        );
+        let r = h.cycle(t0 + Span::hours(7), false).await;
+        assert_eq!(events_of(&r, "upstream_stale"), Vec::<&str>::new());
+        assert!(keys(&r.alerts.open).contains(&"upstream_stale"));
+        // 24 h after the raise: one reminder.
+        let r = h.cycle(t0 + Span::hours(30), false).await;
+        assert_eq!(events_of(&r, "upstream_stale"), ["alert_reminder"]);
+        let r = h.cycle(t0 + Span::hours(31), false).await;
+        assert_eq!(events_of(&r, "upstream_stale"), Vec::<&str>::new());
+        // Fresh again: cleared once (with pool_degraded).
+        let r = h.cycle(t0 + Span::hours(32), true).await;
+        assert_eq!(events_of(&r, "upstream_stale"), ["alert_cleared"]);
+        assert_eq!(h.stored_alerts()["upstream_stale"]["state"], "cleared");
+        let r = h.cycle(t0 + Span::hours(33), true).await;
+        assert_eq!(events_of(&r, "upstream_stale"), Vec::<&str>::new());
     });
 }
 
@@ -265,6 +333,11 @@ fn the_runbook_sections_alerts_point_to_exist() {
         conditions::RUNBOOK_BREAKER,
         conditions::RUNBOOK_STATE_SAVE,
         tradecycle::domain::baseline::RUNBOOK_ANOMALY,
+        conditions::RUNBOOK_BINANCE,
+        conditions::RUNBOOK_CLOCK_SKEW,
+        conditions::RUNBOOK_WEIGHT,
+        conditions::RUNBOOK_LEASE_TAKEOVER,
+        conditions::RUNBOOK_MARKET_STALE,
         "Alerts",
     ] {
         assert!(headings.contains(&section), "RUNBOOK.md has no section {section:?}");
@@ -280,6 +353,12 @@ fn the_runbook_sections_alerts_point_to_exist() {
         "breaker_latched",
         "state_save_failed",
         "anomaly:",
+        "upstream_stale",
+        "binance_auth",
+        "clock_skew",
+        "request_weight_high",
+        "lease_takeover",
+        "market_data_stale:",
     ] {
         assert!(runbook.contains(&format!("`{key}")), "RUNBOOK.md's Alerts section does not list {key}");
     }

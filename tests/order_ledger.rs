@@ -55,7 +55,10 @@ fn an_unreadable_pending_entry_is_kept_unchanged_blocks_buys_and_says_how_to_fix
             .any(|a| a.contains(&format!("pending_orders.{id}")) && a.contains("TRADECYCLE_STATE_DOCUMENT")),
         "{attention:?}"
     );
-    assert!(events(&r).contains(&"order_attention".to_string()), "{:?}", events(&r));
+    // Told once by its durable alert (order_unreadable:<id>), not by a per-cycle order_attention.
+    assert!(events(&r).contains(&"alert_raised".to_string()), "{:?}", events(&r));
+    assert!(!events(&r).contains(&"order_attention".to_string()), "{:?}", events(&r));
+    assert_eq!(r["alerts"]["raised"][0]["key"], format!("order_unreadable:{id}"));
     // No new risk: the same-hour XRP buy is not placed a second time.
     assert_eq!(fills_for(&live, "XRPUSDT"), 0);
     assert!(gates(&r).contains(&"unresolved_order_pending".to_string()), "{:?}", gates(&r));

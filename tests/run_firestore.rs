@@ -335,3 +335,60 @@ fn positions_adopt_works_on_the_firestore_state() {
     assert_eq!(next.code, 0, "{}\n{}", next.stderr, next.stdout);
     assert_eq!(next.json()["alerts"]["cleared"][0]["key"], "position_mismatch:ADAUSDT");
 }
+
+/// Binance refusing the key keeps a durable SEV-1 alert in the Firestore
+/// state: raised once by a cycle that aborted at its market read (an edit
+/// of `alerts` alone, under the lease), kept silently by a run refused at
+/// the preflight (before any cycle loaded the state), cleared by the next
+/// good run.
+#[test]
+fn a_refused_key_is_a_durable_alert_in_the_firestore_state() {
+    let host = emulator_host();
+    let telegram = Telegram::start();
+    let live = Live::new("cycle_replay");
+    let env = firestore_env(&host, "auth", &telegram);
+    seed_firestore(&host, &env, &live, &live.fixtures.initial_state);
+    assert_eq!(live.run(&["--live", "--run-id", "auth-ok"], &pairs(&env)).code, 0);
+    let before = firestore_state(&host, &env);
+    let sent_before = telegram.fake.messages().len();
+
+    // The account read of the market snapshot is refused with -2015.
+    let refused = FaultKind::error(401, -2015, "Invalid API-key, IP, or permissions for action.");
+    live.fake.inject(Fault::new("GET", "/api/v3/account", refused));
+    let run = live.run(&["--live", "--run-id", "auth-market"], &pairs(&env));
+    assert_eq!(run.code, 3, "{}", run.stderr);
+    let r = run.json();
+    assert_eq!(r["errors"][0]["stage"], "exchange");
+    assert_eq!(r["alerts"]["raised"][0]["key"], "binance_auth");
+    let events: Vec<&str> =
+        r["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap()).collect();
+    assert_eq!(events, ["alert_raised"], "the alert replaces the per-run api_error message");
+    let state = firestore_state(&host, &env);
+    assert_eq!(state["alerts"]["binance_auth"]["state"], "raised");
+    assert_eq!(state["positions"], before["positions"]);
+    assert_eq!(state["daily_equity_base"], before["daily_equity_base"]);
+    let sent: Vec<String> = telegram.fake.messages()[sent_before..].iter().map(|m| m.text.clone()).collect();
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert!(sent[0].contains("🚨 [Alert Raised] SEV-1 binance_auth"), "{}", sent[0]);
+
+    // The key rotated on Binance: the preflight refuses it; nothing is said.
+    let original_key = live.fake.api_key();
+    live.fake.set_api_key("rotated-key");
+    let mut old_key = pairs(&env);
+    old_key.push(("BINANCE_API_KEY", original_key.as_str()));
+    let run = live.run(&["--live", "--run-id", "auth-preflight"], &old_key);
+    assert_eq!(run.code, 3);
+    let r = run.json();
+    assert_eq!(r["errors"][0]["stage"], "preflight");
+    assert_eq!(r["alerts"]["open"][0]["key"], "binance_auth");
+    assert_eq!(r["notifications"], json!([]));
+    assert_eq!(firestore_state(&host, &env)["alerts"]["binance_auth"]["count"], 2);
+    assert_eq!(telegram.fake.messages().len(), sent_before + 1);
+
+    // Fixed: the next run clears it.
+    live.fake.set_api_key(&original_key);
+    let run = live.run(&["--live", "--run-id", "auth-fixed"], &pairs(&env));
+    assert_ne!(run.code, 3, "{}", run.stderr);
+    assert_eq!(run.json()["alerts"]["cleared"][0]["key"], "binance_auth");
+    assert_eq!(firestore_state(&host, &env)["alerts"]["binance_auth"]["state"], "cleared");
+}

@@ -155,13 +155,18 @@ fn a_refused_redeem_skips_the_buys_with_a_reason_an_alert_and_exit_5() {
     assert_eq!(attention[1], "trend_buy XRPUSDT skipped: insufficient free USDT: need 3731.52, spot has 300");
     assert!(attention.iter().all(|a| r["warnings"].as_array().unwrap().contains(&json!(a))));
 
+    // Told by their durable alerts (raised once, not every cycle the
+    // condition lasts), not by per-cycle redeem_failed / skipped_for_funds.
     let events: Vec<&str> =
         r["notifications"].as_array().unwrap().iter().map(|n| n["event"].as_str().unwrap()).collect();
-    assert_eq!(&events[..3], ["redeem_failed", "skipped_for_funds", "skipped_for_funds"]);
+    assert!(!events.iter().any(|e| *e == "redeem_failed" || *e == "skipped_for_funds"), "{events:?}");
+    let raised: Vec<&str> =
+        r["alerts"]["raised"].as_array().unwrap().iter().map(|a| a["key"].as_str().unwrap()).collect();
+    assert_eq!(raised, ["earn_refused:USDT", "buy_skipped_funds:ADAUSDT", "buy_skipped_funds:XRPUSDT"]);
     assert!(r["notifications"].as_array().unwrap().iter().all(|n| n["status"] == "sent"));
     let sent: String = telegram.messages().iter().map(|m| m.text.clone()).collect::<Vec<_>>().join("\n");
-    assert!(sent.contains("[Earn Redemption Failed] USDT"), "{sent}");
-    assert!(sent.contains("[Order Skipped: Not Enough Funds] XRPUSDT"), "{sent}");
+    assert!(sent.contains("[Alert Raised] SEV-2 earn_refused:USDT"), "{sent}");
+    assert!(sent.contains("[Alert Raised] SEV-2 buy_skipped_funds:XRPUSDT"), "{sent}");
     let state = live.state();
     assert_eq!(state["XRPUSDT"]["is_holding"], false);
     assert!(state.get("earn_in_transit").is_none());

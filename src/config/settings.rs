@@ -28,6 +28,9 @@ pub struct Settings {
     /// `POSITION_MISMATCH_MIN_USDT`: the worth above which an exchange
     /// holding and the state disagree (`strategy::parity`).
     pub position_mismatch_min_usdt: rust_decimal::Decimal,
+    /// `UPSTREAM_STALE_ALERT_CYCLES`: cycles in a row without a fresh
+    /// upstream pool before `upstream_stale` is raised.
+    pub upstream_stale_alert_cycles: u64,
 }
 
 /// `NOTIFY_LANG`, default English (the operations commands read it alone).
@@ -74,6 +77,7 @@ impl Settings {
             pending_quarantine_hours: int(env, "PENDING_QUARANTINE_HOURS", DEFAULT_QUARANTINE_HOURS)?.max(1),
             position_mismatch_min_usdt: positive_decimal(env, "POSITION_MISMATCH_MIN_USDT")?
                 .unwrap_or(crate::strategy::parity::DEFAULT_MIN_USDT),
+            upstream_stale_alert_cycles: int(env, "UPSTREAM_STALE_ALERT_CYCLES", 3)?.max(1) as u64,
         })
     }
 }
@@ -101,6 +105,7 @@ mod tests {
         assert_eq!(s.lang, Lang::En);
         assert_eq!(s.artifact_file, None);
         assert_eq!(s.alert_remind_hours, 24);
+        assert_eq!(s.upstream_stale_alert_cycles, 3);
         assert_eq!(s.pending_quarantine_hours, 24);
     }
 

@@ -86,6 +86,11 @@ pub const CYCLE: &[Variable] = &[
         "hours between reminders of a durable alert that stays open (at least 1)",
     ),
     Variable::new(
+        "UPSTREAM_STALE_ALERT_CYCLES",
+        "3",
+        "cycles in a row without a fresh upstream pool before the upstream_stale alert is raised (at least 1)",
+    ),
+    Variable::new(
         "PENDING_QUARANTINE_HOURS",
         "24",
         "a pending order still unresolved this many hours after it was written is quarantined (at least 1)",

@@ -18,12 +18,12 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         if self.run.mode == Mode::Replay {
             return Vec::new();
         }
-        let traffic = self.run.exchange.traffic();
+        let health = self.run.exchange.health();
         let sample = Sample {
             at: self.run.now,
             wall_ms: u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            requests: traffic.map(|t| t.requests),
-            weight: traffic.map(|t| t.max_weight),
+            requests: health.requests_sent,
+            weight: health.max_used_weight.map(|(used, _)| used),
             planned: cycle.intents.len() as u64,
             executed: cycle.intents.iter().filter(|i| i.outcome == Some(OutcomeClass::Executed)).count() as u64,
             equity_usdt: cycle.pre_trade_total(),

@@ -14,6 +14,7 @@ use crate::notify::event::Event;
 use crate::ports::{Exchange, LeaseOutcome, Notifier, StateStore};
 use crate::shell::effects::Executor;
 use crate::shell::runner::{Shell, Stop};
+use crate::strategy::cycle::conditions;
 
 /// The run lease's owner: the run id (by default a timestamp to the second,
 /// which two runs started in the same second share) made unique per
@@ -36,10 +37,29 @@ pub(super) struct Lease {
 }
 
 impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X> {
-    pub(super) async fn take_lease(&self) -> Result<bool, Stop> {
+    /// Takes the run lease; a lease another run left behind expired (it
+    /// died before releasing it) is taken over and noted as the
+    /// `lease_takeover` condition of this cycle.
+    pub(super) async fn take_lease(&mut self) -> Result<bool, Stop> {
         let Some(ttl) = self.run.lease_ttl.filter(|_| !self.suppress()) else { return Ok(false) };
+        // Read before taking: the take overwrites the holder. Only an
+        // observation, so a store that cannot say does not stop the run.
+        let before = match self.run.store.lease_holder().await {
+            Ok(holder) => holder,
+            Err(e) => {
+                self.report.warnings.push(format!("could not read who held the run lease before this run: {e}"));
+                None
+            }
+        };
         match self.run.store.acquire_lease(&self.lease.owner, self.run.now, ttl).await {
-            Ok(LeaseOutcome::Acquired) => Ok(true),
+            Ok(LeaseOutcome::Acquired) => {
+                if conditions::is_takeover(before.as_ref(), &self.lease.owner, self.run.now)
+                    && let Some((previous, expired_at)) = before
+                {
+                    self.observed.push(conditions::lease_takeover(&previous, expired_at));
+                }
+                Ok(true)
+            }
             Ok(LeaseOutcome::Held { owner, expires_at }) => Err((
                 Status::Aborted,
                 "lease",

@@ -13,7 +13,7 @@ use crate::indicators;
 use crate::ports::{Exchange, MarketRequest, Notifier, StateStore};
 use crate::shell::effects::Executor;
 use crate::shell::runner::{Shell, Stop};
-use crate::strategy::cycle::{BNB_SYMBOL, BTC_SYMBOL, USDT};
+use crate::strategy::cycle::{BNB_SYMBOL, BTC_SYMBOL, USDT, conditions};
 
 /// The market as this cycle read it: the exchange's answer and the signals
 /// computed from its series.
@@ -42,12 +42,43 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
                 .warnings
                 .push(format!("Simple Earn is unavailable on this exchange; the cycle runs without it: {why}"));
         }
-        let (btc, indicators) = signals(&market, official).map_err(|e| (Status::Error, "snapshot", e))?;
-        for symbol in official.keys().filter(|s| !indicators.contains_key(*s)) {
+        let (btc, mut indicators) = signals(&market, official).map_err(|e| (Status::Error, "snapshot", e))?;
+        let stale = stale_series(&market.series, self.run.now);
+        for (symbol, newest) in &stale {
+            self.observed.push(conditions::market_data_stale(symbol, *newest));
+            // No new entry on prices that stopped: a symbol the state does
+            // not hold loses its indicators (it cannot be selected); a held
+            // one keeps them, so its sells and stops still run.
+            if !holds(state, symbol) && indicators.remove(symbol).is_some() {
+                self.report.warnings.push(format!(
+                    "{symbol}: daily klines stale (newest older than {} days); no new entry this cycle",
+                    conditions::MARKET_STALE_AFTER_DAYS
+                ));
+            }
+        }
+        let said = |s: &String| stale.iter().any(|(stale, _)| stale == s);
+        for symbol in official.keys().filter(|s| !indicators.contains_key(*s) && !said(s)) {
             self.report.warnings.push(format!("{symbol}: no indicators this cycle; it cannot be selected"));
         }
         Ok(MarketReading { market, btc, indicators })
     }
+}
+
+/// Whether the trend sleeve holds `symbol` (in the pool or retired).
+fn holds(state: &StateDoc, symbol: &str) -> bool {
+    state.positions.get(symbol).is_some_and(|p| p.is_holding) || state.retired.contains_key(symbol)
+}
+
+/// The symbols whose daily series is stale at `now`, with the open time
+/// (ms) of their newest candle: BTC, then every pool symbol read. Injected
+/// series (replays, paper fixtures) carry no candles and are never stale.
+fn stale_series(series: &Series, now: chrono::DateTime<chrono::Utc>) -> Vec<(String, Option<i64>)> {
+    let Series::Klines { btc, symbols } = series else { return Vec::new() };
+    let newest = |klines: &[crate::domain::snapshot::Kline]| klines.iter().map(|k| k.open_time).max();
+    std::iter::once((BTC_SYMBOL.to_string(), newest(btc)))
+        .chain(symbols.iter().map(|(s, k)| (s.clone(), newest(k))))
+        .filter(|(_, open)| conditions::market_is_stale(*open, now))
+        .collect()
 }
 
 /// Everything the cycle reads from the exchange for this universe.

@@ -15,6 +15,7 @@ pub mod lease;
 pub mod logging;
 mod market;
 pub mod metrics;
+pub mod observed;
 mod outbox;
 mod pool;
 mod reconcile;

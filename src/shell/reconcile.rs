@@ -24,9 +24,9 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// found by lookup has its fee read from the order's trades before it
     /// is booked; if that read fails it is booked without it, with a warning.
     pub(super) async fn reconcile(&mut self, state: &mut StateDoc) -> Result<(), Stop> {
-        for (id, entry) in &state.unreadable_pending {
-            self.outbox.push(Event::OrderAttention { detail: entry.advice(id) });
-        }
+        // An unreadable ledger entry is told by its durable alert
+        // (`order_unreadable:<key>`), not every cycle (the report's
+        // attention list still names it).
         let pending: Vec<PendingOrder> = state.pending_orders.values().cloned().collect();
         for order in pending {
             let (kind, detail) = match self.look_up(&order).await {

@@ -22,7 +22,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::config::Settings;
-use crate::domain::alerts::AlertsReport;
+use crate::domain::alerts::{AlertsReport, Condition};
 use crate::domain::pause::{forget_cleared, new_risk_pause};
 use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{DeliveryStatus, Mode, Report, Status, WriteStatus};
@@ -32,7 +32,8 @@ use crate::notify::event::{AlertNotice, Event};
 use crate::ports::{Clock, Exchange, Notifier, StateStore};
 use crate::shell::lease::Lease;
 use crate::shell::market::MarketReading;
-use crate::strategy::cycle::{Cycle, CycleInputs, DayPlan};
+use crate::shell::observed::AbortAlerts;
+use crate::strategy::cycle::{Cycle, CycleInputs, DayPlan, conditions};
 
 // The parts of a run's inputs that live with their step, kept reachable
 // here where callers have always found them.
@@ -80,6 +81,9 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> CycleRun<'_, E, S, N,
             lease,
             started: Instant::now(),
             last_earn_move: None,
+            observed: Vec::new(),
+            state_loaded: false,
+            abort_alerts: None,
         }
         .run()
         .await
@@ -100,6 +104,14 @@ pub(super) struct Shell<'a, E, S, N, X> {
     pub(super) started: Instant,
     /// When the last Simple Earn move of this run was answered (on the clock).
     pub(super) last_earn_move: Option<DateTime<Utc>>,
+    /// Alert conditions earlier steps observed (lease takeover, stale
+    /// market data), for `advance_alerts`.
+    pub(super) observed: Vec<Condition>,
+    /// Whether the state document was read: only then can an aborted
+    /// cycle keep a durable alert.
+    pub(super) state_loaded: bool,
+    /// An aborted cycle's alert, saved once its messages went out.
+    pub(super) abort_alerts: Option<AbortAlerts>,
 }
 
 impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X> {
@@ -107,6 +119,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// alert; write the recovery file if a save failed; send what is still
     /// in the outbox; release the lease.
     async fn run(mut self) -> Report {
+        self.run.exchange.start_health_window();
         let (leased, outcome) = match self.take_lease().await {
             // Someone else is running this account: touch nothing, say nothing
             // (the running cycle reports for itself).
@@ -118,14 +131,16 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
             Ok(leased) => (leased, self.cycle().await),
         };
         if let Err(stop) = outcome {
-            self.record_stop(stop);
+            self.record_stop(stop).await;
         }
         if self.report.state_writes.iter().any(|w| w.status == WriteStatus::Failed) {
             self.write_recovery();
         }
         // An abort or error part-way leaves its notifications and the alert
         // here; after a normal cycle only what the final save raised.
-        self.deliver().await;
+        let delivered = self.deliver().await;
+        self.save_abort_alert(&delivered).await;
+        self.note_request_weight();
         self.release_lease(leased).await;
         self.report
     }
@@ -167,9 +182,15 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         self.run.mode.suppresses_side_effects()
     }
 
-    /// A cycle that stopped early fails the report and alerts the operator.
-    fn record_stop(&mut self, (status, stage, message): Stop) {
+    /// A cycle that stopped early fails the report and alerts the operator:
+    /// by its durable alert when the abort has one (raised once, reminded,
+    /// cleared by the next good cycle; see `observed.rs`), otherwise by a
+    /// message of this run.
+    async fn record_stop(&mut self, (status, stage, message): Stop) {
         self.report.fail(status, stage, message.clone());
+        if status == Status::Aborted && self.record_abort_alert(stage, &message).await {
+            return;
+        }
         self.outbox.push(match (status, stage) {
             (Status::Aborted, "state_load") => Event::StateLoadFailed { error: message },
             (Status::Aborted, _) => Event::ApiError { error: message },
@@ -178,9 +199,12 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     }
 
     /// The raw state document (an empty one when there is none yet).
-    async fn load_state(&self) -> Result<Value, Stop> {
+    async fn load_state(&mut self) -> Result<Value, Stop> {
         match self.run.store.load().await {
-            Ok(doc) => Ok(doc.unwrap_or(Value::Object(Default::default()))),
+            Ok(doc) => {
+                self.state_loaded = true;
+                Ok(doc.unwrap_or(Value::Object(Default::default())))
+            }
             Err(e) => Err((Status::Aborted, "state_load", format!("could not load the state document: {e}"))),
         }
     }
@@ -198,7 +222,8 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
         let mut settings = self.run.settings.strategy.clone();
         forget_cleared(&mut state.resumed_alerts, &state.alerts);
         let pause =
-            new_risk_pause(state.operator_pause.as_ref(), settings.paused, &state.alerts, &state.resumed_alerts);
+            new_risk_pause(state.operator_pause.as_ref(), settings.paused, &state.alerts, &state.resumed_alerts)
+                .or_else(|| conditions::stale_btc_pause(&self.observed));
         settings.paused = pause.is_some();
         self.report.paused = pause;
         // Replay's balances are hand-written: no position parity there.
@@ -312,15 +337,30 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
     /// message's outbox index and key: the final save keeps an undelivered
     /// one owed.
     fn advance_alerts(&mut self, cycle: &mut Cycle) -> Vec<(usize, String)> {
-        let anomalies = self.baseline_conditions(cycle);
-        let transitions = cycle.advance_alerts(&anomalies, self.remind_interval());
+        let mut extra = self.shell_conditions();
+        let threshold = self.run.settings.upstream_stale_alert_cycles;
+        extra.extend(conditions::upstream_stale(cycle.state.upstream_non_fresh_cycles, threshold));
+        extra.extend(conditions::auth_refused_intents(&cycle.intents));
+        extra.extend(self.baseline_conditions(cycle));
+        let transitions = cycle.advance_alerts(&extra, self.remind_interval());
         self.report.alerts = AlertsReport::of(&transitions);
+        self.drop_events_alerts_cover(&transitions);
         let mut queued = Vec::new();
         for t in transitions.iter().filter(|t| t.change.notifies()) {
             queued.push((self.outbox.len(), t.key.clone()));
             self.outbox.push(Event::Alert(AlertNotice::of(t)));
         }
         queued
+    }
+
+    /// Drops the queued events an alert observed this cycle already says
+    /// (`Event::covered_by_alert`): the alert is their one path, so a
+    /// condition that persists is not announced every cycle.
+    fn drop_events_alerts_cover(&mut self, transitions: &[crate::domain::alerts::Transition]) {
+        let observed = |key: &String| {
+            transitions.iter().any(|t| &t.key == key && t.change != crate::domain::alerts::Change::Cleared)
+        };
+        self.outbox.retain(|event| !event.covered_by_alert().is_some_and(|key| observed(&key)));
     }
 
     /// `ALERT_REMIND_HOURS` as a duration.

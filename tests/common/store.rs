@@ -83,6 +83,10 @@ impl<S: StateStore, H: StoreHook<S>> StateStore for HookedStore<S, H> {
             Ok(self.acquire_lease(owner, now, ttl).await? == LeaseOutcome::Acquired)
         }
     }
+    /// Not a hooked call: it only reads who holds the lease.
+    async fn lease_holder(&self) -> Result<Option<(String, DateTime<Utc>)>, PortError> {
+        self.inner.lease_holder().await
+    }
     async fn release_lease(&self, owner: &str) -> Result<(), PortError> {
         self.hook.around("release_lease", self.inner.release_lease(owner)).await
     }

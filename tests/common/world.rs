@@ -159,6 +159,12 @@ impl Exchange for TripExchange {
     async fn api_restrictions(&self) -> Result<ApiRestrictions, PortError> {
         self.trip.guard("api_restrictions".into(), self.inner.api_restrictions()).await
     }
+    fn health(&self) -> tradecycle::ports::ExchangeHealth {
+        self.inner.health()
+    }
+    fn start_health_window(&self) {
+        self.inner.start_health_window()
+    }
 }
 
 /// The in-memory store (same compare-and-set and lease rules as the real

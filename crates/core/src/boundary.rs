@@ -133,13 +133,3 @@ pub enum LeaseOutcome {
         expires_at: DateTime<Utc>,
     },
 }
-
-/// How much an exchange client has asked of the exchange so far this run
-/// (the baseline's request signals; the paper exchange has none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Traffic {
-    /// Requests put on the wire, retries included.
-    pub requests: u64,
-    /// The highest `X-MBX-USED-WEIGHT-1M` reported.
-    pub max_weight: u64,
-}

@@ -126,7 +126,16 @@ impl Transport {
             max_used_weight_1m: c.api_weight_max.load(Ordering::Relaxed),
             sapi_used_ip_weight_1m: c.sapi_weight.load(Ordering::Relaxed),
             max_sapi_used_ip_weight_1m: c.sapi_weight_max.load(Ordering::Relaxed),
+            // A measurement in progress holds the lock: report the last one
+            // only when it is free (stats never wait).
+            clock_offset_ms: self.time.try_lock().ok().and_then(|t| t.map(|s| s.offset_ms)),
         }
+    }
+
+    /// Forgets the highest used weights seen so far: a new run reports its own.
+    pub fn reset_weight_maxima(&self) {
+        self.counters.api_weight_max.store(0, Ordering::Relaxed);
+        self.counters.sapi_weight_max.store(0, Ordering::Relaxed);
     }
 
     /// An unsigned GET (ping, time, exchangeInfo, avgPrice, klines).

@@ -30,10 +30,10 @@ use rust_decimal::Decimal;
 
 use crate::domain::intent::Commission;
 use crate::domain::snapshot::MarketData;
-use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderRequest, PortError, Traffic};
+use crate::ports::{ApiRestrictions, Exchange, ExchangeHealth, MarketRequest, OrderReport, OrderRequest, PortError};
 use crate::secret::Secret;
 
-use client::Transport;
+use client::{API_WEIGHT_LIMIT, Transport};
 use query::Query;
 
 pub const DEFAULT_BASE_URL: &str = "https://api.binance.com";
@@ -100,6 +100,9 @@ pub struct RequestStats {
     /// Last `X-SAPI-USED-IP-WEIGHT-1M` seen (Simple Earn, API restrictions).
     pub sapi_used_ip_weight_1m: u64,
     pub max_sapi_used_ip_weight_1m: u64,
+    /// Binance's clock minus ours (ms), as last measured for signing
+    /// (first signed call, or a `-1021` resync); `None` before that.
+    pub clock_offset_ms: Option<i64>,
 }
 
 pub struct BinanceClient {
@@ -188,8 +191,16 @@ impl Exchange for BinanceClient {
         Ok(r.into())
     }
 
-    fn traffic(&self) -> Option<Traffic> {
+    fn health(&self) -> ExchangeHealth {
         let stats = self.stats();
-        Some(Traffic { requests: stats.requests_sent, max_weight: stats.max_used_weight_1m })
+        ExchangeHealth {
+            max_used_weight: (stats.max_used_weight_1m > 0).then_some((stats.max_used_weight_1m, API_WEIGHT_LIMIT)),
+            clock_offset_ms: stats.clock_offset_ms,
+            requests_sent: Some(stats.requests_sent),
+        }
+    }
+
+    fn start_health_window(&self) {
+        self.transport.reset_weight_maxima();
     }
 }

@@ -207,6 +207,10 @@ impl StateStore for FileStore {
         })
     }
 
+    async fn lease_holder(&self) -> Result<Option<(String, DateTime<Utc>)>, PortError> {
+        Ok(read_lease(&self.lease_path())?.map(|l| (l.owner, l.expires_at)))
+    }
+
     async fn release_lease(&self, owner: &str) -> Result<(), PortError> {
         let lease_path = self.lease_path();
         self.exclusive(|| match read_lease(&lease_path)? {

@@ -192,6 +192,14 @@ impl StateStore for FirestoreStore {
         }
     }
 
+    async fn lease_holder(&self) -> Result<Option<(String, DateTime<Utc>)>, PortError> {
+        let lease = &self.config().lease;
+        match self.conn.get(lease).await? {
+            None => Ok(None),
+            Some(doc) => read_lease(&doc, lease).map(Some),
+        }
+    }
+
     async fn release_lease(&self, owner: &str) -> Result<(), PortError> {
         let lease = &self.config().lease;
         let Some(doc) = self.conn.get(lease).await? else { return Ok(()) };

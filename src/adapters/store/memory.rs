@@ -92,6 +92,10 @@ impl StateStore for MemoryStore {
         })
     }
 
+    async fn lease_holder(&self) -> Result<Option<(String, DateTime<Utc>)>, PortError> {
+        self.with(|i| Ok(i.lease.clone()))
+    }
+
     async fn renew_lease(&self, owner: &str, now: DateTime<Utc>, ttl: Duration) -> Result<bool, PortError> {
         self.with(|i| match &mut i.lease {
             Some((holder, expires_at)) if holder == owner => {

@@ -17,8 +17,8 @@ use crate::domain::intent::{Commission, Intent};
 use crate::domain::snapshot::MarketData;
 use crate::paper::exchange::SimExchange;
 use crate::ports::{
-    ApiRestrictions, Exchange, LeaseOutcome, MarketRequest, Notifier, OrderReport, OrderRequest, PortError, StateStore,
-    Traffic,
+    ApiRestrictions, Exchange, ExchangeHealth, LeaseOutcome, MarketRequest, Notifier, OrderReport, OrderRequest,
+    PortError, StateStore,
 };
 use crate::shell::execute::ExchangeExecutor;
 use crate::shell::runner::{Executor, Suppress};
@@ -53,6 +53,12 @@ impl StateStore for AnyStore {
         match self {
             AnyStore::File(s) => s.renew_lease(owner, now, ttl).await,
             AnyStore::Firestore(s) => s.renew_lease(owner, now, ttl).await,
+        }
+    }
+    async fn lease_holder(&self) -> Result<Option<(String, DateTime<Utc>)>, PortError> {
+        match self {
+            AnyStore::File(s) => s.lease_holder().await,
+            AnyStore::Firestore(s) => s.lease_holder().await,
         }
     }
     async fn release_lease(&self, owner: &str) -> Result<(), PortError> {
@@ -136,10 +142,16 @@ impl Exchange for AnyExchange {
             AnyExchange::Binance(x) => x.api_restrictions().await,
         }
     }
-    fn traffic(&self) -> Option<Traffic> {
+    fn health(&self) -> ExchangeHealth {
         match self {
-            AnyExchange::Sim(x) => x.traffic(),
-            AnyExchange::Binance(x) => x.traffic(),
+            AnyExchange::Sim(x) => x.health(),
+            AnyExchange::Binance(x) => x.health(),
+        }
+    }
+    fn start_health_window(&self) {
+        match self {
+            AnyExchange::Sim(x) => x.start_health_window(),
+            AnyExchange::Binance(x) => x.start_health_window(),
         }
     }
 }

@@ -33,6 +33,7 @@ use crate::paper::exchange::SimExchange;
 use crate::paper::fixture::{FixtureSet, POOL_FILE};
 use crate::ports::{Clock, Exchange, ManualClock, StateStore, SystemClock, UpstreamSource};
 use crate::shell::execute::{ExchangeExecutor, ExecutionPolicy};
+use crate::shell::observed::record_preflight_alert;
 use crate::shell::runner::{CycleRun, PoolInput, SavePolicy, Suppress};
 use crate::upstream::ladder::{FetchOutcome, FreshSource};
 
@@ -133,8 +134,11 @@ pub async fn run_resolved(config: &RunConfig) -> Result<Report, RunSetupError> {
     let testnet = matches!(&exchange, AnyExchange::Binance(b) if b.is_testnet());
     if mode == Mode::Live
         && !testnet
-        && let Some(report) = preflight(&exchange, &run_id, now, config.allow_withdrawal_key).await
+        && let Some(mut report) = preflight(&exchange, &run_id, now, config.allow_withdrawal_key).await
     {
+        // The state is not loaded yet: a refused key's durable alert is
+        // recorded by its own narrow edit under the lease (shell/observed.rs).
+        record_preflight_alert(&store, &notifier, &config.settings, now, &mut report).await;
         return Ok(report);
     }
     let scale = config.wait_scale;

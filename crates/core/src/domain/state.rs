@@ -213,6 +213,10 @@ pub struct StateDoc {
     /// Symbols whose holding is the operator's own (`tradecycle positions
     /// ignore`), by symbol (written only while there are any).
     pub ignored_positions: IndexMap<String, IgnoredPosition>,
+    /// Cycles in a row whose pool was not the fresh upstream document
+    /// (reset by a fresh one; written only while above 0): the
+    /// `upstream_stale` alert fires at `UPSTREAM_STALE_ALERT_CYCLES`.
+    pub upstream_non_fresh_cycles: u64,
 }
 
 /// How many operator actions the state document keeps.
@@ -363,6 +367,7 @@ impl StateDoc {
                 .map(|keys| keys.iter().filter_map(Value::as_str).map(str::to_string).collect())
                 .unwrap_or_default(),
             alerts: AlertBook::from_json(get("alerts")),
+            upstream_non_fresh_cycles: get("upstream_non_fresh_cycles").and_then(Value::as_u64).unwrap_or(0),
             operator_actions: get("operator_actions")
                 .and_then(Value::as_array)
                 .map(|items| items.iter().filter_map(|v| serde_json::from_value(v.clone()).ok()).collect())
@@ -533,6 +538,9 @@ impl StateDoc {
         if !self.ignored_positions.is_empty() {
             m.insert("ignored_positions".into(), json!(self.ignored_positions));
         }
+        if self.upstream_non_fresh_cycles > 0 {
+            m.insert("upstream_non_fresh_cycles".into(), json!(self.upstream_non_fresh_cycles));
+        }
         Value::Object(m)
     }
 
@@ -586,6 +594,8 @@ impl StateDoc {
             loaded_at: r.loaded_at.to_rfc3339(),
             messages: r.messages.clone(),
         };
+        self.upstream_non_fresh_cycles =
+            if r.source_kind == SourceKind::FreshUpstream { 0 } else { self.upstream_non_fresh_cycles + 1 };
         if r.source_kind == SourceKind::FreshUpstream
             && let Value::Object(m) = p.to_value()
         {

@@ -213,6 +213,20 @@ impl AlertNotice {
 }
 
 impl Event {
+    /// The durable alert that says the same as this event, if one does: a
+    /// condition that persists would repeat the event every cycle, while
+    /// its alert speaks once (raise, remind, clear). The runner drops such
+    /// an event when the alert's key is observed in the same cycle.
+    pub fn covered_by_alert(&self) -> Option<String> {
+        match self {
+            Event::SkippedForFunds { symbol, .. } => Some(format!("buy_skipped_funds:{symbol}")),
+            Event::RedeemFailed { asset, .. } | Event::SubscribeFailed { asset, .. } => {
+                Some(format!("earn_refused:{asset}"))
+            }
+            _ => None,
+        }
+    }
+
     /// Stable machine name used in reports (`trend_buy`, `circuit_breaker`, ...).
     pub fn name(&self) -> &'static str {
         match self {
@@ -249,5 +263,27 @@ impl Event {
                 Change::Cleared => "alert_cleared",
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_a_persisting_condition_repeats_name_the_alert_that_covers_them() {
+        let funds = Event::SkippedForFunds { symbol: "ETHUSDT".into(), detail: "d".into() };
+        assert_eq!(funds.covered_by_alert().as_deref(), Some("buy_skipped_funds:ETHUSDT"));
+        let redeem = Event::RedeemFailed { asset: "USDT".into(), error: "e".into() };
+        assert_eq!(redeem.covered_by_alert().as_deref(), Some("earn_refused:USDT"));
+        let subscribe = Event::SubscribeFailed { asset: "USDT".into(), amount: "1".into(), error: "e".into() };
+        assert_eq!(subscribe.covered_by_alert().as_deref(), Some("earn_refused:USDT"));
+        // One-off events stay: an order turning unresolved (once per
+        // order), the breaker firing, a failed order, a crash.
+        let unresolved = Event::OrderUnresolved { symbol: "ETHUSDT".into(), client_order_id: "tc-1".into() };
+        assert_eq!(unresolved.covered_by_alert(), None);
+        assert_eq!(Event::CircuitBreaker { pnl: -0.05 }.covered_by_alert(), None);
+        assert_eq!(Event::DcaBuyFailed { error: "e".into() }.covered_by_alert(), None);
+        assert_eq!(Event::SystemCrash { error: "e".into() }.covered_by_alert(), None);
     }
 }

@@ -28,6 +28,10 @@ pub struct FakeBinanceConfig {
     pub weight_limit: u32,
     /// IP weight per minute for `/sapi`; above it requests get 429.
     pub sapi_ip_weight_limit: u32,
+    /// `/api` weight other clients of the same IP already used this
+    /// minute: added to what `X-MBX-USED-WEIGHT-1M` reports and counted
+    /// against the limit (Binance counts weight per IP, not per client).
+    pub weight_used_elsewhere: u32,
     /// Simple Earn subscribe and redeem: at most one call per 3 s per
     /// account, counted across both endpoints (Binance documents "1/3s per
     /// account"; sharing the budget is the strict reading, so a client that
@@ -54,6 +58,7 @@ impl Default for FakeBinanceConfig {
             redeem_credit_delay: Some(Duration::from_millis(800)),
             weight_limit: 6000,
             sapi_ip_weight_limit: 12_000,
+            weight_used_elsewhere: 0,
             earn_min_interval: Some(Duration::from_secs(3)),
             earn_daily_window: false,
             spot_testnet: false,

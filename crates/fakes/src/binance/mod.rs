@@ -242,11 +242,16 @@ impl FakeBinance {
         self.state().config.weight_limit = limit;
     }
 
-    /// `/api` weight other programs on the same IP use each minute: every
-    /// `X-MBX-USED-WEIGHT-1M` answer (and the 429 limit check) counts it on
-    /// top of this fake's own requests, as Binance counts per IP.
+    /// The key the fake accepts from now on: a client still signing with
+    /// the old one is refused with -2015 (a key revoked or rotated).
+    pub fn set_api_key(&self, key: &str) {
+        self.state().config.api_key = key.to_string();
+    }
+
+    /// `/api` weight other clients of the same IP used this minute: every
+    /// answer's `X-MBX-USED-WEIGHT-1M` reports it on top of this client's.
     pub fn set_weight_used_elsewhere(&self, weight: u32) {
-        self.state().weight_used_elsewhere = weight;
+        self.state().config.weight_used_elsewhere = weight;
     }
 
     /// Queues a fault; faults apply in the order queued.

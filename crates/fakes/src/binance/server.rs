@@ -199,7 +199,7 @@ async fn handle(AxumState(shared): AxumState<Shared>, req: Request) -> Response<
         let used = if sapi {
             st.sapi_weight.add(arrived, 60_000, weight)
         } else {
-            st.weight.add(arrived, 60_000, weight).saturating_add(st.weight_used_elsewhere)
+            st.weight.add(arrived, 60_000, weight).saturating_add(st.config.weight_used_elsewhere)
         };
         st.requests.push(RequestRecord {
             at_ms: arrived,

@@ -295,9 +295,6 @@ pub struct State {
     /// Candles of other intervals (`1h`, ...) by (symbol, interval); daily
     /// ones stay in `klines`.
     pub interval_klines: BTreeMap<(String, String), Vec<Kline>>,
-    /// `/api` weight other programs on the same IP use every minute: added
-    /// to what this fake counts, in `X-MBX-USED-WEIGHT-1M` and the limit.
-    pub weight_used_elsewhere: u32,
     pub earn_products: BTreeMap<String, EarnProduct>,
     /// Flexible Earn holdings by product id.
     pub earn_positions: BTreeMap<String, Decimal>,
@@ -333,7 +330,6 @@ impl State {
             prices: BTreeMap::new(),
             klines: BTreeMap::new(),
             interval_klines: BTreeMap::new(),
-            weight_used_elsewhere: 0,
             earn_products: BTreeMap::new(),
             earn_positions: BTreeMap::new(),
             pending_credits: Vec::new(),
