@@ -3,6 +3,13 @@
 //! average price with a 0.1% fee taken from what is received, balances
 //! move, Earn subscribes and redeems settle at once. It never touches the
 //! network.
+//!
+//! `tradecycle backtest run` drives the same simulator from history: it sets
+//! the cycle's prices and finished klines before each cycle
+//! ([`SimExchange::set_market`]), prices fills with [`FillCosts`] (fee rate,
+//! slippage against the taker, the BNB fee discount) and accrues Simple Earn
+//! interest between cycles ([`SimExchange::accrue_earn`]). The defaults are
+//! paper's behaviour, unchanged.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -14,7 +21,7 @@ use rust_decimal_macros::dec;
 
 use crate::domain::client_order_id::ClientOrderId;
 use crate::domain::intent::{Commission, Side};
-use crate::domain::snapshot::{AssetBalance, MarketData, Series};
+use crate::domain::snapshot::{AssetBalance, Kline, MarketData, Series};
 use crate::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
 use crate::paper::account::synthetic_klines;
 use crate::paper::fixture::FixtureSet;
@@ -23,12 +30,40 @@ use crate::ports::{ApiRestrictions, Exchange, MarketRequest, OrderReport, OrderR
 /// Taker fee charged on paper fills.
 pub const PAPER_FEE: Decimal = dec!(0.001);
 
+/// Share of the taker fee Binance charges when it is paid in BNB.
+pub const BNB_FEE_SHARE: Decimal = dec!(0.75);
+
+/// How a fill is priced and charged. The default is paper's: a 0.1% fee
+/// taken from what is received, no slippage, no BNB discount.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct FillCosts {
+    /// Taker fee rate (0.001 = 0.1%).
+    pub fee_rate: Decimal,
+    /// Fills this many basis points worse than the reference price
+    /// (higher for a buy, lower for a sell).
+    pub slippage_bps: Decimal,
+    /// Pay the fee in BNB at [`BNB_FEE_SHARE`] of the rate whenever the
+    /// free BNB covers it (Binance's "use BNB for fees"); otherwise the full
+    /// fee comes out of what is received.
+    pub bnb_discount: bool,
+}
+
+impl Default for FillCosts {
+    fn default() -> Self {
+        FillCosts { fee_rate: PAPER_FEE, slippage_bps: Decimal::ZERO, bnb_discount: false }
+    }
+}
+
 pub struct SimExchange {
     fixtures: FixtureSet,
     prices: BTreeMap<String, Decimal>,
     /// Serve synthetic daily klines ending at this time instead of the
     /// fixture's injected indicators.
     synthetic_until: Option<DateTime<Utc>>,
+    /// Finished daily klines per symbol served as the series (backtests);
+    /// takes precedence over the fixture's indicators.
+    history: Option<BTreeMap<String, Vec<Kline>>>,
+    costs: FillCosts,
     book: Mutex<Book>,
 }
 
@@ -55,6 +90,8 @@ impl SimExchange {
             fixtures,
             prices,
             synthetic_until: None,
+            history: None,
+            costs: FillCosts::default(),
             book: Mutex::new(Book { balances, orders: BTreeMap::new(), next_order_id: 1 }),
         }
     }
@@ -66,8 +103,40 @@ impl SimExchange {
         self
     }
 
+    /// Prices and charges fills with `costs` instead of paper's defaults.
+    pub fn with_costs(mut self, costs: FillCosts) -> Self {
+        self.costs = costs;
+        self
+    }
+
+    /// The market of the next cycle: reference prices, and the daily
+    /// klines the cycle may see (already cut to finished candles and to the
+    /// lookback the live adapter fetches).
+    pub fn set_market(&mut self, prices: BTreeMap<String, Decimal>, klines: BTreeMap<String, Vec<Kline>>) {
+        self.prices = prices;
+        self.history = Some(klines);
+    }
+
+    /// Adds Simple Earn interest: every Earn balance grows by `rate` (the
+    /// APR times the share of a year since the last accrual), rounded to 8
+    /// decimals.
+    pub fn accrue_earn(&self, rate: Decimal) {
+        if let Ok(mut book) = self.book.lock() {
+            for balance in book.balances.values_mut() {
+                balance.earn += (balance.earn * rate).round_dp(8);
+            }
+        }
+    }
+
     fn series(&self, req: &MarketRequest) -> Series {
         let f = &self.fixtures;
+        if let Some(history) = &self.history {
+            let pick = |s: &str| history.get(s).cloned().unwrap_or_default();
+            return Series::Klines {
+                btc: pick("BTCUSDT"),
+                symbols: req.kline_symbols.iter().filter(|s| history.contains_key(*s)).map(|s| (s.clone(), pick(s))).collect(),
+            };
+        }
         let Some(end) = self.synthetic_until else {
             return Series::Injected {
                 btc: f.btc.clone(),
@@ -96,6 +165,26 @@ impl SimExchange {
     fn with_book<T>(&self, f: impl FnOnce(&mut Book) -> Result<T, PortError>) -> Result<T, PortError> {
         let mut book = self.book.lock().map_err(|_| PortError::Retryable("simulated exchange lock poisoned".into()))?;
         f(&mut book)
+    }
+
+    /// The price a market order fills at: the reference price moved
+    /// against the taker by the slippage.
+    fn fill_price(&self, price: Decimal, side: Side) -> Decimal {
+        let slip = self.costs.slippage_bps / dec!(10000);
+        match side {
+            Side::Buy => price * (Decimal::ONE + slip),
+            Side::Sell => price * (Decimal::ONE - slip),
+        }
+    }
+
+    /// The fee of a fill worth `quote` USDT paid in BNB at the discounted
+    /// rate; `None` without the discount or without a BNB price.
+    fn bnb_fee(&self, quote: Decimal) -> Option<Decimal> {
+        if !self.costs.bnb_discount {
+            return None;
+        }
+        let bnb_price = self.prices.get("BNBUSDT").copied().filter(|p| *p > Decimal::ZERO)?;
+        Some((quote * self.costs.fee_rate * BNB_FEE_SHARE / bnb_price).round_dp(8))
     }
 
     fn base_of(symbol: &str) -> Result<&str, PortError> {
@@ -131,6 +220,7 @@ impl Exchange for SimExchange {
             .ok_or_else(|| PortError::Definitive(format!("-1121 invalid symbol {}", order.symbol)))?;
         let rules = self.fixtures.rules.get(&order.symbol).cloned().unwrap_or_default();
         let base = Self::base_of(&order.symbol)?.to_string();
+        let fill_price = self.fill_price(price, order.side);
         let (qty, quote) = match (order.quantity, order.quote_order_qty) {
             (Some(q), None) => {
                 if rules.fit_market_qty(q, price).ok() != Some(q) {
@@ -139,11 +229,11 @@ impl Exchange for SimExchange {
                         order.symbol
                     )));
                 }
-                (q, (q * price).round_dp(8))
+                (q, (q * fill_price).round_dp(8))
             }
             (None, Some(quote)) if order.side == Side::Buy => {
                 rules.check_notional(quote).map_err(|e| PortError::Definitive(format!("-1013 Filter failure: {e}")))?;
-                (((quote / price) / rules.market_step()).floor() * rules.market_step(), quote)
+                (((quote / fill_price) / rules.market_step()).floor() * rules.market_step(), quote)
             }
             _ => return Err(PortError::Definitive("-1102 send either quantity or quoteOrderQty".into())),
         };
@@ -167,9 +257,24 @@ impl Exchange for SimExchange {
                 Side::Buy => (base.clone(), qty),
                 Side::Sell => ("USDT".to_string(), quote),
             };
-            let fee = (got * PAPER_FEE).round_dp(8);
             book.balances.entry(spend_asset).or_default().free -= spend;
-            book.balances.entry(got_asset.clone()).or_default().free += got - fee;
+            let bnb_fee = self.bnb_fee(quote).filter(|fee| {
+                let bnb_free = book.balances.get("BNB").map(|b| b.free).unwrap_or_default();
+                let bought_bnb = if got_asset == "BNB" { got } else { Decimal::ZERO };
+                bnb_free + bought_bnb >= *fee
+            });
+            let commission = match bnb_fee {
+                Some(fee) => {
+                    book.balances.entry(got_asset.clone()).or_default().free += got;
+                    book.balances.entry("BNB".into()).or_default().free -= fee;
+                    Commission { asset: "BNB".into(), amount: fee }
+                }
+                None => {
+                    let fee = (got * self.costs.fee_rate).round_dp(8);
+                    book.balances.entry(got_asset.clone()).or_default().free += got - fee;
+                    Commission { asset: got_asset, amount: fee }
+                }
+            };
             let report = OrderReport {
                 symbol: order.symbol.clone(),
                 client_order_id: order.client_order_id.clone(),
@@ -177,7 +282,7 @@ impl Exchange for SimExchange {
                 status: OrderStatus::Filled,
                 executed_qty: qty,
                 cummulative_quote_qty: quote,
-                commissions: vec![Commission { asset: got_asset, amount: fee }],
+                commissions: vec![commission],
                 side: Some(order.side),
                 time: None,
             };
