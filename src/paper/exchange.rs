@@ -46,11 +46,15 @@ pub struct FillCosts {
     /// free BNB covers it (Binance's "use BNB for fees"); otherwise the full
     /// fee comes out of what is received.
     pub bnb_discount: bool,
+    /// A `quoteOrderQty` buy spends only what the filled quantity cost, as
+    /// on Binance; paper has always charged the whole quote amount for the
+    /// quantity floored to the step (kept as its default).
+    pub spend_filled_quote: bool,
 }
 
 impl Default for FillCosts {
     fn default() -> Self {
-        FillCosts { fee_rate: PAPER_FEE, slippage_bps: Decimal::ZERO, bnb_discount: false }
+        FillCosts { fee_rate: PAPER_FEE, slippage_bps: Decimal::ZERO, bnb_discount: false, spend_filled_quote: false }
     }
 }
 
@@ -134,7 +138,12 @@ impl SimExchange {
             let pick = |s: &str| history.get(s).cloned().unwrap_or_default();
             return Series::Klines {
                 btc: pick("BTCUSDT"),
-                symbols: req.kline_symbols.iter().filter(|s| history.contains_key(*s)).map(|s| (s.clone(), pick(s))).collect(),
+                symbols: req
+                    .kline_symbols
+                    .iter()
+                    .filter(|s| history.contains_key(*s))
+                    .map(|s| (s.clone(), pick(s)))
+                    .collect(),
             };
         }
         let Some(end) = self.synthetic_until else {
@@ -233,7 +242,9 @@ impl Exchange for SimExchange {
             }
             (None, Some(quote)) if order.side == Side::Buy => {
                 rules.check_notional(quote).map_err(|e| PortError::Definitive(format!("-1013 Filter failure: {e}")))?;
-                (((quote / fill_price) / rules.market_step()).floor() * rules.market_step(), quote)
+                let qty = ((quote / fill_price) / rules.market_step()).floor() * rules.market_step();
+                let spent = if self.costs.spend_filled_quote { (qty * fill_price).round_dp(8) } else { quote };
+                (qty, spent)
             }
             _ => return Err(PortError::Definitive("-1102 send either quantity or quoteOrderQty".into())),
         };

@@ -65,11 +65,7 @@ pub fn daily_closes(points: &[EquityPoint]) -> Vec<(NaiveDate, f64)> {
 
 /// Returns between consecutive days' closing equity, dated by the later day.
 pub fn daily_returns(points: &[EquityPoint]) -> Vec<(NaiveDate, f64)> {
-    daily_closes(points)
-        .windows(2)
-        .filter(|w| w[0].1 > 0.0)
-        .map(|w| (w[1].0, w[1].1 / w[0].1 - 1.0))
-        .collect()
+    daily_closes(points).windows(2).filter(|w| w[0].1 > 0.0).map(|w| (w[1].0, w[1].1 / w[0].1 - 1.0)).collect()
 }
 
 /// Compound annual growth from `start` to `end` over `days` days

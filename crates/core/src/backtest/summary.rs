@@ -30,8 +30,9 @@ pub struct CycleRecord {
     pub breaker: bool,
     pub rejected: usize,
     pub skipped: usize,
-    /// The cycle stopped with an error (its status was not ok/attention).
-    pub failed: bool,
+    /// Why the cycle stopped (`stage: message`) when its status was not
+    /// ok or attention.
+    pub failure: Option<String>,
 }
 
 /// One executed order or Earn move.
@@ -73,6 +74,8 @@ pub struct Summary {
     pub cycles: usize,
     /// Cycles that stopped with an error (no trades that cycle).
     pub failed_cycles: usize,
+    /// The first of them: its time and why (e.g. too little BTC history).
+    pub first_failure: Option<String>,
     pub first_cycle: Option<DateTime<Utc>>,
     pub last_cycle: Option<DateTime<Utc>>,
     pub start_equity: Decimal,
@@ -155,7 +158,10 @@ pub fn summarize(inputs: SummaryInputs, cycles: &[CycleRecord], trades: &[TradeR
     Summary {
         schema: SCHEMA,
         cycles: cycles.len(),
-        failed_cycles: cycles.iter().filter(|c| c.failed).count(),
+        failed_cycles: cycles.iter().filter(|c| c.failure.is_some()).count(),
+        first_failure: cycles.iter().find_map(|c| {
+            c.failure.as_ref().map(|f| format!("{}: {f}", c.time.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
+        }),
         first_cycle: cycles.first().map(|c| c.time),
         last_cycle: last.map(|c| c.time),
         start_equity: start,
@@ -230,7 +236,7 @@ mod tests {
             breaker: false,
             rejected: 0,
             skipped: 0,
-            failed: false,
+            failure: None,
         }
     }
 
@@ -258,6 +264,7 @@ mod tests {
         cycles[2].breaker = true;
         cycles[2].rejected = 1;
         cycles[3].skipped = 2;
+        cycles[0].failure = Some("snapshot: BTC indicators insufficient".into());
         let trade = |kind: &str, notional: Decimal, fee: Decimal| TradeRecord {
             time: at(2, 0),
             kind: kind.into(),
@@ -272,6 +279,8 @@ mod tests {
         let trades = vec![trade("trend_buy", dec!(500), dec!(0.5)), trade("breaker_sell", dec!(400), dec!(0.4))];
         let s = summarize(inputs(4), &cycles, &trades);
         assert_eq!((s.cycles, s.start_equity, s.final_equity), (4, dec!(1000), dec!(990)));
+        assert_eq!(s.failed_cycles, 1);
+        assert_eq!(s.first_failure.as_deref(), Some("2025-01-01T00:00:00Z: snapshot: BTC indicators insufficient"));
         assert_eq!(s.total_return, Some(-0.01));
         // 1100 → 880: 20%, from day 2 to day 3.
         assert_eq!(s.max_drawdown, 0.2);
