@@ -196,6 +196,48 @@ fn a_known_price_path_gives_hand_checked_equity_fees_and_drawdown() {
     assert!(run.stdout.contains("trades                earn_subscribe 1, fuel_buy 1"), "{}", run.stdout);
 }
 
+/// Writes `DATA/<symbol>-1h.csv`: one candle per close, from `start` on.
+fn write_hourly(dir: &Path, symbol: &str, start: DateTime<Utc>, closes: &[f64]) {
+    let mut text = String::new();
+    for (i, close) in closes.iter().enumerate() {
+        let t = start.timestamp_millis() + i as i64 * 3_600_000;
+        text += &format!("{t},{close},{close},{close},{close},1000,{},1,1,1,1,0\n", t + 3_599_999);
+    }
+    std::fs::write(dir.join(format!("{symbol}-1h.csv")), text).unwrap();
+}
+
+#[test]
+fn hourly_cadence_prices_each_cycle_at_the_last_finished_hour() {
+    let data = tempfile::tempdir().unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let btc = rising_btc(600);
+    write_series(data.path(), "BTCUSDT", &btc);
+    write_series(data.path(), "BNBUSDT", &[600.0; 600]);
+    // 48 hours from day 579 00:00: BNB closes at 600 + hour index, BTC flat.
+    let start = day0() + Duration::days(579);
+    write_hourly(data.path(), "BNBUSDT", start, &(0..48).map(|j| 600.0 + j as f64).collect::<Vec<_>>());
+    write_hourly(data.path(), "BTCUSDT", start, &[btc[579]; 48]);
+    let run = backtest(
+        data.path(),
+        out.path(),
+        &["--from", &date(580), "--to", &date(580), "--cadence", "1h", "--slippage-bps", "10"],
+    );
+    ok(&run);
+    let equity = csv_rows(&read(out.path(), "equity.csv"));
+    assert_eq!(equity.len(), 24);
+    assert_eq!(equity[5][0], format!("{}T05:00:00Z", date(580)));
+    // The 00:00 cycle prices BNB with the 23:00 candle of day 579 (index 23).
+    let trades = csv_rows(&read(out.path(), "trades.csv"));
+    assert_eq!((trades[0][1].as_str(), d(&trades[0][5])), ("fuel_buy", dec!(623) * dec!(1.001)));
+    // Every later cycle values the fuel at the hour that just closed.
+    let bnb_held = d(&trades[0][4]) - d(&trades[0][6]) / dec!(623);
+    let usdt_free = d(&equity[0][4]) - (bnb_held * dec!(623)).round_dp(8);
+    for (h, row) in equity.iter().enumerate() {
+        let bnb_price = Decimal::from(623 + h as i64);
+        assert_eq!(d(&row[4]), (usdt_free + bnb_held * bnb_price).round_dp(8).normalize(), "hour {h}");
+    }
+}
+
 #[test]
 fn too_little_btc_history_fails_cycles_and_says_why() {
     let data = tempfile::tempdir().unwrap();

@@ -364,3 +364,105 @@ impl Exchange for SimExchange {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn sim(costs: FillCosts, usdt: Decimal, bnb: Decimal) -> SimExchange {
+        let fixtures = FixtureSet::embedded_default().unwrap();
+        let balances = BTreeMap::from([
+            ("USDT".to_string(), AssetBalance { free: usdt, ..Default::default() }),
+            ("BNB".to_string(), AssetBalance { free: bnb, ..Default::default() }),
+        ]);
+        let prices = BTreeMap::from([
+            ("ETHUSDT".to_string(), dec!(2000)),
+            ("BNBUSDT".to_string(), dec!(500)),
+            ("BTCUSDT".to_string(), dec!(50000)),
+        ]);
+        SimExchange::with_account(fixtures, balances, prices).with_costs(costs)
+    }
+
+    fn order(side: Side, quantity: Option<Decimal>, quote: Option<Decimal>) -> OrderRequest {
+        let now = Utc.with_ymd_and_hms(2026, 3, 15, 0, 0, 0).unwrap();
+        OrderRequest {
+            symbol: "ETHUSDT".into(),
+            side,
+            quantity,
+            quote_order_qty: quote,
+            client_order_id: ClientOrderId::for_slot(now, crate::domain::intent::IntentKind::TrendBuy, "ETHUSDT"),
+        }
+    }
+
+    async fn place(x: &SimExchange, o: OrderRequest) -> OrderReport {
+        x.place_order(&o).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn paper_defaults_fill_at_the_price_and_take_the_fee_from_what_is_received() {
+        let x = sim(FillCosts::default(), dec!(1000), dec!(1));
+        let r = place(&x, order(Side::Buy, Some(dec!(0.1)), None)).await;
+        assert_eq!((r.executed_qty, r.cummulative_quote_qty), (dec!(0.1), dec!(200)));
+        assert_eq!(r.commissions, vec![Commission { asset: "ETH".into(), amount: dec!(0.0001) }]);
+        assert_eq!(x.balances()["ETH"].free, dec!(0.0999));
+        assert_eq!(x.balances()["BNB"].free, dec!(1), "no BNB discount in paper");
+    }
+
+    #[tokio::test]
+    async fn slippage_moves_the_fill_against_the_taker_and_bnb_pays_the_discounted_fee() {
+        let costs =
+            FillCosts { fee_rate: dec!(0.001), slippage_bps: dec!(10), bnb_discount: true, spend_filled_quote: true };
+        let x = sim(costs, dec!(1000), dec!(1));
+        // 0.1 ETH at 2000 × 1.001 = 200.2 USDT; fee 200.2 × 0.00075 / 500 BNB.
+        let r = place(&x, order(Side::Buy, Some(dec!(0.1)), None)).await;
+        assert_eq!(r.cummulative_quote_qty, dec!(200.2));
+        assert_eq!(r.commissions, vec![Commission { asset: "BNB".into(), amount: dec!(0.0003003) }]);
+        let b = x.balances();
+        assert_eq!((b["ETH"].free, b["USDT"].free, b["BNB"].free), (dec!(0.1), dec!(799.8), dec!(0.9996997)));
+    }
+
+    #[tokio::test]
+    async fn without_enough_bnb_the_full_fee_comes_out_of_the_proceeds() {
+        let costs =
+            FillCosts { fee_rate: dec!(0.001), slippage_bps: dec!(10), bnb_discount: true, spend_filled_quote: true };
+        let x = sim(costs, dec!(0), dec!(0.0001));
+        x.book.lock().unwrap().balances.insert("ETH".into(), AssetBalance { free: dec!(1), ..Default::default() });
+        // Sold at 2000 × 0.999 = 1998; the BNB fee (0.0029970) exceeds 0.0001 BNB.
+        let r = place(&x, order(Side::Sell, Some(dec!(1)), None)).await;
+        assert_eq!(r.cummulative_quote_qty, dec!(1998));
+        assert_eq!(r.commissions, vec![Commission { asset: "USDT".into(), amount: dec!(1.998) }]);
+        assert_eq!(x.balances()["USDT"].free, dec!(1996.002));
+    }
+
+    #[tokio::test]
+    async fn a_quote_buy_spends_what_the_floored_quantity_cost_when_asked() {
+        let costs = FillCosts { spend_filled_quote: true, ..FillCosts::default() };
+        let x = sim(costs, dec!(1000), dec!(0));
+        // 99.99 / 2000 = 0.049995 ETH, floored to 0.0499 (step 0.0001): 99.8 USDT.
+        let r = place(&x, order(Side::Buy, None, Some(dec!(99.99)))).await;
+        assert_eq!((r.executed_qty, r.cummulative_quote_qty), (dec!(0.0499), dec!(99.8)));
+        let paper = sim(FillCosts::default(), dec!(1000), dec!(0));
+        let r = place(&paper, order(Side::Buy, None, Some(dec!(99.99)))).await;
+        assert_eq!(
+            (r.executed_qty, r.cummulative_quote_qty),
+            (dec!(0.0499), dec!(99.99)),
+            "paper charges the whole quote"
+        );
+    }
+
+    #[tokio::test]
+    async fn earn_accrues_interest_and_history_replaces_the_series() {
+        let mut x = sim(FillCosts::default(), dec!(1000), dec!(0));
+        x.earn_subscribe("USDT001", dec!(500)).await.unwrap();
+        x.accrue_earn(dec!(0.001));
+        assert_eq!(x.balances()["USDT"].earn, dec!(500.5));
+        let k = Kline { open_time: 0, open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 1.0 };
+        x.set_market(BTreeMap::from([("ETHUSDT".into(), dec!(3000))]), BTreeMap::from([("BTCUSDT".into(), vec![k])]));
+        let req =
+            MarketRequest { assets: vec![], symbols: vec!["ETHUSDT".into()], kline_symbols: vec!["ETHUSDT".into()] };
+        let m = x.market_data(&req).await.unwrap();
+        assert_eq!(m.prices["ETHUSDT"], dec!(3000));
+        assert_eq!(m.series, Series::Klines { btc: vec![k], symbols: BTreeMap::new() });
+    }
+}
