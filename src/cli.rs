@@ -114,7 +114,7 @@ pub enum Command {
         Exit codes: 0 resumed (or nothing to resume), 1 the state store failed, 2 usage or configuration error, \
         4 a cycle holds the run lease (nothing changed).")]
     Resume(ResumeArgs),
-    /// Backtests: `backtest fetch` downloads the kline history a backtest reads.
+    /// Backtests: `backtest fetch` downloads the kline history, `backtest run` runs the live cycle over it.
     Backtest(BacktestArgs),
 }
 
