@@ -310,6 +310,8 @@ fn the_same_inputs_give_byte_identical_outputs() {
     let flags = ["--from", &date(580), "--to", &date(759), "--pool", POOL, "--earn-apr", "0.05", "--slippage-bps", "3"];
     let (r1, r2) = (backtest(data.path(), one.path(), &flags), backtest(data.path(), two.path(), &flags));
     ok(&r1);
+    // No progress line and no cycle log on a stderr that is not a terminal.
+    assert_eq!(r1.stderr, "");
     assert_eq!(r1.stdout, r2.stdout);
     for name in ["summary.json", "equity.csv", "trades.csv"] {
         assert_eq!(
