@@ -118,7 +118,7 @@ pub enum Command {
         Exit codes: 0 resumed (or nothing to resume), 1 the state store failed, 2 usage or configuration error, \
         4 a cycle holds the run lease (nothing changed).")]
     Resume(ResumeArgs),
-    /// Backtests: `backtest fetch` downloads the kline history a backtest reads.
+    /// Backtests: `backtest fetch` downloads the kline history, `backtest run` runs the live cycle over it.
     Backtest(BacktestArgs),
     /// Check a run's evidence bundle (artifacts/<run_id>/: report, settings, build, alerts, SHA256SUMS).
     #[command(subcommand)]
@@ -414,6 +414,67 @@ pub enum BacktestCommand {
         Exit codes: 0 every file is complete, 1 Binance or the disk failed (rows written so far are kept; run the \
         same command again to resume), 2 usage or configuration error.")]
     Fetch(BacktestFetchArgs),
+    /// Run the live cycle over history: one cycle per day (or hour) against a simulated exchange.
+    #[command(long_about = "Run the strategy over history with the live cycle code: each cycle is the same \
+        cycle `tradecycle run` performs, with a simulated clock at the cycle's time, an in-memory state carried \
+        from cycle to cycle, no notifications, and a simulated exchange driven by the kline files of --data \
+        (DATA/<SYMBOL>-1d.csv, and DATA/<SYMBOL>-1h.csv for --cadence 1h; BTCUSDT and BNBUSDT are required; \
+        `tradecycle backtest fetch` downloads them). `run` is a subcommand of `backtest`, beside `fetch`.\n\n\
+        No look-ahead: a cycle at time T sees only candles that closed before T; its price is the close of the \
+        last finished candle of the cadence. The BTC snapshot needs about 565 days of BTCUSDT before --from (MA200 and \
+        a 365-day z-score window); until then cycles fail and trade nothing (summary: failed_cycles, first_failure). Orders follow Binance's LOT_SIZE, \
+        MARKET_LOT_SIZE and NOTIONAL rules (the major pairs' real filters, otherwise a 0.0001 step and 5 USDT \
+        minimum), pay --fee-rate (25% less, in BNB, while the BNB fee fuel covers it) and fill --slippage-bps \
+        worse than the price; USDT in Simple Earn earns --earn-apr. The strategy runs with its default settings \
+        (the environment does not reach a backtest).\n\n\
+        Pool: --pool FILE is one upstream payload used all period (republished every cycle); --pool-history FILE \
+        is a JSON array of payloads, each the upstream document from its as_of_date on; without either, the \
+        built-in static universe.\n\n\
+        Outputs (--output DIR): summary.json (schema tradecycle.backtest.v1), equity.csv \
+        (time,total,trend,btc,cash,earn) and trades.csv (time,kind,symbol,side,quantity,price,fee,reason; fee in \
+        USDT). The same inputs give byte-identical files. stdout gets the summary (--format text or json).\n\n\
+        Exit codes: 0 the run completed, 1 the outputs could not be written, 2 usage error or unreadable input.")]
+    Run(BacktestRunArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct BacktestRunArgs {
+    /// Directory of the kline CSV files.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// First day (UTC), YYYY-MM-DD.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub from: chrono::NaiveDate,
+    /// Last day (UTC), YYYY-MM-DD, inclusive.
+    #[arg(long, value_name = "DATE", value_parser = parse_date)]
+    pub to: chrono::NaiveDate,
+    /// One upstream pool payload for the whole period.
+    #[arg(long, value_name = "FILE", conflicts_with = "pool_history")]
+    pub pool: Option<PathBuf>,
+    /// A JSON array of upstream pool payloads, each active from its as_of_date.
+    #[arg(long, value_name = "FILE")]
+    pub pool_history: Option<PathBuf>,
+    /// One cycle a day (at 00:00 UTC) or an hour.
+    #[arg(long, value_name = "1d|1h", value_parser = parse_interval, default_value = "1d")]
+    pub cadence: crate::history::Interval,
+    /// USDT in the account at the start.
+    #[arg(long, value_name = "N", default_value = "10000")]
+    pub initial_usdt: rust_decimal::Decimal,
+    /// Taker fee rate (0.001 = 0.1%).
+    #[arg(long, value_name = "RATE", default_value = "0.001")]
+    pub fee_rate: rust_decimal::Decimal,
+    /// Fills this many basis points worse than the cycle's price.
+    #[arg(long, value_name = "N", default_value = "0")]
+    pub slippage_bps: rust_decimal::Decimal,
+    /// Simple Earn's yearly rate on USDT (0.05 = 5%).
+    #[arg(long, value_name = "RATE", default_value = "0")]
+    pub earn_apr: rust_decimal::Decimal,
+    /// Write summary.json, equity.csv and trades.csv into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// What stdout gets: the summary table or summary.json.
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
 }
 
 #[derive(Debug, clap::Args)]

@@ -9,8 +9,10 @@
 //! `upstream` (pool validation and ladder) ← `notify` (events and their
 //! texts) ← `strategy` (the cycle planner) ← `summary` (the report as a
 //! job summary). `history` (kline CSV text for backtests) stands beside
-//! `indicators`, on `domain` only.
+//! `indicators`, on `domain` only; `backtest` (statistics and the summary of a
+//! run over history) stands on nothing but chrono and decimals.
 
+pub mod backtest;
 pub mod boundary;
 pub mod domain;
 pub mod history;

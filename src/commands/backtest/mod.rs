@@ -1,13 +1,20 @@
-//! `tradecycle backtest ...` (issue 12). For now the data side only:
-//! `backtest fetch` downloads the kline files a backtest reads
-//! (`fetch.rs`); the run itself comes later, beside it.
+//! `tradecycle backtest ...` (issue 12): `backtest fetch` downloads the
+//! kline files a backtest reads (`fetch.rs`); `backtest run` runs the live
+//! cycle over them (`run.rs`: flags and output; `engine.rs`: the loop;
+//! `world.rs`: what the history shows at a given time; `outputs.rs`: the
+//! files and the text table).
 
+pub mod engine;
 pub mod fetch;
+pub mod outputs;
+pub mod run;
+pub mod world;
 
 use crate::cli::{BacktestArgs, BacktestCommand};
 
 pub async fn command(args: BacktestArgs) -> u8 {
     match args.command {
         BacktestCommand::Fetch(fetch_args) => fetch::command(fetch_args).await,
+        BacktestCommand::Run(run_args) => run::command(run_args).await,
     }
 }
