@@ -9,7 +9,7 @@
 mod common;
 
 use common::live::Live;
-use common::{root, tradecycle};
+use common::paper_run;
 use serde_json::Value;
 use tradecycle_fakes::binance::{Fault, FaultKind};
 use tradecycle_fakes::telegram::FakeTelegram;
@@ -44,21 +44,7 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
 
 /// One paper cycle of the `breaker_latched` fixture set at `now`.
 fn paper(dir: &std::path::Path, now: &str) -> Value {
-    let fixtures = root().join("fixtures").join("breaker_latched");
-    let artifacts = dir.join("artifacts");
-    let args = [
-        "run",
-        "--paper",
-        "--fixtures",
-        fixtures.to_str().unwrap(),
-        "--paper-dir",
-        dir.to_str().unwrap(),
-        "--now",
-        now,
-        "--artifacts",
-        artifacts.to_str().unwrap(),
-    ];
-    let r = tradecycle(&args, &[("ALERT_REMIND_HOURS", "2")]);
+    let r = paper_run(dir, "breaker_latched", now, &[], &[("ALERT_REMIND_HOURS", "2")]);
     assert!(matches!(r.code, 0 | 5), "exit {}: {}", r.code, r.stderr);
     r.json()
 }

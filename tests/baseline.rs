@@ -6,7 +6,7 @@
 mod common;
 
 use chrono::{DateTime, Duration, Utc};
-use common::{root, tradecycle};
+use common::paper_run;
 use serde_json::Value;
 
 const START: &str = "2026-03-15T00:00:00Z";
@@ -14,22 +14,7 @@ const START: &str = "2026-03-15T00:00:00Z";
 /// One paper cycle `hour` hours after [`START`] on the account in `dir`.
 fn paper(dir: &std::path::Path, hour: i64) -> Value {
     let now = START.parse::<DateTime<Utc>>().unwrap() + Duration::hours(hour);
-    let fixtures = root().join("fixtures").join("cycle_replay");
-    let r = tradecycle(
-        &[
-            "run",
-            "--paper",
-            "--fixtures",
-            fixtures.to_str().unwrap(),
-            "--paper-dir",
-            dir.to_str().unwrap(),
-            "--now",
-            &now.to_rfc3339(),
-            "--artifacts",
-            dir.join("artifacts").to_str().unwrap(),
-        ],
-        &[],
-    );
+    let r = paper_run(dir, "cycle_replay", &now.to_rfc3339(), &[], &[]);
     assert!(matches!(r.code, 0 | 5), "exit {}: {}", r.code, r.stderr);
     r.json()
 }

@@ -10,7 +10,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use common::live::Live;
-use common::{Run, root, tradecycle};
+use common::{Run, paper_run, root, tradecycle};
 use serde_json::Value;
 use tradecycle_fakes::binance::FakeBinanceConfig;
 
@@ -23,25 +23,7 @@ const TG: &str = "123456789:AAF7-g0gYncWnm5IyfZlpPRqRRv6kNAGlao";
 const GH: &str = "ghp_R4nd0mT0k3nV4lu3ThatMustNeverLeak0000";
 
 fn paper(dir: &Path, run_id: &str, env: &[(&str, &str)]) -> Run {
-    let fixtures = root().join("fixtures/cycle_replay");
-    let artifacts = dir.join("artifacts");
-    tradecycle(
-        &[
-            "run",
-            "--paper",
-            "--fixtures",
-            fixtures.to_str().unwrap(),
-            "--paper-dir",
-            dir.to_str().unwrap(),
-            "--now",
-            "2026-03-15T00:00:00Z",
-            "--run-id",
-            run_id,
-            "--artifacts",
-            artifacts.to_str().unwrap(),
-        ],
-        env,
-    )
+    paper_run(dir, "cycle_replay", "2026-03-15T00:00:00Z", &["--run-id", run_id], env)
 }
 
 fn verify(dir: &Path) -> Run {

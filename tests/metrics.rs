@@ -10,7 +10,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use common::{Run, root, tradecycle};
+use common::{Run, paper_run};
 use prometheus_parse::{Sample, Scrape, Value as Metric};
 use serde_json::Value;
 use tradecycle_fakes::pushgateway::FakePushgateway;
@@ -34,22 +34,7 @@ const CONTRACT: &[&str] = &[
 
 /// `tradecycle run --paper` on the cycle_replay fixtures in `dir`.
 fn paper(dir: &Path, now: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-    let fixtures = root().join("fixtures/cycle_replay");
-    let artifacts = dir.join("artifacts");
-    let mut all = vec![
-        "run",
-        "--paper",
-        "--fixtures",
-        fixtures.to_str().unwrap(),
-        "--paper-dir",
-        dir.to_str().unwrap(),
-        "--now",
-        now,
-        "--artifacts",
-        artifacts.to_str().unwrap(),
-    ];
-    all.extend_from_slice(args);
-    tradecycle(&all, env)
+    paper_run(dir, "cycle_replay", now, args, env)
 }
 
 fn parse(text: &str) -> Vec<Sample> {

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{gates, intents, root, tradecycle};
+use common::{gates, intents, paper_run, tradecycle};
 use serde_json::Value;
 
 fn paper(dir: &std::path::Path, fixtures: &str, now: &str) -> Value {
@@ -12,22 +12,7 @@ fn paper(dir: &std::path::Path, fixtures: &str, now: &str) -> Value {
 }
 
 fn paper_with(dir: &std::path::Path, fixtures: &str, now: &str, env: &[(&str, &str)]) -> Value {
-    let fixtures = root().join("fixtures").join(fixtures);
-    let r = tradecycle(
-        &[
-            "run",
-            "--paper",
-            "--fixtures",
-            fixtures.to_str().unwrap(),
-            "--paper-dir",
-            dir.to_str().unwrap(),
-            "--now",
-            now,
-            "--artifacts",
-            dir.join("artifacts").to_str().unwrap(),
-        ],
-        env,
-    );
+    let r = paper_run(dir, fixtures, now, &[], env);
     assert!(matches!(r.code, 0 | 5), "exit {}: {}", r.code, r.stderr);
     r.json()
 }

@@ -94,6 +94,27 @@ pub fn tradecycle(args: &[&str], env: &[(&str, &str)]) -> Run {
     }
 }
 
+/// `tradecycle run --paper` on the fixture set `fixtures` with its account,
+/// state and artifacts under `dir`, at `now`, plus `args` and `env`.
+pub fn paper_run(dir: &std::path::Path, fixtures: &str, now: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    let fixtures = root().join("fixtures").join(fixtures);
+    let artifacts = dir.join("artifacts");
+    let mut all = vec![
+        "run",
+        "--paper",
+        "--fixtures",
+        fixtures.to_str().unwrap(),
+        "--paper-dir",
+        dir.to_str().unwrap(),
+        "--now",
+        now,
+        "--artifacts",
+        artifacts.to_str().unwrap(),
+    ];
+    all.extend_from_slice(args);
+    tradecycle(&all, env)
+}
+
 /// `(kind, symbol or asset, quantity or amount, status, reason)` of every intent.
 pub fn intents(report: &Value) -> Vec<(String, String, String, String, String)> {
     let s = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
