@@ -113,7 +113,7 @@ impl CycleFaults {
         let mut rng = SplitMix64::new(mix(plan.seed ^ mix(cycle)));
         let crash_at = rng
             .chance(CRASH_PER_MILLE)
-            .then(|| ((rng.next_u64() % CRASH_STEPS) as usize, rng.next_u64() % 2 == 0));
+            .then(|| ((rng.next_u64() % CRASH_STEPS) as usize, rng.next_u64().is_multiple_of(2)));
         CycleFaults {
             rng: Mutex::new(rng),
             crash_at,
