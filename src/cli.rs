@@ -475,6 +475,13 @@ pub struct BacktestRunArgs {
     /// What stdout gets: the summary table or summary.json.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Inject faults (lost order answers, refused and slow Earn moves,
+    /// refused saves, crashes), deterministically from this seed.
+    #[arg(long, value_name = "SEED")]
+    pub faults: Option<u64>,
+    /// Test only: books one fill twice, to see the invariant check stop the run.
+    #[arg(long, hide = true, requires = "faults")]
+    pub test_double_book: bool,
 }
 
 #[derive(Debug, clap::Args)]

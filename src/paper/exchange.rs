@@ -10,6 +10,10 @@
 //! slippage against the taker, the BNB fee discount) and accrues Simple Earn
 //! interest between cycles ([`SimExchange::accrue_earn`]). The defaults are
 //! paper's behaviour, unchanged.
+//!
+//! Every fill is also written to a fill log ([`SimExchange::fill_log`]):
+//! what the backtest's invariants check the account against (no client id
+//! filled twice, every balance change explained by a fill).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -75,6 +79,21 @@ struct Book {
     balances: BTreeMap<String, AssetBalance>,
     orders: BTreeMap<ClientOrderId, OrderReport>,
     next_order_id: i64,
+    fills: Vec<FillRecord>,
+}
+
+/// One fill as it moved the balances: `spent` of `spent_asset` out,
+/// `got` of `got_asset` in, then `fee` of `fee_asset` out.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FillRecord {
+    pub client_order_id: String,
+    pub symbol: String,
+    pub spent_asset: String,
+    pub spent: Decimal,
+    pub got_asset: String,
+    pub got: Decimal,
+    pub fee_asset: String,
+    pub fee: Decimal,
 }
 
 impl SimExchange {
@@ -96,7 +115,7 @@ impl SimExchange {
             synthetic_until: None,
             history: None,
             costs: FillCosts::default(),
-            book: Mutex::new(Book { balances, orders: BTreeMap::new(), next_order_id: 1 }),
+            book: Mutex::new(Book { balances, orders: BTreeMap::new(), next_order_id: 1, fills: Vec::new() }),
         }
     }
 
@@ -129,6 +148,22 @@ impl SimExchange {
             for balance in book.balances.values_mut() {
                 balance.earn += (balance.earn * rate).round_dp(8);
             }
+        }
+    }
+
+    /// Every fill so far, oldest first.
+    pub fn fill_log(&self) -> Vec<FillRecord> {
+        self.book.lock().map(|b| b.fills.clone()).unwrap_or_default()
+    }
+
+    /// Test-only sabotage (`backtest run --test-double-book`): writes the
+    /// last fill to the log a second time, as a simulator that booked one
+    /// fill twice would, so the invariant check can be seen to catch it.
+    pub fn double_book_last_fill(&self) {
+        if let Ok(mut book) = self.book.lock()
+            && let Some(last) = book.fills.last().cloned()
+        {
+            book.fills.push(last);
         }
     }
 
@@ -268,7 +303,7 @@ impl Exchange for SimExchange {
                 Side::Buy => (base.clone(), qty),
                 Side::Sell => ("USDT".to_string(), quote),
             };
-            book.balances.entry(spend_asset).or_default().free -= spend;
+            book.balances.entry(spend_asset.clone()).or_default().free -= spend;
             let bnb_fee = self.bnb_fee(quote).filter(|fee| {
                 let bnb_free = book.balances.get("BNB").map(|b| b.free).unwrap_or_default();
                 let bought_bnb = if got_asset == "BNB" { got } else { Decimal::ZERO };
@@ -283,7 +318,7 @@ impl Exchange for SimExchange {
                 None => {
                     let fee = (got * self.costs.fee_rate).round_dp(8);
                     book.balances.entry(got_asset.clone()).or_default().free += got - fee;
-                    Commission { asset: got_asset, amount: fee }
+                    Commission { asset: got_asset.clone(), amount: fee }
                 }
             };
             let report = OrderReport {
@@ -293,10 +328,20 @@ impl Exchange for SimExchange {
                 status: OrderStatus::Filled,
                 executed_qty: qty,
                 cummulative_quote_qty: quote,
-                commissions: vec![commission],
+                commissions: vec![commission.clone()],
                 side: Some(order.side),
                 time: None,
             };
+            book.fills.push(FillRecord {
+                client_order_id: order.client_order_id.as_str().to_string(),
+                symbol: order.symbol.clone(),
+                spent_asset: spend_asset,
+                spent: spend,
+                got_asset: got_asset.clone(),
+                got,
+                fee_asset: commission.asset.clone(),
+                fee: commission.amount,
+            });
             book.next_order_id += 1;
             book.orders.insert(order.client_order_id.clone(), report.clone());
             Ok(report)

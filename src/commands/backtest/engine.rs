@@ -9,8 +9,12 @@
 //! core turns into the summary.
 //!
 //! Room for later work: a `--set` override changes `Backtest::settings`
-//! before the run, a sweep runs several `Backtest`s, and fault injection
-//! would wrap the exchange and the store handed to each cycle.
+//! before the run, a sweep runs several `Backtest`s.
+//!
+//! [`Backtest::run_checked`] adds fault injection (`faults.rs` wraps the
+//! exchange and the store handed to each cycle; a crashed cycle's future
+//! is dropped and the next one starts from what the store last saved) and
+//! checks the invariants after every cycle (`invariants.rs`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,13 +31,15 @@ use crate::domain::snapshot::AssetBalance;
 use crate::history::Interval;
 use crate::paper::exchange::{FillCosts, SimExchange};
 use crate::paper::fixture::FixtureSet;
-use crate::ports::{ManualClock, Notifier, PortError, StateStore};
+use crate::ports::{Exchange, ManualClock, Notifier, PortError, StateStore};
 use crate::shell::execute::{ExchangeExecutor, ExecutionPolicy};
 use crate::shell::runner::{CycleRun, PoolInput, SavePolicy};
 use crate::strategy::cycle::{BTC_SYMBOL, USDT};
 use crate::upstream::ladder::FreshSource;
 use tradecycle_core::backtest::{CycleRecord, TradeRecord};
 
+use super::faults::{CycleFaults, FaultPlan, FaultyExchange, FaultyStore, KINDS};
+use super::invariants::{AfterCycle, check};
 use super::world::{History, MarketAt, PoolPlan, no_local_pool, symbol_rules};
 
 /// Hours in the year Simple Earn's APR is spread over.
@@ -81,6 +87,11 @@ pub struct CycleStart<'a> {
 pub struct Outcome {
     pub cycles: Vec<CycleRecord>,
     pub trades: Vec<TradeRecord>,
+    /// With `--faults`: how many of each kind were injected (every kind
+    /// listed, zeros included).
+    pub faults: BTreeMap<String, usize>,
+    /// The invariant that stopped the run: seed, cycle time, name, detail.
+    pub invariant_broken: Option<String>,
 }
 
 impl Backtest {
@@ -112,42 +123,110 @@ impl Backtest {
 
     /// Runs every cycle; `observe` sees each cycle's start and its report
     /// (progress, tests).
-    pub async fn run(&self, mut observe: impl FnMut(&CycleStart, &Report)) -> Result<Outcome, String> {
+    pub async fn run(&self, observe: impl FnMut(&CycleStart, &Report)) -> Result<Outcome, String> {
+        self.run_checked(None, observe).await
+    }
+
+    /// Runs every cycle, with `faults` injected when given, and checks the
+    /// invariants after each; the first broken one ends the run (the
+    /// outcome holds the cycles so far and `invariant_broken`). A crashed
+    /// cycle has no report, so `observe` does not see it.
+    pub async fn run_checked(
+        &self,
+        faults: Option<FaultPlan>,
+        mut observe: impl FnMut(&CycleStart, &Report),
+    ) -> Result<Outcome, String> {
         let fixtures = self.fixtures()?;
         let mut sim = SimExchange::new(fixtures.clone()).with_costs(self.costs);
         let earn_rate = earn_rate_per_step(self.earn_apr, self.history.cadence);
         let mut state: Option<Value> = None;
         let mut outcome = Outcome::default();
-        for now in self.cycle_times() {
+        if faults.is_some() {
+            outcome.faults = KINDS.iter().map(|k| (k.to_string(), 0)).collect();
+        }
+        let mut double_book = faults.is_some_and(|f| f.double_book);
+        for (index, now) in self.cycle_times().into_iter().enumerate() {
             let market = self.history.market_at(now);
             sim.set_market(market.prices.clone(), market.klines.clone());
             let balances = sim.balances();
+            let fills_before = sim.fill_log().len();
             let fresh = self.pool.fresh_at(now);
             let store = MemoryStore::new(state.clone());
-            let report = self.cycle(now, &sim, &store, fresh.clone()).await;
-            let start = CycleStart {
-                now,
-                state: state.as_ref(),
-                balances: &balances,
-                market: &market,
-                fresh: fresh.as_ref(),
-                fixtures: &fixtures,
+            let (report, injected) = match &faults {
+                None => (Some(self.cycle(now, &sim, &store, fresh.clone()).await), BTreeMap::new()),
+                Some(plan) => {
+                    let f = CycleFaults::new(plan, index as u64);
+                    let exchange = FaultyExchange { inner: &sim, faults: &f };
+                    let faulty_store = FaultyStore { inner: &store, faults: &f };
+                    // The crash point never answers: the cycle's future is
+                    // dropped there, as a killed process.
+                    let report = tokio::select! {
+                        biased;
+                        r = self.cycle(now, &exchange, &faulty_store, fresh.clone()) => Some(r),
+                        _ = f.crashed.notified() => None,
+                    };
+                    f.settle(&sim).await;
+                    (report, f.counts())
+                }
             };
-            observe(&start, &report);
-            outcome.cycles.push(cycle_record(now, &report, &sim.balances(), &market.prices));
-            outcome.trades.extend(report.intents.iter().filter_map(|i| trade_record(now, i, &market.prices)));
+            for (kind, n) in &injected {
+                *outcome.faults.entry(kind.to_string()).or_default() += n;
+            }
+            let after = sim.balances();
+            match &report {
+                Some(report) => {
+                    let start = CycleStart {
+                        now,
+                        state: state.as_ref(),
+                        balances: &balances,
+                        market: &market,
+                        fresh: fresh.as_ref(),
+                        fixtures: &fixtures,
+                    };
+                    observe(&start, report);
+                    outcome.cycles.push(cycle_record(now, report, &after, &market.prices));
+                    outcome.trades.extend(report.intents.iter().filter_map(|i| trade_record(now, i, &market.prices)));
+                }
+                None => outcome.cycles.push(crashed_record(now, &after, &market.prices)),
+            }
+            // A restart reads what the store last saved, crash or not.
             state = store.load().await.map_err(|e| format!("backtest state at {now}: {e}"))?;
+            if double_book && sim.fill_log().len() > fills_before {
+                sim.double_book_last_fill();
+                double_book = false;
+            }
+            let fills = sim.fill_log();
+            let checked = AfterCycle {
+                report: report.as_ref(),
+                faulted: !injected.is_empty(),
+                before: &balances,
+                after: &after,
+                fills: &fills,
+                fills_before,
+                state: state.as_ref(),
+                prices: &market.prices,
+            };
+            if let Some(broken) = check(&checked) {
+                let seed = faults.map_or_else(|| "none".to_string(), |f| f.seed.to_string());
+                outcome.invariant_broken = Some(format!(
+                    "invariant {} broken at cycle {} (seed {seed}): {}",
+                    broken.invariant,
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    broken.detail
+                ));
+                break;
+            }
             sim.accrue_earn(earn_rate);
         }
         Ok(outcome)
     }
 
     /// One live cycle at `now`.
-    async fn cycle(
+    async fn cycle<X: Exchange, S: StateStore>(
         &self,
         now: DateTime<Utc>,
-        sim: &SimExchange,
-        store: &MemoryStore,
+        sim: &X,
+        store: &S,
         fresh: Option<FreshSource>,
     ) -> Report {
         let clock = ManualClock::new(now);
@@ -221,6 +300,19 @@ pub fn cycle_record(
             ),
         },
     }
+}
+
+/// A cycle that crashed (an injected fault): valued like any other, with
+/// the crash as its failure.
+fn crashed_record(
+    now: DateTime<Utc>,
+    balances: &BTreeMap<String, AssetBalance>,
+    prices: &BTreeMap<String, Decimal>,
+) -> CycleRecord {
+    let mut report = Report::new("", Mode::Paper, "");
+    report.status = Status::Error;
+    let record = cycle_record(now, &report, balances, prices);
+    CycleRecord { failure: Some("crash: the cycle was killed (injected fault)".into()), ..record }
 }
 
 /// An executed intent as a trade row; `None` for anything not executed.

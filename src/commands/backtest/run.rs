@@ -1,12 +1,14 @@
 //! `tradecycle backtest run`: checks the flags, reads the history and the
 //! pool, runs the cycles (`engine.rs`), writes the outputs (`outputs.rs`)
 //! and prints the summary. Exit 0 when the run completed, 1 when the
-//! outputs could not be written, 2 for a bad flag or unreadable input.
+//! outputs could not be written or an invariant broke (`invariants.rs`;
+//! the outputs are still written, `summary.json` saying which), 2 for a
+//! bad flag or unreadable input.
 
 use std::io::IsTerminal;
 
 use rust_decimal::Decimal;
-use tradecycle_core::backtest::{Summary, SummaryInputs, summarize};
+use tradecycle_core::backtest::{FaultTally, Summary, SummaryInputs, summarize};
 
 use crate::cli::{BacktestRunArgs, Format};
 use crate::commands::{exit, usage};
@@ -14,6 +16,7 @@ use crate::config::{Env, Settings};
 use crate::paper::exchange::FillCosts;
 
 use super::engine::{Backtest, Outcome};
+use super::faults::FaultPlan;
 use super::outputs::{summary_json, text_table, write_all};
 use super::world::{History, PoolPlan};
 
@@ -80,7 +83,7 @@ pub async fn command(args: BacktestRunArgs) -> u8 {
     let terminal = std::io::stderr().is_terminal();
     let mut done = 0usize;
     let outcome = backtest
-        .run(|start, _| {
+        .run_checked(faults_of(&args), |start, _| {
             done += 1;
             if terminal && (done.is_multiple_of(PROGRESS_EVERY) || done == total) {
                 eprint!("\rbacktest: cycle {done}/{total} ({})", start.now.date_naive());
@@ -97,11 +100,17 @@ pub async fn command(args: BacktestRunArgs) -> u8 {
             return exit::ERROR;
         }
     };
-    let summary = summary_of(&backtest, &outcome);
+    let mut summary = summary_of(&backtest, &outcome);
+    summary.faults = args.faults.map(|seed| FaultTally { seed, injected: outcome.faults.clone() });
+    summary.invariant_broken = outcome.invariant_broken.clone();
     if let Some(dir) = &args.output
         && let Err(e) = write_all(dir, &summary, &outcome.cycles, &outcome.trades)
     {
         crate::shell::logging::error_line(&format!("error: {e}"));
+        return exit::ERROR;
+    }
+    if let Some(broken) = &outcome.invariant_broken {
+        crate::shell::logging::error_line(&format!("error: {broken}"));
         return exit::ERROR;
     }
     match args.format {
@@ -109,4 +118,9 @@ pub async fn command(args: BacktestRunArgs) -> u8 {
         Format::Text => print!("{}", text_table(&summary)),
     }
     exit::OK
+}
+
+/// `--faults` and its test-only companion.
+fn faults_of(args: &BacktestRunArgs) -> Option<FaultPlan> {
+    args.faults.map(|seed| FaultPlan { seed, double_book: args.test_double_book })
 }

@@ -9,4 +9,4 @@ pub mod stats;
 pub mod summary;
 
 pub use stats::{Drawdown, EquityPoint, cagr, daily_closes, daily_returns, max_drawdown, sharpe, sortino};
-pub use summary::{CycleRecord, SCHEMA, Summary, SummaryInputs, TradeRecord, summarize};
+pub use summary::{CycleRecord, FaultTally, SCHEMA, Summary, SummaryInputs, TradeRecord, summarize};

@@ -94,6 +94,20 @@ pub struct Summary {
     pub days_in_market: DaysInMarket,
     pub benchmark_btc_buy_and_hold: Benchmark,
     pub kpi: Kpi,
+    /// `--faults SEED`: the seed and how many faults of each kind were
+    /// injected (absent without the flag).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub faults: Option<FaultTally>,
+    /// The invariant that stopped the run, naming the seed and the cycle
+    /// (absent when every invariant held).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invariant_broken: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FaultTally {
+    pub seed: u64,
+    pub injected: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -190,6 +204,8 @@ pub fn summarize(inputs: SummaryInputs, cycles: &[CycleRecord], trades: &[TradeR
             rejected_intents: cycles.iter().map(|c| c.rejected).sum(),
             skipped_intents: cycles.iter().map(|c| c.skipped).sum(),
         },
+        faults: None,
+        invariant_broken: None,
         inputs,
     }
 }
