@@ -2,10 +2,13 @@
 //! kline files a backtest reads (`fetch.rs`); `backtest run` runs the live
 //! cycle over them (`run.rs`: flags and output; `engine.rs`: the loop;
 //! `world.rs`: what the history shows at a given time; `outputs.rs`: the
-//! files and the text table).
+//! files and the text table; `chart.rs`: `equity.svg`; `html.rs`:
+//! `report.html`).
 
+pub mod chart;
 pub mod engine;
 pub mod fetch;
+pub mod html;
 pub mod outputs;
 pub mod run;
 pub mod world;
