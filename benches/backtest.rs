@@ -177,6 +177,8 @@ fn whole_process(case: &Case, pool: Option<&Path>, out: &Path) -> (Duration, i64
         args.extend(["--pool", p]);
     }
     let start = Instant::now();
+    // Reaped by `wait4` below, which also reports this child's own peak RSS.
+    #[allow(clippy::zombie_processes)]
     let child = Command::new(env!("CARGO_BIN_EXE_tradecycle"))
         .args(&args)
         .env_clear()
