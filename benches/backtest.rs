@@ -5,7 +5,7 @@
 //!
 //! In-process: plan (read the files) + run + summary + the five output
 //! files, as `backtest run --output` does. Whole process: the binary on the
-//! same files, wall time and its own peak RSS (`wait4`). The built-in static
+//! same files, wall time and peak RSS (`wait4`). The built-in static
 //! universe has 11 symbols and a `--pool` payload must have the configured
 //! pool size (5) until `--set` exists, so the 100-symbol pool runs
 //! in-process with the pool size set to 100; the whole-process run of that
@@ -165,7 +165,9 @@ fn in_process(case: &Case, out: &Path, iterations: usize) {
     );
 }
 
-/// Wall time and peak RSS (KiB) of one `backtest run` process.
+/// Wall time and peak RSS (KiB) of one `backtest run` process. The RSS is
+/// an upper bound: a forked child counts the bench's own pages until it
+/// execs (`/usr/bin/time -v` on the binary gives the process's own).
 fn whole_process(case: &Case, pool: Option<&Path>, out: &Path) -> (Duration, i64) {
     let (data, out) = (case.data.display().to_string(), out.display().to_string());
     let (from, to) = (day(WARMUP).to_string(), day(WARMUP + case.days - 1).to_string());
@@ -251,6 +253,6 @@ fn main() {
             (case.pool.as_deref(), case.name)
         };
         let (wall, rss) = whole_process(case, pool, &out);
-        println!("{name:<26} whole process {wall:>8.3?}  peak RSS {:>6.1} MiB", rss as f64 / 1024.0);
+        println!("{name:<26} whole process {wall:>8.3?}  peak RSS at most {:>6.1} MiB", rss as f64 / 1024.0);
     }
 }
