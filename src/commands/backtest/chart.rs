@@ -131,3 +131,49 @@ fn draw(svg: &mut String, cycles: &[CycleRecord], start: Decimal) -> Result<(), 
     root.present()?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::{TimeZone, Utc};
+    use rust_decimal_macros::dec;
+
+    fn cycle(day: u32, total: Decimal, btc_price: Decimal) -> CycleRecord {
+        CycleRecord {
+            time: Utc.with_ymd_and_hms(2025, 1, day, 0, 0, 0).unwrap(),
+            total,
+            trend: dec!(0),
+            btc: dec!(0),
+            cash: total,
+            earn: dec!(0),
+            btc_price,
+            breaker: false,
+            rejected: 0,
+            skipped: 0,
+            failure: None,
+        }
+    }
+
+    #[test]
+    fn drawdown_is_the_fall_from_the_running_peak_in_percent() {
+        let cycles = [cycle(1, dec!(100), dec!(0)), cycle(2, dec!(120), dec!(0)), cycle(3, dec!(90), dec!(0))];
+        let dd: Vec<f64> = drawdown(&cycles).into_iter().map(|p| p.1).collect();
+        assert_eq!(dd, vec![0.0, 0.0, -25.0]);
+    }
+
+    #[test]
+    fn the_benchmark_buys_at_the_first_known_btc_price() {
+        let cycles = [cycle(1, dec!(100), dec!(0)), cycle(2, dec!(100), dec!(50)), cycle(3, dec!(100), dec!(75))];
+        let values: Vec<f64> = benchmark(dec!(1000), &cycles).into_iter().map(|p| p.1).collect();
+        assert_eq!(values, vec![1000.0, 1500.0]);
+    }
+
+    #[test]
+    fn a_run_without_cycles_still_gets_a_well_formed_chart() {
+        let svg = equity_svg(&[], dec!(10000)).unwrap();
+        let doc = roxmltree::Document::parse(&svg).unwrap();
+        assert!(doc.root_element().has_tag_name("svg"));
+        let lines = doc.descendants().filter(|n| n.has_tag_name("polyline"));
+        assert!(lines.filter(|n| n.attribute("points").unwrap_or("").split_whitespace().count() > 2).count() == 0);
+    }
+}
