@@ -2,12 +2,15 @@
 //! kline files a backtest reads (`fetch.rs`); `backtest run` runs the live
 //! cycle over them (`run.rs`: flags and output; `engine.rs`: the loop;
 //! `world.rs`: what the history shows at a given time; `outputs.rs`: the
-//! files and the text table; `faults.rs` and `invariants.rs`: `--faults`
-//! and the checks after every cycle).
+//! files and the text table; `chart.rs`: `equity.svg`; `html.rs`:
+//! `report.html`; `faults.rs` and `invariants.rs`: `--faults` and the
+//! checks after every cycle).
 
+pub mod chart;
 pub mod engine;
 pub mod faults;
 pub mod fetch;
+pub mod html;
 pub mod invariants;
 pub mod outputs;
 pub mod run;

@@ -3,7 +3,8 @@
 //! time,total,trend,btc,cash,earn in USDT) and `trades.csv` (one row per
 //! executed order or Earn move: time,kind,symbol,side,quantity,price,fee,reason;
 //! `fee` is the commissions' USDT value, an Earn move has no side and no
-//! fee), and the summary as a text table. Every byte follows from the
+//! fee), `equity.svg` (`chart.rs`), `report.html` (`html.rs`), and the
+//! summary as a text table. Every byte follows from the
 //! inputs: times are the cycles', rows are in cycle order, maps are sorted.
 
 use std::fmt::Write as _;
@@ -12,11 +13,16 @@ use std::path::Path;
 use chrono::{DateTime, SecondsFormat, Utc};
 use tradecycle_core::backtest::{CycleRecord, Summary, TradeRecord};
 
+use super::chart::equity_svg;
+use super::html::report_html;
+
 pub const SUMMARY_FILE: &str = "summary.json";
 pub const EQUITY_FILE: &str = "equity.csv";
 pub const TRADES_FILE: &str = "trades.csv";
+pub const CHART_FILE: &str = "equity.svg";
+pub const REPORT_FILE: &str = "report.html";
 
-fn time(t: DateTime<Utc>) -> String {
+pub fn time(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
@@ -57,13 +63,19 @@ pub fn trades_csv(trades: &[TradeRecord]) -> String {
     out
 }
 
-/// Writes the three files into `dir` (created if missing); the error
+/// Writes the five files into `dir` (created if missing); the error
 /// names the file.
 pub fn write_all(dir: &Path, summary: &Summary, cycles: &[CycleRecord], trades: &[TradeRecord]) -> Result<(), String> {
     std::fs::create_dir_all(dir).map_err(|e| format!("--output {}: {e}", dir.display()))?;
-    for (name, text) in
-        [(SUMMARY_FILE, summary_json(summary)), (EQUITY_FILE, equity_csv(cycles)), (TRADES_FILE, trades_csv(trades))]
-    {
+    let svg = equity_svg(cycles, summary.start_equity).map_err(|e| format!("{CHART_FILE}: {e}"))?;
+    let html = report_html(summary, &svg, trades);
+    for (name, text) in [
+        (SUMMARY_FILE, summary_json(summary)),
+        (EQUITY_FILE, equity_csv(cycles)),
+        (TRADES_FILE, trades_csv(trades)),
+        (CHART_FILE, svg),
+        (REPORT_FILE, html),
+    ] {
         let path = dir.join(name);
         std::fs::write(&path, text).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
@@ -78,15 +90,15 @@ fn num(x: Option<f64>) -> String {
     x.map_or("-".into(), |x| format!("{x:.2}"))
 }
 
-/// The summary as a two-column table for a terminal.
-pub fn text_table(s: &Summary) -> String {
+/// The summary's rows (label, value): the text table and the page's.
+pub fn summary_rows(s: &Summary) -> Vec<(&'static str, String)> {
     let dd_dates = match (s.max_drawdown_peak, s.max_drawdown_trough) {
         (Some(p), Some(t)) => format!(" ({} → {})", p.date_naive(), t.date_naive()),
         _ => String::new(),
     };
     let kinds: Vec<String> = s.trades_by_kind.iter().map(|(k, n)| format!("{k} {n}")).collect();
     let b = &s.benchmark_btc_buy_and_hold;
-    let rows: Vec<(&str, String)> = vec![
+    vec![
         ("period", format!("{} .. {} ({})", s.inputs.from, s.inputs.to, s.inputs.cadence)),
         ("pool", s.inputs.pool.clone()),
         ("cycles", format!("{} ({} failed)", s.cycles, s.failed_cycles)),
@@ -118,7 +130,12 @@ pub fn text_table(s: &Summary) -> String {
         ("worst daily loss", pct(s.kpi.worst_daily_loss)),
         ("turnover per day", s.kpi.turnover_per_day.map_or("-".into(), |t| format!("{} USDT", t.round_dp(2)))),
         ("rejected / skipped", format!("{} / {}", s.kpi.rejected_intents, s.kpi.skipped_intents)),
-    ];
+    ]
+}
+
+/// The summary as a two-column table for a terminal.
+pub fn text_table(s: &Summary) -> String {
+    let rows = summary_rows(s);
     let width = rows.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
     rows.iter().map(|(k, v)| format!("{k:<width$}  {v}\n")).collect()
 }
