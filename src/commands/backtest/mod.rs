@@ -2,12 +2,14 @@
 //! kline files a backtest reads (`fetch.rs`); `backtest run` runs the live
 //! cycle over them (`run.rs`: flags and output; `engine.rs`: the loop;
 //! `world.rs`: what the history shows at a given time; `outputs.rs`: the
-//! files and the text table).
+//! files and the text table); `backtest run --sweep` runs a grid of
+//! strategy parameters in parallel (`sweep.rs`).
 
 pub mod engine;
 pub mod fetch;
 pub mod outputs;
 pub mod run;
+pub mod sweep;
 pub mod world;
 
 use crate::cli::{BacktestArgs, BacktestCommand};
