@@ -125,6 +125,20 @@ params! {
     dca_min_buy_pool_usdt: f64 = 15.0, Range::at_least(0.0);
     /// BTC DCA: a trim needs a BTC position worth more than this (USDT; default 20).
     dca_min_trim_position_usdt: f64 = 20.0, Range::at_least(0.0);
+    /// BTC core target share of equity: `btc_target_base + btc_target_slope
+    /// × ln(1 + equity / btc_target_scale_usdt)`, at most `btc_target_max`;
+    /// this is the constant term (fraction; default 0.14).
+    btc_target_base: f64 = 0.14, Range::between(0.0, true, 1.0, true);
+    /// BTC core target: the log term's factor (fraction; default 0.16).
+    btc_target_slope: f64 = 0.16, Range::at_least(0.0);
+    /// BTC core target: the equity scale of the log term (USDT; default 10000).
+    btc_target_scale_usdt: f64 = 10_000.0, Range::above(0.0);
+    /// BTC core target: the cap (fraction of equity; default 0.65).
+    btc_target_max: f64 = 0.65, Range::between(0.0, true, 1.0, true);
+    /// BTC DCA: one base order as a share of total equity (fraction; default 0.0012).
+    dca_base_order_ratio: f64 = 0.0012, Range::at_least(0.0);
+    /// BTC DCA: the base order's floor (USDT; default 15).
+    dca_base_order_min_usdt: f64 = 15.0, Range::at_least(0.0);
     /// BTC DCA: base orders bought when the valuation (ahr999) is below 0.45
     /// (multiple of the base order; default 5).
     dca_multiplier_deep: f64 = 5.0, Range::at_least(0.0);
@@ -186,6 +200,12 @@ mod tests {
             dca_min_sleeve_usdt: 10.0,
             dca_min_buy_pool_usdt: 15.0,
             dca_min_trim_position_usdt: 20.0,
+            btc_target_base: 0.14,
+            btc_target_slope: 0.16,
+            btc_target_scale_usdt: 10_000.0,
+            btc_target_max: 0.65,
+            dca_base_order_ratio: 0.0012,
+            dca_base_order_min_usdt: 15.0,
             dca_multiplier_deep: 5.0,
             dca_multiplier_cheap: 2.0,
             dca_multiplier_fair: 1.0,
@@ -199,7 +219,7 @@ mod tests {
             earn_funding_margin: dec!(1.001),
         };
         assert_eq!(p, expected);
-        assert_eq!(StrategyParams::KEYS.len(), 22);
+        assert_eq!(StrategyParams::KEYS.len(), 28);
         assert_eq!(StrategyParams::KEYS[0], "top_n");
         assert!(p.validate().is_ok());
     }

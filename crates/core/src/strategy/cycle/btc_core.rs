@@ -20,7 +20,7 @@ impl Cycle {
     /// BTC DCA buy (§6.5 steps 1-5) on the post-trade valuation.
     pub fn plan_dca_buy(&mut self) -> Option<Intent> {
         let v = self.values();
-        let b = Budgets::compute(&v);
+        let b = Budgets::compute(&v, &self.settings.params);
         let min_sleeve = self.settings.params.dca_min_sleeve_usdt;
         if b.dca_usdt_pool <= min_sleeve && v.dca <= min_sleeve {
             self.gate(

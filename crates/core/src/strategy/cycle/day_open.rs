@@ -57,7 +57,7 @@ impl Cycle {
     /// pre-trade valuation.
     pub fn open_day(&mut self) -> DayPlan {
         let values = self.values();
-        let budgets = Budgets::compute(&values);
+        let budgets = Budgets::compute(&values, &self.settings.params);
         self.pre_trade = Some((values, budgets));
         let (e, t) = (values.total(), values.trend);
         let today = self.today_utc.clone();

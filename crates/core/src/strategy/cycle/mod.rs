@@ -392,7 +392,7 @@ impl Cycle {
     /// Equity as of now (post-trade once trading ran).
     pub fn equity(&self) -> EquityReport {
         let v = self.values();
-        self.equity_report(&v, &Budgets::compute(&v))
+        self.equity_report(&v, &Budgets::compute(&v, &self.settings.params))
     }
 
     fn count_order(&mut self, symbol: &str) -> bool {
@@ -448,7 +448,7 @@ impl Cycle {
             return None;
         }
         let v = self.values();
-        let b = Budgets::compute(&v);
+        let b = Budgets::compute(&v, &self.settings.params);
         let holdings = self.runtime.keys().filter(|s| self.state.position(s).is_holding).cloned().collect();
         let report = StatusReport {
             total_equity: v.total(),

@@ -117,7 +117,7 @@ impl Cycle {
         if self.candidates.is_empty() {
             return Vec::new();
         }
-        let budgets = Budgets::compute(&self.values());
+        let budgets = Budgets::compute(&self.values(), &self.settings.params);
         let allow = self.new_entries_allowed() && self.btc_valuation().is_some();
         if self.settings.paused {
             self.gate("trend", "paused", None, Value::Null);
