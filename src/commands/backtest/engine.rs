@@ -8,9 +8,10 @@
 //! [`CycleRecord`] and its executed intents [`TradeRecord`]s, which the
 //! core turns into the summary.
 //!
-//! Room for later work: a `--set` override changes `Backtest::settings`
-//! before the run, a sweep runs several `Backtest`s, and fault injection
-//! would wrap the exchange and the store handed to each cycle.
+//! `--set` changes `settings.strategy.params` before the run (`run.rs`);
+//! `--sweep` runs copies of one `Backtest` with different parameters
+//! (`sweep.rs`). Room for later work: fault injection would wrap the
+//! exchange and the store handed to each cycle.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;

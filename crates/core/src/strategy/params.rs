@@ -66,7 +66,7 @@ macro_rules! params {
 /// Bounds a value must lie within (each end optional, inclusive unless
 /// marked exclusive) for the strategy to make sense.
 #[derive(Debug, Clone, Copy)]
-pub struct Range<T> {
+struct Range<T> {
     min: Option<(T, bool)>,
     max: Option<(T, bool)>,
 }
