@@ -128,6 +128,8 @@ impl Case {
             format: Format::Text,
             faults: None,
             test_double_book: false,
+            set: Vec::new(),
+            sweep: Vec::new(),
         }
     }
 }

@@ -472,7 +472,7 @@ pub struct BacktestRunArgs {
     /// Write summary.json, equity.csv and trades.csv into this directory.
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
-    /// What stdout gets: the summary table or summary.json.
+    /// What stdout gets: the summary table or summary.json (with --sweep: one row per combination).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// Inject faults (lost order answers, refused and slow Earn moves,
@@ -482,6 +482,13 @@ pub struct BacktestRunArgs {
     /// Test only: books one fill twice, to see the invariant check stop the run.
     #[arg(long, hide = true, requires = "faults")]
     pub test_double_book: bool,
+    /// Override one strategy parameter (a `StrategyParams` field, e.g. atr_multiplier=3); repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Run every combination of these values (repeatable: the grid is the product) in parallel and print
+    /// one row each; --output gets sweep.csv.
+    #[arg(long, value_name = "KEY=V1,V2,...")]
+    pub sweep: Vec<String>,
 }
 
 #[derive(Debug, clap::Args)]

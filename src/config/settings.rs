@@ -61,6 +61,8 @@ impl Settings {
                 pool_size: expected,
                 // Set per run by the shell (never in replay).
                 position_mismatch_min_usdt: None,
+                // The strategy's constants: a backtest's `--set` alone changes them.
+                params: Default::default(),
             },
             contract: ContractSettings {
                 max_age_days: int(env, "STRATEGY_ARTIFACT_MAX_AGE_DAYS", 45)?.max(0),

@@ -8,8 +8,9 @@
 //! [`CycleRecord`] and its executed intents [`TradeRecord`]s, which the
 //! core turns into the summary.
 //!
-//! Room for later work: a `--set` override changes `Backtest::settings`
-//! before the run, a sweep runs several `Backtest`s.
+//! `--set` changes `settings.strategy.params` before the run (`run.rs`);
+//! `--sweep` runs copies of one `Backtest` with different parameters
+//! (`sweep.rs`).
 //!
 //! [`Backtest::run_checked`] adds fault injection (`faults.rs` wraps the
 //! exchange and the store handed to each cycle; a crashed cycle's future

@@ -4,7 +4,8 @@
 //! `world.rs`: what the history shows at a given time; `outputs.rs`: the
 //! files and the text table; `chart.rs`: `equity.svg`; `html.rs`:
 //! `report.html`; `faults.rs` and `invariants.rs`: `--faults` and the
-//! checks after every cycle).
+//! checks after every cycle); `backtest run --sweep` runs a grid of
+//! strategy parameters in parallel (`sweep.rs`).
 
 pub mod chart;
 pub mod engine;
@@ -14,6 +15,7 @@ pub mod html;
 pub mod invariants;
 pub mod outputs;
 pub mod run;
+pub mod sweep;
 pub mod world;
 
 use crate::cli::{BacktestArgs, BacktestCommand};

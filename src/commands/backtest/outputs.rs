@@ -82,11 +82,11 @@ pub fn write_all(dir: &Path, summary: &Summary, cycles: &[CycleRecord], trades: 
     Ok(())
 }
 
-fn pct(x: Option<f64>) -> String {
+pub(super) fn pct(x: Option<f64>) -> String {
     x.map_or("-".into(), |x| format!("{:.2}%", x * 100.0))
 }
 
-fn num(x: Option<f64>) -> String {
+pub(super) fn num(x: Option<f64>) -> String {
     x.map_or("-".into(), |x| format!("{x:.2}"))
 }
 

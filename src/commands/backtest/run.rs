@@ -3,7 +3,8 @@
 //! and prints the summary. Exit 0 when the run completed, 1 when the
 //! outputs could not be written or an invariant broke (`invariants.rs`;
 //! the outputs are still written, `summary.json` saying which), 2 for a
-//! bad flag or unreadable input.
+//! bad flag or unreadable input. `--set KEY=VALUE` overrides a strategy
+//! parameter here; `--sweep` hands the planned run to `sweep.rs`.
 
 use std::io::IsTerminal;
 
@@ -14,6 +15,7 @@ use crate::cli::{BacktestRunArgs, Format};
 use crate::commands::{exit, usage};
 use crate::config::{Env, Settings};
 use crate::paper::exchange::FillCosts;
+use crate::strategy::StrategyParams;
 
 use super::engine::{Backtest, Outcome};
 use super::faults::FaultPlan;
@@ -44,8 +46,9 @@ pub fn plan(args: &BacktestRunArgs) -> Result<Backtest, String> {
     let earn_apr = not_negative("--earn-apr", args.earn_apr)?;
     let pool = PoolPlan::load(args.pool.as_deref(), args.pool_history.as_deref())?;
     // The strategy runs with its defaults: the process environment does not
-    // reach a backtest (same inputs, same outputs). `--set` will go here.
-    let settings = Settings::from_env(&Env::new()).map_err(|e| e.to_string())?;
+    // reach a backtest (same inputs, same outputs); `--set` alone changes them.
+    let mut settings = Settings::from_env(&Env::new()).map_err(|e| e.to_string())?;
+    settings.strategy.params = with_sets(settings.strategy.params, &args.set)?;
     Ok(Backtest {
         history: History::load(&args.data, args.cadence)?,
         pool,
@@ -57,6 +60,25 @@ pub fn plan(args: &BacktestRunArgs) -> Result<Backtest, String> {
         settings,
         data_dir: args.data.clone(),
     })
+}
+
+/// `KEY=VALUE` split at the first `=`; errors name `flag`.
+pub fn assignment<'a>(flag: &str, text: &'a str) -> Result<(&'a str, &'a str), String> {
+    match text.split_once('=') {
+        Some((key, value)) if !key.trim().is_empty() => Ok((key.trim(), value)),
+        _ => Err(format!("{flag} {text}: expected KEY=VALUE; known keys: {}", StrategyParams::KEYS.join(", "))),
+    }
+}
+
+/// `params` with every `--set KEY=VALUE` applied, in order; errors name
+/// the flag and the key (an unknown key lists the known ones).
+pub fn with_sets(mut params: StrategyParams, sets: &[String]) -> Result<StrategyParams, String> {
+    for text in sets {
+        let (key, value) = assignment("--set", text)?;
+        params.set(key, value).map_err(|e| format!("--set {text}: {e}"))?;
+    }
+    params.validate().map_err(|e| format!("--set: {e}"))?;
+    Ok(params)
 }
 
 /// The run's summary.
@@ -79,6 +101,9 @@ pub async fn command(args: BacktestRunArgs) -> u8 {
         Ok(b) => b,
         Err(e) => return usage(e),
     };
+    if !args.sweep.is_empty() {
+        return super::sweep::command(&backtest, &args);
+    }
     let total = backtest.cycle_times().len();
     let terminal = std::io::stderr().is_terminal();
     let mut done = 0usize;

@@ -1,5 +1,7 @@
 //! Account valuation and the split of cash between the trend sleeve and the
-//! BTC core (behaviour.md §6.1).
+//! BTC core (behaviour.md §6.1). The ratios are [`StrategyParams`] fields.
+
+use super::StrategyParams;
 
 /// Valuation of the account in USDT.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
@@ -35,15 +37,17 @@ pub struct Budgets {
     pub btc_base_order_usdt: f64,
 }
 
-/// BTC share of equity: grows with account size, capped at 65%.
-pub fn btc_target_ratio(equity: f64) -> f64 {
-    (0.14 + 0.16 * (1.0 + equity.max(1.0) / 10_000.0).ln()).clamp(0.0, 0.65)
+/// BTC share of equity: grows with account size (by default
+/// `0.14 + 0.16 × ln(1 + E / 10,000)`), capped at 65%.
+pub fn btc_target_ratio(equity: f64, p: &StrategyParams) -> f64 {
+    (p.btc_target_base + p.btc_target_slope * (1.0 + equity.max(1.0) / p.btc_target_scale_usdt).ln())
+        .clamp(0.0, p.btc_target_max)
 }
 
 impl Budgets {
-    pub fn compute(v: &AccountValues) -> Budgets {
+    pub fn compute(v: &AccountValues, p: &StrategyParams) -> Budgets {
         let e = v.total();
-        let r = btc_target_ratio(e);
+        let r = btc_target_ratio(e, p);
         let trend_usdt_pool = (e * (1.0 - r) - v.trend).min(v.cash).max(0.0);
         let dca_usdt_pool = (e * r - v.dca).min(v.cash - trend_usdt_pool).max(0.0);
         Budgets {
@@ -53,7 +57,7 @@ impl Budgets {
             trend_usdt_pool,
             dca_usdt_pool,
             trend_layer_equity: v.trend + trend_usdt_pool,
-            btc_base_order_usdt: (0.0012 * e).max(15.0),
+            btc_base_order_usdt: (p.dca_base_order_ratio * e).max(p.dca_base_order_min_usdt),
         }
     }
 }
@@ -71,7 +75,7 @@ mod tests {
         // behaviour.md §11 test_strategy_core: E 10,000, cash 2000, trend 7000, dca 500... E is given
         // directly there; here it is rebuilt from parts that sum to 10,000.
         let v = AccountValues { cash: 2000.0, fuel: 500.0, trend: 7000.0, dca: 500.0 };
-        let b = Budgets::compute(&v);
+        let b = Budgets::compute(&v, &StrategyParams::default());
         assert!(close(b.btc_target_ratio, 0.14 + 0.16 * 2f64.ln()));
         assert!(close(b.trend_usdt_pool, 490.964517), "{}", b.trend_usdt_pool);
         assert!(close(b.dca_usdt_pool, 1509.035483), "{}", b.dca_usdt_pool);
@@ -81,7 +85,10 @@ mod tests {
 
     #[test]
     fn replay_fixture_budgets() {
-        let b = Budgets::compute(&AccountValues { cash: 1000.0, fuel: 30.0, trend: 0.0, dca: 0.0 });
+        let b = Budgets::compute(
+            &AccountValues { cash: 1000.0, fuel: 30.0, trend: 0.0, dca: 0.0 },
+            &StrategyParams::default(),
+        );
         assert!(close(b.btc_target_ratio, 0.155685398), "{}", b.btc_target_ratio);
         assert!(close(b.trend_usdt_pool, 869.644039), "{}", b.trend_usdt_pool);
         assert!(close(b.dca_usdt_pool, 130.355960), "{}", b.dca_usdt_pool);
@@ -89,19 +96,31 @@ mod tests {
 
     #[test]
     fn ratio_is_capped_and_pools_never_negative() {
-        assert!(close(btc_target_ratio(1e9), 0.65));
-        assert!(close(btc_target_ratio(0.0), 0.14 + 0.16 * 1.0001f64.ln()));
+        assert!(close(btc_target_ratio(1e9, &StrategyParams::default()), 0.65));
+        assert!(close(btc_target_ratio(0.0, &StrategyParams::default()), 0.14 + 0.16 * 1.0001f64.ln()));
         // Both sleeves want more than the cash: the trend sleeve is served first.
-        let b = Budgets::compute(&AccountValues { cash: 10.0, fuel: 0.0, trend: 5000.0, dca: 2000.0 });
+        let b = Budgets::compute(
+            &AccountValues { cash: 10.0, fuel: 0.0, trend: 5000.0, dca: 2000.0 },
+            &StrategyParams::default(),
+        );
         assert_eq!(b.trend_usdt_pool, 10.0);
         assert_eq!(b.dca_usdt_pool, 0.0);
         // An over-allocated sleeve gets nothing, never a negative budget.
-        let b = Budgets::compute(&AccountValues { cash: 100.0, fuel: 0.0, trend: 30_000.0, dca: 10_000.0 });
+        let b = Budgets::compute(
+            &AccountValues { cash: 100.0, fuel: 0.0, trend: 30_000.0, dca: 10_000.0 },
+            &StrategyParams::default(),
+        );
         assert_eq!((b.trend_usdt_pool, b.dca_usdt_pool), (0.0, 100.0));
         assert!(close(b.btc_base_order_usdt, 48.12));
-        let small = Budgets::compute(&AccountValues { cash: 1000.0, fuel: 0.0, trend: 0.0, dca: 0.0 });
+        let small = Budgets::compute(
+            &AccountValues { cash: 1000.0, fuel: 0.0, trend: 0.0, dca: 0.0 },
+            &StrategyParams::default(),
+        );
         assert!(close(small.btc_base_order_usdt, 15.0));
-        let big = Budgets::compute(&AccountValues { cash: 50_000.0, fuel: 0.0, trend: 0.0, dca: 0.0 });
+        let big = Budgets::compute(
+            &AccountValues { cash: 50_000.0, fuel: 0.0, trend: 0.0, dca: 0.0 },
+            &StrategyParams::default(),
+        );
         assert!(close(big.btc_base_order_usdt, 60.0));
     }
 }

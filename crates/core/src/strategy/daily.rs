@@ -27,8 +27,6 @@ use indexmap::IndexMap;
 
 use crate::domain::state::StateDoc;
 
-/// Trend-sleeve daily PnL at or below this fires the circuit breaker.
-pub const CIRCUIT_BREAKER_PNL: f64 = -0.05;
 /// Balance changes between cycles worth less than this (USDT) are noise
 /// (Earn interest, fee dust), not deposits or withdrawals.
 pub const FLOW_TOLERANCE_USDT: f64 = 1.0;
@@ -228,7 +226,7 @@ mod tests {
             assert_eq!((s.daily_trend_equity_base, s.daily_trend_sell_proceeds), (1000.0, 980.0));
             // (0 + 980 − 1000) / 1000; the old rule read (0 − 20) / 20 = −100 %.
             assert!((trend_pnl(&s, 0.0) + 0.02).abs() < 1e-12);
-            assert!(trend_pnl(&s, 0.0) > CIRCUIT_BREAKER_PNL);
+            assert!(trend_pnl(&s, 0.0) > crate::strategy::StrategyParams::default().circuit_breaker_pnl);
         }
 
         #[test]

@@ -4,9 +4,12 @@
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
-/// Target spot USDT: 5% of the cycle's starting USDT, within 50..300.
-pub fn buffer_target(usdt_total: Decimal) -> Decimal {
-    (usdt_total * dec!(0.05)).min(dec!(300)).max(dec!(50))
+use super::StrategyParams;
+
+/// Target spot USDT: `earn_buffer_ratio` (5%) of the cycle's starting
+/// USDT, within `earn_buffer_min_usdt..=earn_buffer_max_usdt` (50..300).
+pub fn buffer_target(usdt_total: Decimal, p: &StrategyParams) -> Decimal {
+    (usdt_total * p.earn_buffer_ratio).min(p.earn_buffer_max_usdt).max(p.earn_buffer_min_usdt)
 }
 
 /// What the buffer step wants to do with spot USDT `free` given the target
@@ -17,13 +20,6 @@ pub enum BufferMove {
     Redeem(Decimal),
     Hold,
 }
-
-/// Hysteresis either side of the buffer target, so cents do not move every hour.
-pub const BUFFER_BAND: Decimal = dec!(5);
-
-/// Headroom on a redeem sized to what spends lack (fills can cost a little
-/// more than the estimate).
-pub const FUNDING_MARGIN: Decimal = dec!(1.001);
 
 /// The one redeem of `asset` before trading: enough that every planned
 /// spend finds its money on spot (`deepest_shortfall`: the most any of them
@@ -37,19 +33,20 @@ pub fn redeem_before_trading(
     end_free: Decimal,
     buffer_target: Option<Decimal>,
     earn: Decimal,
+    p: &StrategyParams,
 ) -> Option<Decimal> {
-    let for_spends = deepest_shortfall.max(Decimal::ZERO) * FUNDING_MARGIN;
+    let for_spends = deepest_shortfall.max(Decimal::ZERO) * p.earn_funding_margin;
     let for_buffer = match buffer_target {
-        Some(target) if end_free < target - BUFFER_BAND => target - end_free,
+        Some(target) if end_free < target - p.earn_buffer_band_usdt => target - end_free,
         _ => Decimal::ZERO,
     };
     let amount = for_spends.max(for_buffer).min(earn).round_dp(8).normalize();
     (amount > Decimal::ZERO).then_some(amount)
 }
 
-/// Hysteresis of 5 USDT either side of the target avoids moving cents every hour.
-pub fn buffer_move(free: Decimal, target: Decimal, earn: Decimal) -> BufferMove {
-    let band = BUFFER_BAND;
+/// Hysteresis of `band` USDT (`earn_buffer_band_usdt`, 5) either side of the
+/// target avoids moving cents every hour.
+pub fn buffer_move(free: Decimal, target: Decimal, earn: Decimal, band: Decimal) -> BufferMove {
     if free > target + band {
         let excess = (free - target).round_dp(4);
         if excess >= dec!(0.1) {
@@ -66,37 +63,41 @@ pub fn buffer_move(free: Decimal, target: Decimal, earn: Decimal) -> BufferMove 
 mod tests {
     use super::*;
 
+    fn p() -> StrategyParams {
+        StrategyParams::default()
+    }
+
     #[test]
     fn target_is_clamped() {
-        assert_eq!(buffer_target(dec!(1000)), dec!(50));
-        assert_eq!(buffer_target(dec!(2000)), dec!(100));
-        assert_eq!(buffer_target(dec!(100000)), dec!(300));
+        assert_eq!(buffer_target(dec!(1000), &p()), dec!(50));
+        assert_eq!(buffer_target(dec!(2000), &p()), dec!(100));
+        assert_eq!(buffer_target(dec!(100000), &p()), dec!(300));
     }
 
     #[test]
     fn redeem_before_trading_covers_the_deepest_shortfall_and_refills_the_buffer() {
         // Spends lack 100 at worst and spot ends at -50: refill to the 300 target.
-        assert_eq!(redeem_before_trading(dec!(100), dec!(-50), Some(dec!(300)), dec!(9700)), Some(dec!(350)));
+        assert_eq!(redeem_before_trading(dec!(100), dec!(-50), Some(dec!(300)), dec!(9700), &p()), Some(dec!(350)));
         // Spends lack 400 (mid-cycle) but sells refill spot to 280 at the end:
         // the spends' need (+0.1%) wins; the buffer step subscribes the excess.
-        assert_eq!(redeem_before_trading(dec!(400), dec!(280), Some(dec!(300)), dec!(9700)), Some(dec!(400.4)));
+        assert_eq!(redeem_before_trading(dec!(400), dec!(280), Some(dec!(300)), dec!(9700), &p()), Some(dec!(400.4)));
         // Inside the band and nothing lacking: no redeem.
-        assert_eq!(redeem_before_trading(dec!(0), dec!(296), Some(dec!(300)), dec!(9700)), None);
+        assert_eq!(redeem_before_trading(dec!(0), dec!(296), Some(dec!(300)), dec!(9700), &p()), None);
         // No buffer for this asset (or the buffer step will not run).
-        assert_eq!(redeem_before_trading(dec!(0), dec!(-10), None, dec!(9700)), None);
-        assert_eq!(redeem_before_trading(dec!(2), dec!(-2), None, dec!(9700)), Some(dec!(2.002)));
+        assert_eq!(redeem_before_trading(dec!(0), dec!(-10), None, dec!(9700), &p()), None);
+        assert_eq!(redeem_before_trading(dec!(2), dec!(-2), None, dec!(9700), &p()), Some(dec!(2.002)));
         // Never more than Earn holds.
-        assert_eq!(redeem_before_trading(dec!(500), dec!(-500), Some(dec!(50)), dec!(120.5)), Some(dec!(120.5)));
-        assert_eq!(redeem_before_trading(dec!(500), dec!(-500), Some(dec!(50)), dec!(0)), None);
+        assert_eq!(redeem_before_trading(dec!(500), dec!(-500), Some(dec!(50)), dec!(120.5), &p()), Some(dec!(120.5)));
+        assert_eq!(redeem_before_trading(dec!(500), dec!(-500), Some(dec!(50)), dec!(0), &p()), None);
     }
 
     #[test]
     fn subscribes_excess_redeems_shortfall_holds_inside_band() {
-        assert_eq!(buffer_move(dec!(121.5), dec!(50), dec!(0)), BufferMove::Subscribe(dec!(71.5)));
-        assert_eq!(buffer_move(dec!(150), dec!(100), dec!(0)), BufferMove::Subscribe(dec!(50)));
-        assert_eq!(buffer_move(dec!(54.99), dec!(50), dec!(0)), BufferMove::Hold);
-        assert_eq!(buffer_move(dec!(20), dec!(50), dec!(500)), BufferMove::Redeem(dec!(30)));
-        assert_eq!(buffer_move(dec!(20), dec!(50), dec!(12.5)), BufferMove::Redeem(dec!(12.5)));
-        assert_eq!(buffer_move(dec!(20), dec!(50), dec!(0)), BufferMove::Hold);
+        assert_eq!(buffer_move(dec!(121.5), dec!(50), dec!(0), dec!(5)), BufferMove::Subscribe(dec!(71.5)));
+        assert_eq!(buffer_move(dec!(150), dec!(100), dec!(0), dec!(5)), BufferMove::Subscribe(dec!(50)));
+        assert_eq!(buffer_move(dec!(54.99), dec!(50), dec!(0), dec!(5)), BufferMove::Hold);
+        assert_eq!(buffer_move(dec!(20), dec!(50), dec!(500), dec!(5)), BufferMove::Redeem(dec!(30)));
+        assert_eq!(buffer_move(dec!(20), dec!(50), dec!(12.5), dec!(5)), BufferMove::Redeem(dec!(12.5)));
+        assert_eq!(buffer_move(dec!(20), dec!(50), dec!(0), dec!(5)), BufferMove::Hold);
     }
 }

@@ -11,11 +11,14 @@ pub mod dca;
 pub mod earn;
 pub mod ledger;
 pub mod log_lines;
+pub mod params;
 pub mod parity;
 pub mod reconcile;
 pub mod rotation;
 
 use rust_decimal::Decimal;
+
+pub use params::StrategyParams;
 
 /// The settings the planner needs (resolved from the environment by the binary's `config/settings.rs`).
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +41,9 @@ pub struct StrategySettings {
     /// the state ([`parity`]) and ignore differences worth this or less;
     /// `None` (replay, whose balances are hand-written): no comparison.
     pub position_mismatch_min_usdt: Option<Decimal>,
+    /// The decision constants ([`params`]): defaults everywhere but in a
+    /// backtest with `--set` / `--sweep`.
+    pub params: StrategyParams,
 }
 
 impl Default for StrategySettings {
@@ -50,6 +56,7 @@ impl Default for StrategySettings {
             max_orders_per_run: None,
             pool_size: 5,
             position_mismatch_min_usdt: None,
+            params: StrategyParams::default(),
         }
     }
 }

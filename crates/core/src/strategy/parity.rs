@@ -20,7 +20,7 @@
 //!   anyway, and accounts older than the record hold BTC it never counted.
 //!
 //! Not compared: USDT; BNB up to what the fee-fuel top-up can leave (the
-//! state does not track fuel; `FUEL_MIN_USDT` + `FUEL_TOP_UP_USDT`); a
+//! state does not track fuel; `fuel_min_usdt` + `fuel_top_up_usdt`); a
 //! symbol with an order in the ledger or an asset with an Earn redeem in
 //! transit (its quantity is in flight, and has its own alert); a symbol the
 //! operator ignores; a symbol without a price.
@@ -35,7 +35,8 @@ use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
 use serde::Serialize;
 
-use super::cycle::{BNB_SYMBOL, BTC_SYMBOL, FUEL_MIN_USDT, FUEL_TOP_UP_USDT, USDT};
+use super::StrategyParams;
+use super::cycle::{BNB_SYMBOL, BTC_SYMBOL, USDT};
 use crate::domain::alerts::{Condition, Severity};
 use crate::domain::pool::{Universe, infer_base_asset};
 pub use crate::domain::report::PositionMismatch;
@@ -101,12 +102,23 @@ fn excluded(state: &StateDoc, symbol: &str, base: &str) -> bool {
 }
 
 /// The quantity of `base` that counts as a position: all of it, except
-/// BNB's fee fuel.
-fn position_qty(base: &str, total: Decimal, price: Decimal) -> Decimal {
+/// BNB's fee fuel (`fuel_usdt`: the most fuel the cycle keeps).
+fn position_qty(base: &str, total: Decimal, price: Decimal, fuel_usdt: Decimal) -> Decimal {
     if base == "BNB" && price > Decimal::ZERO {
-        return (total - (FUEL_MIN_USDT + FUEL_TOP_UP_USDT) / price).max(Decimal::ZERO);
+        return (total - fuel_usdt / price).max(Decimal::ZERO);
     }
     total
+}
+
+/// The fuel allowance of the default strategy: the operator commands that
+/// compare holdings (`positions`, `status`) have no `--set`.
+fn default_fuel_usdt() -> Decimal {
+    fuel_usdt(&StrategyParams::default())
+}
+
+/// The most BNB fee fuel the cycle keeps (a top-up when just under the minimum).
+pub fn fuel_usdt(p: &StrategyParams) -> Decimal {
+    p.fuel_min_usdt + p.fuel_top_up_usdt
 }
 
 /// Compares the exchange's holdings with the state (see the module header);
@@ -118,6 +130,18 @@ pub fn compare(
     prices: &BTreeMap<String, Decimal>,
     min_usdt: Decimal,
 ) -> Vec<PositionMismatch> {
+    compare_with_fuel(state, universe, balances, prices, min_usdt, default_fuel_usdt())
+}
+
+/// [`compare`] with the fuel allowance of the cycle's own parameters.
+pub fn compare_with_fuel(
+    state: &StateDoc,
+    universe: &Universe,
+    balances: &BTreeMap<String, AssetBalance>,
+    prices: &BTreeMap<String, Decimal>,
+    min_usdt: Decimal,
+    fuel_usdt: Decimal,
+) -> Vec<PositionMismatch> {
     let mut out = Vec::new();
     for (symbol, base) in compared(universe) {
         if excluded(state, &symbol, &base) {
@@ -125,7 +149,7 @@ pub fn compare(
         }
         let Some(price) = prices.get(&symbol).copied().filter(|p| *p > Decimal::ZERO) else { continue };
         let total = balances.get(&base).map(AssetBalance::total).unwrap_or_default();
-        let exchange_qty = position_qty(&base, total, price);
+        let exchange_qty = position_qty(&base, total, price, fuel_usdt);
         let found = if symbol == BTC_SYMBOL {
             let believed = dec(state.btc.holding_qty.max(0.0));
             let short = believed - exchange_qty;

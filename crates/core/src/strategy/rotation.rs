@@ -12,11 +12,6 @@ use crate::domain::snapshot::{BtcSnapshot, Indicators};
 use crate::domain::state::StateDoc;
 use crate::notify::event::SellReason;
 
-/// How many candidates the rotation holds at once.
-pub const TOP_N: usize = 2;
-/// Trailing stop distance in ATR(14) units.
-pub const ATR_MULTIPLIER: f64 = 2.5;
-
 /// One selected candidate.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidate {
@@ -106,13 +101,14 @@ pub fn lock_execution_pool(
     pool
 }
 
-/// Selects up to [`TOP_N`] candidates from the execution pool (§6.2). No
-/// candidates when the BTC regime is off.
+/// Selects up to `top_n` candidates (`StrategyParams::top_n`) from the
+/// execution pool (§6.2). No candidates when the BTC regime is off.
 pub fn select_candidates(
     pool: &[String],
     indicators: &BTreeMap<String, Indicators>,
     prices: &BTreeMap<String, f64>,
     btc: &BtcSnapshot,
+    top_n: usize,
 ) -> Vec<Candidate> {
     let Some(btc_mom) = btc.momentum() else { return Vec::new() };
     if btc.regime_on != Some(true) {
@@ -132,7 +128,7 @@ pub fn select_candidates(
     }
     // Stable sort keeps upstream order among equal scores.
     scored.sort_by(|a, b| b.1.partial_cmp(&a.1).unwrap_or(std::cmp::Ordering::Equal));
-    scored.truncate(TOP_N.max(1));
+    scored.truncate(top_n.max(1));
     let inv_sum: f64 = scored.iter().map(|c| 1.0 / c.3).sum();
     scored
         .into_iter()
@@ -191,7 +187,7 @@ pub fn candidate_filter_reasons(
             },
         }
         if reasons.is_empty() {
-            // Passed every filter but lost on rank (only TOP_N are kept).
+            // Passed every filter but lost on rank (only `top_n` are kept).
             reasons.push("not_in_top_n".into());
         }
         entry.insert("reasons".into(), json!(reasons));
@@ -201,18 +197,20 @@ pub fn candidate_filter_reasons(
 }
 
 /// Decides whether a held position is sold (§6.4), updating the trailing
-/// high in `highest_price` (persisted, unlike the reference's HEAD).
+/// high in `highest_price` (persisted, unlike the reference's HEAD); the
+/// trailing stop sits `atr_multiplier` ATRs below it.
 pub fn sell_reason(
     highest_price: &mut f64,
     price: f64,
     indicators: Option<&Indicators>,
     is_candidate: bool,
+    atr_multiplier: f64,
 ) -> Option<SellReason> {
     let Some(t) = indicators.and_then(|i| TrendInputs::from(i).ok()) else {
         return Some(SellReason::MissingIndicators);
     };
     *highest_price = highest_price.max(price);
-    let stop = *highest_price - ATR_MULTIPLIER * t.atr14;
+    let stop = *highest_price - atr_multiplier * t.atr14;
     if !is_candidate {
         Some(SellReason::RotatedOut)
     } else if price < t.sma60 {
@@ -287,7 +285,7 @@ mod tests {
     #[test]
     fn replay_fixture_selects_eth_and_sol_with_inverse_vol_weights() {
         let (pool, m, prices) = replay_inputs();
-        let c = select_candidates(&pool, &m, &prices, &btc_on());
+        let c = select_candidates(&pool, &m, &prices, &btc_on(), 2);
         assert_eq!(c.iter().map(|c| c.symbol.as_str()).collect::<Vec<_>>(), vec!["ETHUSDT", "SOLUSDT"]);
         assert!((c[0].relative_score - 4.5).abs() < 1e-9);
         assert!((c[1].relative_score - 2.6).abs() < 1e-9);
@@ -303,10 +301,10 @@ mod tests {
         let (pool, m, prices) = replay_inputs();
         let mut off = btc_on();
         off.regime_on = Some(false);
-        assert!(select_candidates(&pool, &m, &prices, &off).is_empty());
+        assert!(select_candidates(&pool, &m, &prices, &off, 2).is_empty());
         let mut no_mom = btc_on();
         no_mom.btc_roc60 = None;
-        assert!(select_candidates(&pool, &m, &prices, &no_mom).is_empty());
+        assert!(select_candidates(&pool, &m, &prices, &no_mom, 2).is_empty());
         let reasons = candidate_filter_reasons(&pool, &m, &prices, &off);
         assert_eq!(reasons["ETHUSDT"]["reasons"], json!(["btc_regime_off"]));
     }
@@ -333,14 +331,14 @@ mod tests {
         // behaviour.md §11: entry 90 / high 120, price 100, ATR 5, sma60 90, candidate.
         // With multiplier 2.5 the stop is 120 - 12.5 = 107.5.
         let mut high = 120.0;
-        assert_eq!(sell_reason(&mut high, 100.0, Some(&i), true), Some(SellReason::AtrStop { stop_price: 107.5 }));
+        assert_eq!(sell_reason(&mut high, 100.0, Some(&i), true, 2.5), Some(SellReason::AtrStop { stop_price: 107.5 }));
         assert_eq!(high, 120.0);
         let mut high = 100.0;
-        assert_eq!(sell_reason(&mut high, 110.0, Some(&i), true), None);
+        assert_eq!(sell_reason(&mut high, 110.0, Some(&i), true, 2.5), None);
         assert_eq!(high, 110.0, "the trailing high ratchets up and is kept");
-        assert_eq!(sell_reason(&mut high, 110.0, Some(&i), false), Some(SellReason::RotatedOut));
-        assert_eq!(sell_reason(&mut high, 89.0, Some(&i), true), Some(SellReason::BelowSma60));
-        assert_eq!(sell_reason(&mut high, 89.0, None, true), Some(SellReason::MissingIndicators));
+        assert_eq!(sell_reason(&mut high, 110.0, Some(&i), false, 2.5), Some(SellReason::RotatedOut));
+        assert_eq!(sell_reason(&mut high, 89.0, Some(&i), true, 2.5), Some(SellReason::BelowSma60));
+        assert_eq!(sell_reason(&mut high, 89.0, None, true, 2.5), Some(SellReason::MissingIndicators));
     }
 
     #[test]

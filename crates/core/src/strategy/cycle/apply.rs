@@ -218,7 +218,7 @@ impl Cycle {
             }
             IntentKind::DcaBuy => {
                 self.save("btc_dca_buy");
-                let ratio = Budgets::compute(&self.values()).btc_target_ratio;
+                let ratio = Budgets::compute(&self.values(), &self.settings.params).btc_target_ratio;
                 let ahr = intent.detail.get("ahr999").and_then(Value::as_f64).unwrap_or(0.0);
                 self.notify(Event::DcaBuy { ahr999: ahr, btc_target_ratio: ratio, quantity: qty });
             }

@@ -20,8 +20,9 @@ impl Cycle {
     /// BTC DCA buy (§6.5 steps 1-5) on the post-trade valuation.
     pub fn plan_dca_buy(&mut self) -> Option<Intent> {
         let v = self.values();
-        let b = Budgets::compute(&v);
-        if b.dca_usdt_pool <= dca::MIN_SLEEVE_USDT && v.dca <= dca::MIN_SLEEVE_USDT {
+        let b = Budgets::compute(&v, &self.settings.params);
+        let min_sleeve = self.settings.params.dca_min_sleeve_usdt;
+        if b.dca_usdt_pool <= min_sleeve && v.dca <= min_sleeve {
             self.gate(
                 "btc_dca",
                 "btc_dca_pool_too_small",
@@ -38,12 +39,12 @@ impl Cycle {
         };
         self.log_lines
             .push(format!("🧭 BTC accumulation radar: Ahr999={ahr:.3} | Z-Score={z:.2} (threshold {trigger:.2})"));
-        let m = dca::buy_multiplier(ahr);
+        let m = dca::buy_multiplier(ahr, &self.settings.params);
         if m <= 0.0 {
             self.gate("btc_dca", "btc_dca_buy_valuation_gate_off", None, json!({ "ahr999": gate_detail_round(ahr) }));
             return None;
         }
-        if b.dca_usdt_pool <= dca::MIN_BUY_POOL_USDT {
+        if b.dca_usdt_pool <= self.settings.params.dca_min_buy_pool_usdt {
             self.gate(
                 "btc_dca",
                 "btc_dca_buy_below_min_budget",
@@ -103,7 +104,7 @@ impl Cycle {
             return None;
         }
         let v = self.values();
-        if v.dca <= dca::MIN_TRIM_POSITION_USDT {
+        if v.dca <= self.settings.params.dca_min_trim_position_usdt {
             self.gate(
                 "btc_dca",
                 "btc_dca_sell_below_min_position",
@@ -116,7 +117,7 @@ impl Cycle {
             self.gate("btc_dca", "btc_dca_sell_duplicate_cooldown", None, json!({ "zscore": gate_detail_round(z) }));
             return None;
         }
-        let pct = dca::trim_fraction(z);
+        let pct = dca::trim_fraction(z, &self.settings.params);
         let price = self.price_dec(BTC_SYMBOL)?;
         let wanted = self.bal("BTC").sellable() * dec_f(pct);
         match self.rules_for(BTC_SYMBOL).fit_market_qty(wanted, price) {

@@ -8,21 +8,20 @@ use indexmap::IndexMap;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
-use super::{
-    BNB_SYMBOL, Cycle, DayPlan, FUEL_MIN_USDT, FUEL_TOP_UP_USDT, MIN_BREAKER_SELL_USDT, USDT, f_dec, gate_detail_round,
-};
+use super::{BNB_SYMBOL, Cycle, DayPlan, USDT, f_dec, gate_detail_round};
 use crate::domain::intent::{Intent, IntentKind};
 use crate::domain::state::TrendPosition;
 use crate::notify::event::Event;
 use crate::strategy::allocation::{AccountValues, Budgets};
-use crate::strategy::daily::{self, CIRCUIT_BREAKER_PNL};
+use crate::strategy::daily;
 
 impl Cycle {
     /// BNB fee fuel top-up (behaviour.md §5.2 step 4), a `quoteOrderQty` buy.
     pub fn plan_fuel(&mut self) -> Option<Intent> {
         let bnb_price = self.price_dec(BNB_SYMBOL)?;
         let value = self.bal("BNB").total() * bnb_price;
-        if value >= FUEL_MIN_USDT || self.bal(USDT).total() < FUEL_TOP_UP_USDT {
+        let (fuel_min, top_up) = (self.settings.params.fuel_min_usdt, self.settings.params.fuel_top_up_usdt);
+        if value >= fuel_min || self.bal(USDT).total() < top_up {
             return None;
         }
         if self.settings.paused {
@@ -33,7 +32,7 @@ impl Cycle {
             self.gate("fuel", "unresolved_order_pending", Some(BNB_SYMBOL), Value::Null);
             return None;
         }
-        if let Err(e) = self.rules_for(BNB_SYMBOL).check_notional(FUEL_TOP_UP_USDT) {
+        if let Err(e) = self.rules_for(BNB_SYMBOL).check_notional(top_up) {
             self.gate("fuel", "fuel_below_min_notional", Some(BNB_SYMBOL), json!(e.to_string()));
             return None;
         }
@@ -50,7 +49,7 @@ impl Cycle {
             "bnb_fuel_top_up",
         );
         intent.quantity = None;
-        intent.amount = Some(FUEL_TOP_UP_USDT);
+        intent.amount = Some(top_up);
         Some(intent.with_detail("bnb_value_usdt", f_dec(value.round_dp(4))))
     }
 
@@ -58,7 +57,7 @@ impl Cycle {
     /// pre-trade valuation.
     pub fn open_day(&mut self) -> DayPlan {
         let values = self.values();
-        let budgets = Budgets::compute(&values);
+        let budgets = Budgets::compute(&values, &self.settings.params);
         self.pre_trade = Some((values, budgets));
         let (e, t) = (values.total(), values.trend);
         let today = self.today_utc.clone();
@@ -108,7 +107,7 @@ impl Cycle {
             );
             self.gate("trend", "circuit_breaker_latched", None, Value::Null);
             DayPlan::Latched
-        } else if self.pnl.1 <= CIRCUIT_BREAKER_PNL {
+        } else if self.pnl.1 <= self.settings.params.circuit_breaker_pnl {
             DayPlan::Breaker
         } else {
             DayPlan::Trade
@@ -159,7 +158,7 @@ impl Cycle {
             let Some(price) = self.price_dec(&symbol) else { continue };
             let sellable = self.sellable(&base, price);
             let value = f_dec(sellable * price);
-            if value <= MIN_BREAKER_SELL_USDT {
+            if value <= self.settings.params.min_breaker_sell_usdt {
                 if self.bal(&base).total() > Decimal::ZERO {
                     self.gate(
                         "trend",
@@ -204,7 +203,7 @@ impl Cycle {
         self.log_lines.push(format!(
             "🧯 Circuit breaker fired: trend sleeve daily PnL {:+.2}% ≤ {:.0}%; trend sleeve liquidated",
             self.pnl.1 * 100.0,
-            CIRCUIT_BREAKER_PNL * 100.0
+            self.settings.params.circuit_breaker_pnl * 100.0
         ));
     }
 }

@@ -97,7 +97,9 @@ impl Cycle {
             let target = (asset == USDT && buffer_runs).then_some(self.buffer_target);
             let coming = self.in_transit(&asset);
             let (deepest, end_free) = (deepest - coming, rehearsal.bal(&asset).free + coming);
-            if let Some(amount) = earn::redeem_before_trading(deepest, end_free, target, self.bal(&asset).earn) {
+            if let Some(amount) =
+                earn::redeem_before_trading(deepest, end_free, target, self.bal(&asset).earn, &self.settings.params)
+            {
                 out.push(
                     Intent::earn(IntentKind::EarnRedeem, &asset, product, amount, "cycle_funding")
                         .with_detail("spend_shortfall", f_dec(deepest.max(Decimal::ZERO).round_dp(8)))
@@ -272,7 +274,12 @@ impl Cycle {
             return None;
         }
         let usdt = self.bal(USDT);
-        match earn::buffer_move(usdt.free.max(Decimal::ZERO), self.buffer_target, usdt.earn) {
+        match earn::buffer_move(
+            usdt.free.max(Decimal::ZERO),
+            self.buffer_target,
+            usdt.earn,
+            self.settings.params.earn_buffer_band_usdt,
+        ) {
             BufferMove::Subscribe(amount) => {
                 self.log_lines.push(format!(
                     "📥 Cash buffer: subscribing {:.2} USDT above the {} USDT target to Earn",

@@ -40,7 +40,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::{FromPrimitive, ToPrimitive};
-use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 
 use super::StrategySettings;
@@ -62,14 +61,6 @@ use crate::notify::event::{Event, StatusReport};
 pub const USDT: &str = "USDT";
 pub const BTC_SYMBOL: &str = "BTCUSDT";
 pub const BNB_SYMBOL: &str = "BNBUSDT";
-/// BNB fee fuel: top up when worth less than this...
-pub const FUEL_MIN_USDT: Decimal = dec!(10);
-/// ...by buying this much.
-pub const FUEL_TOP_UP_USDT: Decimal = dec!(15);
-/// A trend buy needs a budget above this.
-pub const MIN_TREND_BUY_USDT: f64 = 15.0;
-/// Circuit-breaker sells skip positions worth this or less.
-pub const MIN_BREAKER_SELL_USDT: f64 = 10.0;
 /// A redeem not seen on spot after this long is taken as gone (and the next
 /// flow check books it as the withdrawal it then is). Binance's standard
 /// redemption lands the next day by 08:00 UTC, at most ~32 h later.
@@ -241,7 +232,10 @@ impl Cycle {
         }
         let position_mismatches = settings
             .position_mismatch_min_usdt
-            .map(|min| parity::compare(&state, &runtime, &balances, &prices, min))
+            .map(|min| {
+                let fuel = parity::fuel_usdt(&settings.params);
+                parity::compare_with_fuel(&state, &runtime, &balances, &prices, min, fuel)
+            })
             .unwrap_or_default();
         for m in &position_mismatches {
             blocked.entry(m.symbol.clone()).or_insert("position_mismatch");
@@ -253,7 +247,7 @@ impl Cycle {
             now,
             today_utc: now.format("%Y-%m-%d").to_string(),
             today_id: now.format("%Y%m%d").to_string(),
-            buffer_target: earn::buffer_target(usdt_total).round_dp(8).normalize(),
+            buffer_target: earn::buffer_target(usdt_total, &settings.params).round_dp(8).normalize(),
             settings,
             state,
             official,
@@ -300,8 +294,13 @@ impl Cycle {
             now,
         );
         if cycle.btc_trend_inputs_ok() {
-            cycle.candidates =
-                rotation::select_candidates(&cycle.execution_pool, &cycle.indicators, &cycle.prices_f, &cycle.btc);
+            cycle.candidates = rotation::select_candidates(
+                &cycle.execution_pool,
+                &cycle.indicators,
+                &cycle.prices_f,
+                &cycle.btc,
+                cycle.settings.params.top_n,
+            );
         }
         Ok(cycle)
     }
@@ -393,7 +392,7 @@ impl Cycle {
     /// Equity as of now (post-trade once trading ran).
     pub fn equity(&self) -> EquityReport {
         let v = self.values();
-        self.equity_report(&v, &Budgets::compute(&v))
+        self.equity_report(&v, &Budgets::compute(&v, &self.settings.params))
     }
 
     fn count_order(&mut self, symbol: &str) -> bool {
@@ -449,7 +448,7 @@ impl Cycle {
             return None;
         }
         let v = self.values();
-        let b = Budgets::compute(&v);
+        let b = Budgets::compute(&v, &self.settings.params);
         let holdings = self.runtime.keys().filter(|s| self.state.position(s).is_holding).cloned().collect();
         let report = StatusReport {
             total_equity: v.total(),

@@ -8,6 +8,7 @@ use crate::domain::pool::{SourceKind, UpstreamPayload};
 use crate::domain::rules::LotRule;
 use crate::domain::state::{PendingOrder, TrendPosition};
 use chrono::TimeZone;
+use rust_decimal_macros::dec;
 
 fn universe() -> Universe {
     [("ETHUSDT", "ETH"), ("SOLUSDT", "SOL")].iter().map(|(s, b)| (s.to_string(), b.to_string())).collect()
@@ -722,11 +723,11 @@ mod props {
             let mut intent = Intent::order(cycle.now, kind, symbol, base, ordered, price, "prop");
             if kind == IntentKind::FuelBuy {
                 intent.quantity = None;
-                intent.amount = Some(FUEL_TOP_UP_USDT);
+                intent.amount = Some(crate::strategy::StrategyParams::default().fuel_top_up_usdt);
             }
             let executed = match intent.quantity {
                 Some(q) => (q * Decimal::from(filled_pct) / dec!(100)).round_dp(5),
-                None => (FUEL_TOP_UP_USDT / price).round_dp(5),
+                None => (crate::strategy::StrategyParams::default().fuel_top_up_usdt / price).round_dp(5),
             };
             prop_assume!(executed > Decimal::ZERO);
             let quote = (executed * price * Decimal::from(slippage_bp) / dec!(10000)).round_dp(8);

@@ -5,13 +5,12 @@ use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::{Value, json};
 
-use super::{Cycle, FUEL_MIN_USDT, MIN_TREND_BUY_USDT, dec_f, gate_detail_round};
+use super::{Cycle, dec_f, gate_detail_round};
 use crate::domain::intent::{Intent, IntentKind};
 use crate::domain::rules::QtyReject;
 use crate::domain::state::TrendPosition;
 use crate::notify::event::{Event, SellReason};
 use crate::strategy::allocation::Budgets;
-use crate::strategy::dca;
 use crate::strategy::rotation::{self, Candidate, round_to};
 
 impl Cycle {
@@ -20,7 +19,7 @@ impl Cycle {
     pub(super) fn sellable(&self, base: &str, price: Decimal) -> Decimal {
         let mut q = self.bal(base).sellable();
         if base == "BNB" && price > Decimal::ZERO {
-            q -= (FUEL_MIN_USDT * dec!(1.2) / price).round_dp(8);
+            q -= (self.settings.params.fuel_min_usdt * dec!(1.2) / price).round_dp(8);
         }
         q.max(Decimal::ZERO)
     }
@@ -56,7 +55,13 @@ impl Cycle {
                 continue;
             }
             let ind = self.indicators.get(&symbol).filter(|_| self.official.contains_key(&symbol));
-            let reason = rotation::sell_reason(&mut pos.highest_price, price, ind, self.is_candidate(&symbol));
+            let reason = rotation::sell_reason(
+                &mut pos.highest_price,
+                price,
+                ind,
+                self.is_candidate(&symbol),
+                self.settings.params.atr_multiplier,
+            );
             self.state.set_position(&symbol, pos);
             let Some(reason) = reason else { continue };
             if self.state.acted_today(&symbol, "sell", &self.today_id) {
@@ -112,7 +117,7 @@ impl Cycle {
         if self.candidates.is_empty() {
             return Vec::new();
         }
-        let budgets = Budgets::compute(&self.values());
+        let budgets = Budgets::compute(&self.values(), &self.settings.params);
         let allow = self.new_entries_allowed() && self.btc_valuation().is_some();
         if self.settings.paused {
             self.gate("trend", "paused", None, Value::Null);
@@ -145,7 +150,7 @@ impl Cycle {
         let mut out = Vec::new();
         for (symbol, budget) in rotation::split_budget(budgets.trend_usdt_pool, &refs) {
             let c = eligible.iter().find(|c| c.symbol == symbol).cloned().expect("budget symbols come from eligible");
-            if budget <= MIN_TREND_BUY_USDT {
+            if budget <= self.settings.params.min_trend_buy_usdt {
                 self.gate(
                     "trend",
                     "trend_buy_below_min_budget",
@@ -198,14 +203,14 @@ impl Cycle {
         out
     }
 
-    /// Quantity for a buy of `budget` USDT: 98.5% of it at the reference
+    /// Quantity for a buy of `budget` USDT: `buy_sizing_factor` (98.5%) of it at the reference
     /// price, capped by `MAX_NOTIONAL_PER_ORDER_USDT`, fitted to the rules.
     pub(super) fn buy_quantity(&self, symbol: &str, budget: f64, price: Decimal) -> Result<(Decimal, bool), QtyReject> {
         let rules = self.rules_for(symbol);
         if price <= Decimal::ZERO {
             return Err(QtyReject::BadPrice { price });
         }
-        let mut wanted = dec_f(budget) * dec_f(dca::BUY_SIZING_FACTOR) / price;
+        let mut wanted = dec_f(budget) * dec_f(self.settings.params.buy_sizing_factor) / price;
         let mut capped = false;
         if let Some(cap) = self.settings.max_notional_per_order
             && wanted * price > cap
