@@ -7,34 +7,18 @@ mod common;
 
 use std::path::Path;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 
+use common::history::{self, DAY_MS, day0, wave};
 use common::{Run, tradecycle};
 
-const DAY_MS: i64 = 86_400_000;
 const HOUR_MS: i64 = 3_600_000;
 const POOL: &str = "fixtures/cycle_replay/pool_input_snapshot.json";
 /// Daily history before the first cycle: the BTC snapshot needs ~565 days.
 const WARMUP_DAYS: usize = 580;
 
-fn day0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap()
-}
-
 fn date(day: usize) -> String {
-    (day0() + Duration::days(day as i64)).date_naive().to_string()
-}
-
-/// Waves of different periods: the trend sleeve enters and leaves.
-fn wave(p0: f64, drift: f64, amp: f64, period: f64, days: usize) -> Vec<f64> {
-    (0..days)
-        .map(|i| {
-            let x = i as f64;
-            let p = p0 * (drift * x + amp * (2.0 * std::f64::consts::PI * x / period).sin()).exp();
-            (p * 1e4).round() / 1e4
-        })
-        .collect()
+    history::date(day as i64)
 }
 
 /// `<SYMBOL>-1d.csv` from the daily closes and `<SYMBOL>-1h.csv` walking

@@ -8,11 +8,12 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::Value;
 
+use common::history::{date, day0, wave, write_series};
 use common::{Run, tradecycle};
 use tradecycle::commands::backtest::engine::Backtest;
 use tradecycle::commands::backtest::world::{History, PoolPlan};
@@ -25,47 +26,11 @@ use tradecycle::paper::exchange::FillCosts;
 use tradecycle::paper::fixture::{PoolSource, ReplayConfig};
 use tradecycle::upstream::ladder::FetchOutcome;
 
-const DAY_MS: i64 = 86_400_000;
-
-/// Day 0 of every generated series.
-fn day0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap()
-}
-
-fn date(day: i64) -> String {
-    (day0() + Duration::days(day)).date_naive().to_string()
-}
-
-/// Writes `DATA/<symbol>-1d.csv` with one candle per close (day 0 on),
-/// open = previous close, a 1% range and about 1e9 USDT traded a day.
-fn write_series(dir: &Path, symbol: &str, closes: &[f64]) {
-    let mut text = String::new();
-    for (i, close) in closes.iter().enumerate() {
-        let open = if i == 0 { *close } else { closes[i - 1] };
-        let t = day0().timestamp_millis() + i as i64 * DAY_MS;
-        let (high, low) = (open.max(*close) * 1.01, open.min(*close) * 0.99);
-        let volume = 1e9 / close;
-        text += &format!("{t},{open},{high},{low},{close},{volume},{},1,1,1,1,0\n", t + DAY_MS - 1);
-    }
-    std::fs::write(dir.join(format!("{symbol}-1d.csv")), text).unwrap();
-}
-
 /// BTC rising 0.3% a day: the regime is on and Ahr999 far above the DCA
 /// gate, so neither the DCA sleeve nor (with the static, degraded pool)
 /// the trend sleeve buys anything.
 fn rising_btc(days: usize) -> Vec<f64> {
     (0..days).map(|i| (20_000.0 * 1.003f64.powi(i as i32) * 100.0).round() / 100.0).collect()
-}
-
-/// A livelier market for the trend sleeve: waves of different periods.
-fn wave(p0: f64, drift: f64, amp: f64, period: f64, days: usize) -> Vec<f64> {
-    (0..days)
-        .map(|i| {
-            let x = i as f64;
-            let p = p0 * (drift * x + amp * (2.0 * std::f64::consts::PI * x / period).sin()).exp();
-            (p * 1e4).round() / 1e4
-        })
-        .collect()
 }
 
 fn trending_market(dir: &Path, days: usize) {

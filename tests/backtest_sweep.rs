@@ -8,46 +8,13 @@ mod common;
 
 use std::path::Path;
 
-use chrono::{DateTime, Duration, TimeZone, Utc};
+use chrono::Duration;
 use serde_json::Value;
 
+use common::history::{date, day0, wave, write_series};
 use common::{Run, tradecycle};
 
-const DAY_MS: i64 = 86_400_000;
 const POOL: &str = "fixtures/cycle_replay/pool_input_snapshot.json";
-
-fn day0() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2023, 1, 1, 0, 0, 0).unwrap()
-}
-
-fn date(day: i64) -> String {
-    (day0() + Duration::days(day)).date_naive().to_string()
-}
-
-/// `DATA/<symbol>-1d.csv`, one candle per close from day 0, open = the
-/// previous close, a 1% range, about 1e9 USDT traded a day.
-fn write_series(dir: &Path, symbol: &str, closes: &[f64]) {
-    let mut text = String::new();
-    for (i, close) in closes.iter().enumerate() {
-        let open = if i == 0 { *close } else { closes[i - 1] };
-        let t = day0().timestamp_millis() + i as i64 * DAY_MS;
-        let (high, low) = (open.max(*close) * 1.01, open.min(*close) * 0.99);
-        let volume = 1e9 / close;
-        text += &format!("{t},{open},{high},{low},{close},{volume},{},1,1,1,1,0\n", t + DAY_MS - 1);
-    }
-    std::fs::write(dir.join(format!("{symbol}-1d.csv")), text).unwrap();
-}
-
-/// Waves of different periods around a drift (as tests/backtest_run.rs).
-fn wave(p0: f64, drift: f64, amp: f64, period: f64, days: usize) -> Vec<f64> {
-    (0..days)
-        .map(|i| {
-            let x = i as f64;
-            let p = p0 * (drift * x + amp * (2.0 * std::f64::consts::PI * x / period).sin()).exp();
-            (p * 1e4).round() / 1e4
-        })
-        .collect()
-}
 
 /// Daily candles for a market the trend sleeve trades (it holds SOL
 /// from day 692 to 736 when run from day 600), waves of different periods.

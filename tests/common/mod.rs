@@ -9,6 +9,7 @@ use std::process::Command;
 use serde_json::Value;
 use tradecycle::paper::fixture::FixtureSet;
 
+pub mod history;
 pub mod live;
 pub mod replay;
 pub mod store;
