@@ -62,6 +62,7 @@ async fn run_at<S: StateStore>(exchange: &SimExchange, store: &S, hours: i64, ru
         lease_ttl: Some(Duration::from_secs(900)),
         save_policy: SavePolicy { attempts: 1, backoff: Duration::from_millis(1) },
         artifacts_dir: None,
+        memo: None,
     }
     .run()
     .await

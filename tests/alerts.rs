@@ -87,6 +87,7 @@ impl Harness {
             lease_ttl: Some(LEASE_TTL),
             save_policy: SavePolicy { attempts: 2, backoff: Duration::from_millis(1) },
             artifacts_dir: Some(w.live.artifacts()),
+            memo: None,
         }
         .run()
         .await;

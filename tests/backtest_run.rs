@@ -342,12 +342,16 @@ async fn a_backtest_day_and_a_replay_of_its_inputs_plan_the_same_intents() {
                 Some(FetchOutcome::Found(p)) => p.clone(),
                 _ => Value::Null,
             };
-            f.btc = Some(tradecycle::indicators::btc_snapshot(&start.market.klines["BTCUSDT"], btc_price).unwrap());
+            f.btc = Some(
+                tradecycle::indicators::btc_snapshot(start.market.klines.get("BTCUSDT").unwrap(), btc_price).unwrap(),
+            );
             f.indicators = start
                 .market
                 .klines
                 .iter()
-                .filter_map(|(s, k)| tradecycle::indicators::daily_indicators(k).map(|i| (s.clone(), i)))
+                .filter_map(|(s, k)| {
+                    tradecycle::indicators::daily_indicators(k, &Default::default()).map(|i| (s.clone(), i))
+                })
                 .collect::<BTreeMap<_, _>>();
             f.config = ReplayConfig {
                 now_utc: Some(start.now),

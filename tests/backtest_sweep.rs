@@ -99,7 +99,8 @@ fn a_larger_breaker_threshold_avoids_the_breaker_days() {
 fn bad_keys_and_values_exit_2_naming_the_key() {
     let data = tempfile::tempdir().unwrap();
     market(data.path());
-    let known = "known keys: top_n, atr_multiplier, min_trend_buy_usdt, circuit_breaker_pnl,";
+    let known = "known keys: top_n, atr_multiplier, min_trend_buy_usdt, sma_short_days, sma_medium_days, \
+                 sma_long_days, atr_days, circuit_breaker_pnl,";
     let cases: &[(&[&str], &str)] = &[
         (&["--set", "atr=3"], "--set atr=3: unknown key \"atr\"; known keys: top_n, atr_multiplier,"),
         (&["--set", "atr_multiplier"], "--set atr_multiplier: expected KEY=VALUE"),
@@ -107,6 +108,7 @@ fn bad_keys_and_values_exit_2_naming_the_key() {
         (&["--set", "top_n=0"], "--set top_n=0: top_n must be >= 1, got 0"),
         (&["--set", "circuit_breaker_pnl=0.05"], "circuit_breaker_pnl must be > -1 and < 0, got 0.05"),
         (&["--set", "earn_buffer_max_usdt=20"], "--set: earn_buffer_max_usdt (20) must not be below"),
+        (&["--set", "sma_long_days=421"], "--set sma_long_days=421: sma_long_days must be >= 1 and <= 420, got 421"),
         (&["--sweep", "atr=1,2"], "--sweep atr=1,2: unknown key \"atr\""),
         (&["--sweep", "top_n=1,0"], "--sweep top_n=1,0: top_n must be >= 1, got 0"),
         (&["--sweep", "top_n=1,01"], "--sweep top_n=1,01: top_n=1 is listed twice"),
@@ -151,6 +153,24 @@ fn every_sweep_row_equals_the_single_run_with_its_set() {
     assert_ne!(rows[1]["final_equity"], rows[3]["final_equity"]);
     // The row with atr_multiplier at its default (2.5) is the run that sets top_n alone.
     let plain = ok(&run(data.path(), &["--format", "json", "--set", "top_n=3"]));
+    assert_eq!(rows[3]["final_equity"], plain["final_equity"]);
+}
+
+#[test]
+fn the_trend_indicator_windows_are_parameters() {
+    let data = tempfile::tempdir().unwrap();
+    market(data.path());
+    let grid = ["--sweep", "sma_short_days=5,20", "--sweep", "sma_medium_days=30,60", "--format", "json"];
+    let rows = ok(&run(data.path(), &grid));
+    let rows = rows.as_array().unwrap();
+    assert_eq!(rows.len(), 4);
+    // Shorter averages let the trend in, and out below the medium one, on
+    // other days.
+    assert_ne!(rows[1]["final_equity"], rows[3]["final_equity"], "sma_short_days");
+    assert_ne!(rows[2]["final_equity"], rows[3]["final_equity"], "sma_medium_days");
+    // The defaults' row is the plain run.
+    let plain = ok(&run(data.path(), &["--format", "json"]));
+    assert_eq!(rows[3]["params"], serde_json::json!({"sma_short_days": "20", "sma_medium_days": "60"}));
     assert_eq!(rows[3]["final_equity"], plain["final_equity"]);
 }
 

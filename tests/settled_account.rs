@@ -244,6 +244,7 @@ fn in_process_on_a_virtual_clock_the_earn_spacing_and_credit_wait_cost_no_real_t
             lease_ttl: Some(std::time::Duration::from_secs(900)),
             save_policy: SavePolicy::default(),
             artifacts_dir: None,
+            memo: None,
         }
         .run(),
     );

@@ -153,6 +153,7 @@ async fn run_once<S: StateStore>(
         lease_ttl: Some(Duration::from_secs(900)),
         save_policy: SavePolicy { attempts: 2, backoff: Duration::from_millis(1) },
         artifacts_dir: artifacts.map(|p| p.to_path_buf()),
+        memo: None,
     }
     .run()
     .await

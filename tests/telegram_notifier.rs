@@ -192,6 +192,7 @@ async fn cycle_on<N: Notifier, S: StateStore>(name: &str, notifier: &N, store: &
         lease_ttl: None,
         save_policy: SavePolicy::default(),
         artifacts_dir: None,
+        memo: None,
     }
     .run()
     .await

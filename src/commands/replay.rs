@@ -106,6 +106,7 @@ pub async fn replay_loaded(fixtures: FixtureSet, opts: ReplayOptions<'_>) -> Res
         lease_ttl: None,
         save_policy: SavePolicy::default(),
         artifacts_dir: None,
+        memo: None,
     };
     Ok(run.run().await)
 }

@@ -139,7 +139,10 @@ mod tests {
         assert!(k.iter().all(|r| r.low <= r.open.min(r.close) && r.high >= r.open.max(r.close)));
         let btc = crate::indicators::btc_snapshot(&k, 80_000.0).unwrap();
         assert_eq!(btc.regime_on, Some(true), "the uptrend keeps the regime on: {btc:?}");
-        assert!(crate::indicators::daily_indicators(&synthetic_klines("ETHUSDT", 3200.0, 420, end)).is_some());
+        assert!(
+            crate::indicators::daily_indicators(&synthetic_klines("ETHUSDT", 3200.0, 420, end), &Default::default())
+                .is_some()
+        );
     }
 
     #[test]

@@ -11,12 +11,13 @@
 //! interest between cycles ([`SimExchange::accrue_earn`]). The defaults are
 //! paper's behaviour, unchanged.
 //!
-//! Every fill is also written to a fill log ([`SimExchange::fill_log`]):
+//! Every fill is also written to a fill log ([`SimExchange::fills_since`]):
 //! what the backtest's invariants check the account against (no client id
 //! filled twice, every balance change explained by a fill).
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::ops::Range;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -62,6 +63,47 @@ impl Default for FillCosts {
     }
 }
 
+/// Each symbol's daily klines, shared between cycles (a backtest reads its
+/// history once), and the part of each one cycle sees: setting the next
+/// cycle's market moves the windows, it copies no candle.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KlineWindows {
+    series: Arc<BTreeMap<String, Vec<Kline>>>,
+    visible: BTreeMap<String, Range<usize>>,
+}
+
+impl KlineWindows {
+    /// `series`, of which nothing is visible yet.
+    pub fn new(series: Arc<BTreeMap<String, Vec<Kline>>>) -> Self {
+        KlineWindows { series, visible: BTreeMap::new() }
+    }
+
+    /// Every candle of `series` visible.
+    pub fn whole(series: BTreeMap<String, Vec<Kline>>) -> Self {
+        let visible = series.iter().map(|(s, k)| (s.clone(), 0..k.len())).collect();
+        KlineWindows { series: Arc::new(series), visible }
+    }
+
+    /// Makes `range` of `symbol`'s klines the visible part (none when the
+    /// symbol has no series or the range is outside it).
+    pub fn show(&mut self, symbol: &str, range: Range<usize>) {
+        if self.series.get(symbol).is_some_and(|k| k.get(range.clone()).is_some()) {
+            self.visible.insert(symbol.to_string(), range);
+        }
+    }
+
+    /// The visible klines of `symbol`.
+    pub fn get(&self, symbol: &str) -> Option<&[Kline]> {
+        let range = self.visible.get(symbol)?;
+        self.series.get(symbol)?.get(range.clone())
+    }
+
+    /// Every symbol with visible klines, and those klines.
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &[Kline])> {
+        self.visible.keys().filter_map(|s| Some((s, self.get(s)?)))
+    }
+}
+
 pub struct SimExchange {
     fixtures: FixtureSet,
     prices: BTreeMap<String, Decimal>,
@@ -70,7 +112,7 @@ pub struct SimExchange {
     synthetic_until: Option<DateTime<Utc>>,
     /// Finished daily klines per symbol served as the series (backtests);
     /// takes precedence over the fixture's indicators.
-    history: Option<BTreeMap<String, Vec<Kline>>>,
+    history: Option<KlineWindows>,
     costs: FillCosts,
     book: Mutex<Book>,
 }
@@ -135,7 +177,7 @@ impl SimExchange {
     /// The market of the next cycle: reference prices, and the daily
     /// klines the cycle may see (already cut to finished candles and to the
     /// lookback the live adapter fetches).
-    pub fn set_market(&mut self, prices: BTreeMap<String, Decimal>, klines: BTreeMap<String, Vec<Kline>>) {
+    pub fn set_market(&mut self, prices: BTreeMap<String, Decimal>, klines: KlineWindows) {
         self.prices = prices;
         self.history = Some(klines);
     }
@@ -151,9 +193,14 @@ impl SimExchange {
         }
     }
 
-    /// Every fill so far, oldest first.
-    pub fn fill_log(&self) -> Vec<FillRecord> {
-        self.book.lock().map(|b| b.fills.clone()).unwrap_or_default()
+    /// How many fills the log holds.
+    pub fn fill_count(&self) -> usize {
+        self.book.lock().map(|b| b.fills.len()).unwrap_or_default()
+    }
+
+    /// The fills from the `from`th on, oldest first.
+    pub fn fills_since(&self, from: usize) -> Vec<FillRecord> {
+        self.book.lock().map(|b| b.fills.get(from..).unwrap_or_default().to_vec()).unwrap_or_default()
     }
 
     /// Test-only sabotage (`backtest run --test-double-book`): writes the
@@ -170,15 +217,9 @@ impl SimExchange {
     fn series(&self, req: &MarketRequest) -> Series {
         let f = &self.fixtures;
         if let Some(history) = &self.history {
-            let pick = |s: &str| history.get(s).cloned().unwrap_or_default();
             return Series::Klines {
-                btc: pick("BTCUSDT"),
-                symbols: req
-                    .kline_symbols
-                    .iter()
-                    .filter(|s| history.contains_key(*s))
-                    .map(|s| (s.clone(), pick(s)))
-                    .collect(),
+                btc: history.get("BTCUSDT").unwrap_or_default().to_vec(),
+                symbols: req.kline_symbols.iter().filter_map(|s| Some((s.clone(), history.get(s)?.to_vec()))).collect(),
             };
         }
         let Some(end) = self.synthetic_until else {
@@ -503,7 +544,8 @@ mod tests {
         x.accrue_earn(dec!(0.001));
         assert_eq!(x.balances()["USDT"].earn, dec!(500.5));
         let k = Kline { open_time: 0, open: 1.0, high: 1.0, low: 1.0, close: 1.0, volume: 1.0 };
-        x.set_market(BTreeMap::from([("ETHUSDT".into(), dec!(3000))]), BTreeMap::from([("BTCUSDT".into(), vec![k])]));
+        let klines = KlineWindows::whole(BTreeMap::from([("BTCUSDT".into(), vec![k])]));
+        x.set_market(BTreeMap::from([("ETHUSDT".into(), dec!(3000))]), klines);
         let req =
             MarketRequest { assets: vec![], symbols: vec!["ETHUSDT".into()], kline_symbols: vec!["ETHUSDT".into()] };
         let m = x.market_data(&req).await.unwrap();

@@ -1,8 +1,9 @@
 //! The cycle's entry in the account's rolling 7-day baseline
 //! (`domain/baseline.rs`): measure this cycle, flag signals far outside
 //! the baseline as SEV-3 `anomaly:<signal>` conditions, then add the
-//! sample to the state, which the final save persists. Replays take no
-//! part: their reports must not depend on the machine's speed.
+//! sample to the state, which the final save persists. Replays and
+//! backtests take no part: their reports must not depend on the machine's
+//! speed, and a backtest's cycles have no real requests or wall time.
 
 use crate::domain::alerts::Condition;
 use crate::domain::baseline::Sample;
@@ -15,7 +16,7 @@ use crate::strategy::cycle::Cycle;
 impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X> {
     /// This cycle's anomalies against the baseline; records its sample.
     pub(super) fn baseline_conditions(&self, cycle: &mut Cycle) -> Vec<Condition> {
-        if self.run.mode == Mode::Replay {
+        if matches!(self.run.mode, Mode::Replay | Mode::Backtest) {
             return Vec::new();
         }
         let health = self.run.exchange.health();

@@ -9,7 +9,7 @@ use crate::domain::pool::Universe;
 use crate::domain::report::Status;
 use crate::domain::snapshot::{BtcSnapshot, Indicators, MarketData, Series};
 use crate::domain::state::StateDoc;
-use crate::indicators;
+use crate::indicators::{SignalMemo, Windows};
 use crate::ports::{Exchange, MarketRequest, Notifier, StateStore};
 use crate::shell::effects::Executor;
 use crate::shell::runner::{Shell, Stop};
@@ -42,7 +42,11 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
                 .warnings
                 .push(format!("Simple Earn is unavailable on this exchange; the cycle runs without it: {why}"));
         }
-        let (btc, mut indicators) = signals(&market, official).map_err(|e| (Status::Error, "snapshot", e))?;
+        let fresh = SignalMemo::default();
+        let memo = self.run.memo.unwrap_or(&fresh);
+        let windows = self.run.settings.strategy.params.windows();
+        let (btc, mut indicators) =
+            signals(&market, official, memo, &windows).map_err(|e| (Status::Error, "snapshot", e))?;
         let stale = stale_series(&market.series, self.run.now);
         for (symbol, newest) in &stale {
             self.observed.push(conditions::market_data_stale(symbol, *newest));
@@ -98,8 +102,14 @@ pub fn market_request(runtime: &Universe, official: &Universe) -> MarketRequest 
 }
 
 /// BTC snapshot and trend indicators (official pool only: retired symbols
-/// get none, which is how they are liquidated, behaviour.md §12.5).
-fn signals(market: &MarketData, official: &Universe) -> Result<(BtcSnapshot, BTreeMap<String, Indicators>), String> {
+/// get none, which is how they are liquidated, behaviour.md §12.5),
+/// through `memo` (what earlier cycles of a backtest already computed).
+fn signals(
+    market: &MarketData,
+    official: &Universe,
+    memo: &SignalMemo,
+    windows: &Windows,
+) -> Result<(BtcSnapshot, BTreeMap<String, Indicators>), String> {
     match &market.series {
         Series::Injected { btc, indicators } => {
             let btc = btc.clone().ok_or("BTC indicators insufficient: the snapshot has no btc_snapshot")?;
@@ -116,11 +126,12 @@ fn signals(market: &MarketData, official: &Universe) -> Result<(BtcSnapshot, BTr
                 .get(BTC_SYMBOL)
                 .and_then(rust_decimal::prelude::ToPrimitive::to_f64)
                 .ok_or("BTC indicators insufficient: no BTCUSDT price")?;
-            let btc = indicators::btc_snapshot(btc, price).map_err(|e| format!("BTC indicators insufficient: {e}"))?;
+            let btc =
+                memo.btc_snapshot(BTC_SYMBOL, btc, price).map_err(|e| format!("BTC indicators insufficient: {e}"))?;
             let ind = symbols
                 .iter()
                 .filter(|(s, _)| official.contains_key(*s))
-                .filter_map(|(s, k)| indicators::daily_indicators(k).map(|i| (s.clone(), i)))
+                .filter_map(|(s, k)| memo.daily_indicators(s, k, windows).map(|i| (s.clone(), i)))
                 .collect();
             Ok((btc, ind))
         }

@@ -28,6 +28,7 @@ use crate::domain::pool::{PoolResolution, Universe};
 use crate::domain::report::{DeliveryStatus, Mode, Report, Status, WriteStatus};
 use crate::domain::snapshot::MarketData;
 use crate::domain::state::StateDoc;
+use crate::indicators::SignalMemo;
 use crate::notify::event::{AlertNotice, Event};
 use crate::ports::{Clock, Exchange, Notifier, StateStore};
 use crate::shell::lease::Lease;
@@ -62,6 +63,9 @@ pub struct CycleRun<'a, E, S, N, X> {
     pub save_policy: SavePolicy,
     /// Where a state that could not be saved is written for recovery.
     pub artifacts_dir: Option<PathBuf>,
+    /// Indicator rows earlier cycles of the same backtest computed; `None`
+    /// computes them afresh (a process that runs one cycle).
+    pub memo: Option<&'a SignalMemo>,
 }
 
 /// Why a cycle stopped early: status, stage, message.

@@ -61,7 +61,7 @@ impl<E: Exchange, S: StateStore, N: Notifier, X: Executor> Shell<'_, E, S, N, X>
             match self.run.store.save(&doc).await {
                 Err(PortError::Retryable(e)) if attempt < self.run.save_policy.attempts => {
                     tracing::warn!("state save ({reason}) failed, retrying in {delay:?}: {e}");
-                    tokio::time::sleep(delay).await;
+                    self.run.clock.sleep(delay).await;
                     delay *= 2;
                     attempt += 1;
                 }

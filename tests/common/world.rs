@@ -311,6 +311,7 @@ impl World {
             lease_ttl: Some(LEASE_TTL),
             save_policy: SavePolicy { attempts: 2, backoff: Duration::from_millis(1) },
             artifacts_dir: Some(self.live.artifacts()),
+            memo: None,
         }
     }
 

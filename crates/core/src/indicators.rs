@@ -13,6 +13,16 @@
 //! A value that comes out non-finite (for example after a zero or NaN close)
 //! counts as missing, so bad data gives `None` / `Insufficient`, never a
 //! made-up number.
+//!
+//! The trend symbols' windows are parameters ([`Windows`], from the
+//! strategy's parameters; the reference's 20 / 60 / 200 and 14 by
+//! default). BTC's windows stay fixed: its valuation (ahr999) is defined on
+//! the 200-day geometric mean. [`SignalMemo`] keeps the per-row values
+//! between the cycles of one backtest (`memo.rs`).
+
+mod memo;
+
+pub use memo::SignalMemo;
 
 use crate::domain::snapshot::{BtcSnapshot, Indicators, Kline};
 
@@ -24,16 +34,14 @@ pub const TREND_LOOKBACK_DAYS: u32 = 420;
 /// "700 days ago UTC").
 pub const BTC_LOOKBACK_DAYS: u32 = 700;
 
-/// Window of the long moving average (SMA200, MA200, std200, geom200).
+/// Window of BTC's long moving average (MA200, std200, geom200) and the
+/// trend symbols' long SMA by default.
 const LONG_WINDOW: usize = 200;
 /// Rate-of-change lags used by both the trend symbols and BTC.
 const ROC_SHORT: usize = 20;
 const ROC_MEDIUM: usize = 60;
 const ROC_LONG: usize = 120;
-const SMA_SHORT: usize = 20;
-const SMA_MEDIUM: usize = 60;
 const VOL_WINDOW: usize = 20;
-const ATR_WINDOW: usize = 14;
 const QUOTE_VOL_WINDOWS: [usize; 3] = [30, 90, 180];
 const PERSIST_WINDOW: usize = 90;
 
@@ -61,38 +69,68 @@ pub enum BtcSeriesError {
     Insufficient { rows: usize, last_open_time: i64 },
 }
 
+/// Windows (rows of daily klines) of a trend symbol's moving averages and
+/// ATR. The indicator fields keep their default windows' names (`sma20`,
+/// `sma60`, `sma200`, `atr14`), which reports and fixtures carry; with other
+/// windows they hold the short, medium and long SMA and the ATR.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Windows {
+    pub sma_short: usize,
+    pub sma_medium: usize,
+    pub sma_long: usize,
+    pub atr: usize,
+}
+
+impl Default for Windows {
+    fn default() -> Self {
+        Windows { sma_short: 20, sma_medium: 60, sma_long: LONG_WINDOW, atr: 14 }
+    }
+}
+
 /// Indicators of one trend symbol from its daily klines (behaviour.md §5.6),
 /// taken on the last row, which is the current, still open day.
 ///
 /// `None` when the klines are empty or any value is missing or non-finite on
-/// the last row. SMA200 needs a full window, so fewer than 200 rows always
-/// give `None`.
-pub fn daily_indicators(klines: &[Kline]) -> Option<Indicators> {
-    let last = klines.len().checked_sub(1)?;
+/// the last row. The long SMA needs a full window, so fewer rows than
+/// `windows.sma_long` always give `None`.
+pub fn daily_indicators(klines: &[Kline], windows: &Windows) -> Option<Indicators> {
     let closes: Vec<f64> = klines.iter().map(|k| k.close).collect();
-    // The reference multiplies close by base volume; it does not use the
-    // kline's own quote-volume column.
-    let quote_volumes: Vec<f64> = klines.iter().map(|k| k.close * k.volume).collect();
-    let true_ranges = true_ranges(klines);
+    indicators_from(klines, &closes, windows, &|row| rolling_mean(&closes, row, windows.sma_long))
+}
 
-    let sma = |len| rolling_mean(&closes, last, len);
-    let avg_quote_vol = |len| rolling_mean(&quote_volumes, last, len);
+/// [`daily_indicators`] with the long SMA of each row given (`long_sma`;
+/// trend persistence looks back on it), so a memo can supply it.
+/// `closes` are the klines' closes.
+fn indicators_from(
+    klines: &[Kline],
+    closes: &[f64],
+    windows: &Windows,
+    long_sma: &dyn Fn(usize) -> Option<f64>,
+) -> Option<Indicators> {
+    let last = klines.len().checked_sub(1)?;
     let [qv_short, qv_medium, qv_long] = QUOTE_VOL_WINDOWS;
+    // Only the rows the windows reach: the same values, in the same order,
+    // as over the whole series. The reference multiplies close by base
+    // volume; it does not use the kline's own quote-volume column.
+    let reach = |len: usize| klines.len().saturating_sub(len);
+    let quote_volumes: Vec<f64> = klines[reach(qv_long)..].iter().map(|k| k.close * k.volume).collect();
+    let avg_quote_vol = |len| rolling_mean(&quote_volumes, quote_volumes.len() - 1, len);
+    let sma = |len| rolling_mean(closes, last, len);
 
     Some(Indicators {
         close: Some(finite(*closes.get(last)?)?),
-        sma20: Some(sma(SMA_SHORT)?),
-        sma60: Some(sma(SMA_MEDIUM)?),
-        sma200: Some(sma(LONG_WINDOW)?),
-        roc20: Some(rate_of_change(&closes, last, ROC_SHORT)?),
-        roc60: Some(rate_of_change(&closes, last, ROC_MEDIUM)?),
-        roc120: Some(rate_of_change(&closes, last, ROC_LONG)?),
-        vol20: Some(return_volatility(&closes, last, VOL_WINDOW)?),
-        atr14: Some(rolling_mean(&true_ranges, last, ATR_WINDOW)?),
+        sma20: Some(sma(windows.sma_short)?),
+        sma60: Some(sma(windows.sma_medium)?),
+        sma200: Some(long_sma(last)?),
+        roc20: Some(rate_of_change(closes, last, ROC_SHORT)?),
+        roc60: Some(rate_of_change(closes, last, ROC_MEDIUM)?),
+        roc120: Some(rate_of_change(closes, last, ROC_LONG)?),
+        vol20: Some(return_volatility(closes, last, VOL_WINDOW)?),
+        atr14: Some(average_true_range(klines, windows.atr)?),
         avg_quote_vol_30: Some(avg_quote_vol(qv_short)?),
         avg_quote_vol_90: Some(avg_quote_vol(qv_medium)?),
         avg_quote_vol_180: Some(avg_quote_vol(qv_long)?),
-        trend_persist_90: Some(trend_persistence(&closes, last, PERSIST_WINDOW)?),
+        trend_persist_90: Some(trend_persistence(closes, last, PERSIST_WINDOW, long_sma)?),
         age_days: Some(u32::try_from(klines.len()).ok()?),
     })
 }
@@ -110,10 +148,14 @@ pub fn daily_indicators(klines: &[Kline]) -> Option<Indicators> {
 /// `ahr999` is then `None` and `regime_on` is `Some(false)`, the side that
 /// opens no new trend positions. Every other field is always `Some`.
 pub fn btc_snapshot(klines: &[Kline], btc_price: f64) -> Result<BtcSnapshot, BtcSeriesError> {
-    let last = klines.last().ok_or(BtcSeriesError::Empty)?;
     let closes: Vec<f64> = klines.iter().map(|k| k.close).collect();
-    let series = BtcSeries::new(&closes);
-    let row = (0..closes.len())
+    snapshot_of(klines, &BtcSeries::new(&closes), btc_price)
+}
+
+/// The snapshot of the last complete row of `series` (the klines' rows).
+fn snapshot_of(klines: &[Kline], series: &BtcSeries, btc_price: f64) -> Result<BtcSnapshot, BtcSeriesError> {
+    let last = klines.last().ok_or(BtcSeriesError::Empty)?;
+    let row = (0..series.closes.len())
         .rev()
         .find_map(|t| series.row(t))
         .ok_or(BtcSeriesError::Insufficient { rows: klines.len(), last_open_time: last.open_time })?;
@@ -146,14 +188,7 @@ struct BtcRow {
 impl<'a> BtcSeries<'a> {
     fn new(closes: &'a [f64]) -> Self {
         let ma200: Vec<Option<f64>> = (0..closes.len()).map(|t| rolling_mean(closes, t, LONG_WINDOW)).collect();
-        let zscore = ma200
-            .iter()
-            .enumerate()
-            .map(|(t, ma)| {
-                let std = rolling_sample_std(closes, t, LONG_WINDOW)?;
-                finite((closes.get(t)? - (*ma)?) / std)
-            })
-            .collect();
+        let zscore = ma200.iter().enumerate().map(|(t, ma)| zscore_at(closes, t, *ma, LONG_WINDOW)).collect();
         Self { closes, ma200, zscore }
     }
 
@@ -202,6 +237,13 @@ impl BtcRow {
             regime_on: Some(regime_on),
         }
     }
+}
+
+/// The z-score of row `t`'s close against the `len` closes ending there,
+/// whose mean is `ma`.
+fn zscore_at(closes: &[f64], t: usize, ma: Option<f64>, len: usize) -> Option<f64> {
+    let std = rolling_sample_std(closes, t, len)?;
+    finite((closes.get(t)? - ma?) / std)
 }
 
 /// `Some(x)` when `x` is a usable number; infinities and NaN count as missing.
@@ -267,11 +309,13 @@ fn return_volatility(closes: &[f64], t: usize, len: usize) -> Option<f64> {
     sample_std(&returns)
 }
 
-/// True range of every row. The first row has no previous close, so its true
-/// range is `high − low`.
-fn true_ranges(klines: &[Kline]) -> Vec<f64> {
-    let previous = std::iter::once(None).chain(klines.iter().map(Some));
-    klines.iter().zip(previous).map(|(kline, prev)| true_range(kline, prev)).collect()
+/// Mean true range of the last `len` rows. The first row of the series has
+/// no previous close, so its true range is `high − low`.
+fn average_true_range(klines: &[Kline], len: usize) -> Option<f64> {
+    let start = klines.len().checked_sub(len)?;
+    let ranges: Vec<f64> =
+        (start..klines.len()).map(|row| true_range(&klines[row], row.checked_sub(1).map(|p| &klines[p]))).collect();
+    mean(&ranges)
 }
 
 /// `max(h − l, |h − c_prev|, |l − c_prev|)`. `f64::max` skips a NaN operand,
@@ -285,16 +329,13 @@ fn true_range(kline: &Kline, prev: Option<&Kline>) -> f64 {
 }
 
 /// Fraction of the `len` rows ending at `t` whose close is above that row's
-/// SMA200. Rows too early to have an SMA200 count as "not above" (pandas
-/// compares against NaN, which is false), so a young series scores low.
-fn trend_persistence(closes: &[f64], t: usize, len: usize) -> Option<f64> {
+/// long SMA (`long_sma`). Rows too early to have one count as "not above"
+/// (pandas compares against NaN, which is false), so a young series scores
+/// low.
+fn trend_persistence(closes: &[f64], t: usize, len: usize, long_sma: &dyn Fn(usize) -> Option<f64>) -> Option<f64> {
     let start = (t + 1).checked_sub(len)?;
     let rows = closes.get(start..=t)?;
-    let above = rows
-        .iter()
-        .zip(start..)
-        .filter(|&(&close, row)| rolling_mean(closes, row, LONG_WINDOW).is_some_and(|sma| close > sma))
-        .count();
+    let above = rows.iter().zip(start..).filter(|&(&close, row)| long_sma(row).is_some_and(|sma| close > sma)).count();
     finite(above as f64 / len as f64)
 }
 
@@ -320,6 +361,11 @@ mod tests {
     use super::*;
 
     const DAY_MS: i64 = 86_400_000;
+
+    /// The trend indicators with the default windows.
+    fn daily(klines: &[Kline]) -> Option<Indicators> {
+        daily_indicators(klines, &Windows::default())
+    }
 
     /// Kline `i` with the given close, a range of 2 around it and volume 2.
     fn kline(i: usize, close: f64) -> Kline {
@@ -364,7 +410,7 @@ mod tests {
         // c_i = 100 + i over 250 rows, so c_t = 349 and every window mean of
         // the last k closes is c_t − (k − 1)/2.
         let closes = linear_closes(100.0, 250);
-        let ind = daily_indicators(&klines_from(&closes)).expect("indicators");
+        let ind = daily(&klines_from(&closes)).expect("indicators");
         let c = 349.0;
 
         assert_near(ind.close, c);
@@ -398,7 +444,7 @@ mod tests {
             let factor = if i % 2 == 0 { 1.1 } else { 0.9 };
             closes.push(closes[i - 1] * factor);
         }
-        let ind = daily_indicators(&klines_from(&closes)).expect("indicators");
+        let ind = daily(&klines_from(&closes)).expect("indicators");
         assert_near(ind.vol20, (20.0 * 0.01 / 19.0_f64).sqrt());
     }
 
@@ -414,7 +460,7 @@ mod tests {
                 Kline { high: 100.0 + half, low: 100.0 - half, ..kline(i, 100.0) }
             })
             .collect();
-        let ind = daily_indicators(&klines).expect("indicators");
+        let ind = daily(&klines).expect("indicators");
         assert_near(ind.atr14, 6.0);
     }
 
@@ -422,7 +468,7 @@ mod tests {
     fn atr_uses_the_gap_to_the_previous_close() {
         // Step 5 with high/low at ±1: |h_t − c_{t−1}| = 6 beats h − l = 2.
         let closes: Vec<f64> = (0..250).map(|i| 1000.0 + 5.0 * i as f64).collect();
-        let ind = daily_indicators(&klines_from(&closes)).expect("indicators");
+        let ind = daily(&klines_from(&closes)).expect("indicators");
         assert_near(ind.atr14, 6.0);
     }
 
@@ -430,7 +476,7 @@ mod tests {
     fn first_row_true_range_is_high_minus_low() {
         let first = Kline { high: 10.0, low: 7.0, ..kline(0, 50.0) };
         assert_eq!(true_range(&first, None), 3.0);
-        assert_eq!(true_ranges(&[first])[0], 3.0);
+        assert_eq!(average_true_range(&[first], 1), Some(3.0));
     }
 
     #[test]
@@ -440,22 +486,22 @@ mod tests {
         // a flat row is never above (the SMA is 100 or more).
         let rows = 300;
         let closes: Vec<f64> = (0..rows).map(|i| if i >= rows - 90 && i % 3 == 0 { 200.0 } else { 100.0 }).collect();
-        let ind = daily_indicators(&klines_from(&closes)).expect("indicators");
+        let ind = daily(&klines_from(&closes)).expect("indicators");
         assert_near(ind.trend_persist_90, 30.0 / 90.0);
     }
 
     #[test]
     fn exactly_200_rows_is_enough_and_earlier_rows_count_as_not_above() {
         // Only the last row has an SMA200, so one of 90 rows counts.
-        let ind = daily_indicators(&klines_from(&linear_closes(100.0, 200))).expect("indicators");
+        let ind = daily(&klines_from(&linear_closes(100.0, 200))).expect("indicators");
         assert_near(ind.trend_persist_90, 1.0 / 90.0);
         assert_eq!(ind.age_days, Some(200));
     }
 
     #[test]
     fn short_or_empty_series_gives_none() {
-        assert_eq!(daily_indicators(&[]), None);
-        assert_eq!(daily_indicators(&klines_from(&linear_closes(100.0, 199))), None);
+        assert_eq!(daily(&[]), None);
+        assert_eq!(daily(&klines_from(&linear_closes(100.0, 199))), None);
     }
 
     #[test]
@@ -465,15 +511,15 @@ mod tests {
         // A zero close 60 rows back makes roc60 infinite.
         let mut zero_close = base.clone();
         zero_close[249 - 60] = 0.0;
-        assert_eq!(daily_indicators(&klines_from(&zero_close)), None);
+        assert_eq!(daily(&klines_from(&zero_close)), None);
 
         let mut nan_last = base.clone();
         nan_last[249] = f64::NAN;
-        assert_eq!(daily_indicators(&klines_from(&nan_last)), None);
+        assert_eq!(daily(&klines_from(&nan_last)), None);
 
         let mut klines = klines_from(&base);
         klines[240].volume = f64::INFINITY;
-        assert_eq!(daily_indicators(&klines), None);
+        assert_eq!(daily(&klines), None);
     }
 
     // ---- quantile ------------------------------------------------------------
@@ -679,7 +725,7 @@ mod tests {
 
             #[test]
             fn daily_indicators_never_panic_and_are_finite(klines in klines(260)) {
-                if let Some(i) = daily_indicators(&klines) {
+                if let Some(i) = daily(&klines) {
                     prop_assert!(all_finite(&[
                         i.close, i.sma20, i.sma60, i.sma200, i.roc20, i.roc60, i.roc120,
                         i.vol20, i.atr14, i.avg_quote_vol_30, i.avg_quote_vol_90,
@@ -706,7 +752,7 @@ mod tests {
 
             #[test]
             fn clean_daily_history_always_gives_indicators(klines in clean_klines(200, 260)) {
-                let i = daily_indicators(&klines);
+                let i = daily(&klines);
                 prop_assert!(i.is_some());
             }
 

@@ -1,7 +1,7 @@
 //! A state store held in memory: replay's store and a test double. It
 //! implements the same compare-and-set and lease rules as the real stores.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -11,11 +11,13 @@ use crate::ports::{LeaseOutcome, PortError, StateStore};
 
 #[derive(Default)]
 struct Inner {
-    doc: Option<Value>,
+    /// Shared with the last entry of `writes`: a save copies the document
+    /// once (backtests save every cycle).
+    doc: Option<Arc<Value>>,
     /// Bumped on every write; saves must match what was last seen.
     version: u64,
     seen: u64,
-    writes: Vec<Value>,
+    writes: Vec<Arc<Value>>,
     lease: Option<(String, DateTime<Utc>)>,
     heartbeats: Vec<(String, Value)>,
 }
@@ -28,18 +30,28 @@ pub struct MemoryStore {
 impl MemoryStore {
     /// A store whose document is `doc` (`None` or JSON null: missing).
     pub fn new(doc: Option<Value>) -> Self {
-        MemoryStore { inner: Mutex::new(Inner { doc: doc.filter(|d| !d.is_null()), ..Default::default() }) }
+        MemoryStore {
+            inner: Mutex::new(Inner { doc: doc.filter(|d| !d.is_null()).map(Arc::new), ..Default::default() }),
+        }
     }
 
     /// Every document saved, in order.
     pub fn writes(&self) -> Vec<Value> {
-        self.inner.lock().map(|i| i.writes.clone()).unwrap_or_default()
+        self.inner.lock().map(|i| i.writes.iter().map(|w| Value::clone(w)).collect()).unwrap_or_default()
+    }
+
+    /// The document the store holds, taking the store apart (what a
+    /// restart would load).
+    pub fn into_doc(self) -> Option<Value> {
+        let mut inner = self.inner.into_inner().ok()?;
+        inner.writes.clear();
+        inner.doc.map(|doc| Arc::try_unwrap(doc).unwrap_or_else(|shared| Value::clone(&shared)))
     }
 
     /// Simulates another writer changing the document behind our back.
     pub fn external_write(&self, doc: Value) {
         if let Ok(mut i) = self.inner.lock() {
-            i.doc = Some(doc);
+            i.doc = Some(Arc::new(doc));
             i.version += 1;
         }
     }
@@ -61,7 +73,7 @@ impl StateStore for MemoryStore {
     async fn load(&self) -> Result<Option<Value>, PortError> {
         self.with(|i| {
             i.seen = i.version;
-            Ok(i.doc.clone())
+            Ok(i.doc.as_deref().cloned())
         })
     }
 
@@ -72,8 +84,9 @@ impl StateStore for MemoryStore {
             }
             i.version += 1;
             i.seen = i.version;
-            i.doc = Some(doc.clone());
-            i.writes.push(doc.clone());
+            let doc = Arc::new(doc.clone());
+            i.writes.push(Arc::clone(&doc));
+            i.doc = Some(doc);
             Ok(())
         })
     }

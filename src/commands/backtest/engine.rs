@@ -17,7 +17,7 @@
 //! is dropped and the next one starts from what the store last saved) and
 //! checks the invariants after every cycle (`invariants.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -30,6 +30,7 @@ use crate::domain::intent::{Intent, IntentKind, IntentStatus};
 use crate::domain::report::{Mode, Report, Status};
 use crate::domain::snapshot::AssetBalance;
 use crate::history::Interval;
+use crate::indicators::SignalMemo;
 use crate::paper::exchange::{FillCosts, SimExchange};
 use crate::paper::fixture::FixtureSet;
 use crate::ports::{Exchange, ManualClock, Notifier, PortError, StateStore};
@@ -146,15 +147,17 @@ impl Backtest {
             outcome.faults = KINDS.iter().map(|k| (k.to_string(), 0)).collect();
         }
         let mut double_book = faults.is_some_and(|f| f.double_book);
+        let memo = SignalMemo::default();
+        let mut filled_ids = HashSet::new();
         for (index, now) in self.cycle_times().into_iter().enumerate() {
             let market = self.history.market_at(now);
             sim.set_market(market.prices.clone(), market.klines.clone());
             let balances = sim.balances();
-            let fills_before = sim.fill_log().len();
+            let fills_before = sim.fill_count();
             let fresh = self.pool.fresh_at(now);
             let store = MemoryStore::new(state.clone());
             let (report, injected) = match &faults {
-                None => (Some(self.cycle(now, &sim, &store, fresh.clone()).await), BTreeMap::new()),
+                None => (Some(self.cycle(now, &sim, &store, fresh.clone(), &memo).await), BTreeMap::new()),
                 Some(plan) => {
                     let f = CycleFaults::new(plan, index as u64);
                     let exchange = FaultyExchange { inner: &sim, faults: &f };
@@ -163,7 +166,7 @@ impl Backtest {
                     // dropped there, as a killed process.
                     let report = tokio::select! {
                         biased;
-                        r = self.cycle(now, &exchange, &faulty_store, fresh.clone()) => Some(r),
+                        r = self.cycle(now, &exchange, &faulty_store, fresh.clone(), &memo) => Some(r),
                         _ = f.crashed.notified() => None,
                     };
                     f.settle(&sim).await;
@@ -191,21 +194,22 @@ impl Backtest {
                 None => outcome.cycles.push(crashed_record(now, &after, &market.prices)),
             }
             // A restart reads what the store last saved, crash or not.
-            state = store.load().await.map_err(|e| format!("backtest state at {now}: {e}"))?;
-            if double_book && sim.fill_log().len() > fills_before {
+            state = store.into_doc();
+            if double_book && sim.fill_count() > fills_before {
                 sim.double_book_last_fill();
                 double_book = false;
             }
-            let fills = sim.fill_log();
+            let fills = sim.fills_since(fills_before);
             let checked = AfterCycle {
                 report: report.as_ref(),
                 faulted: !injected.is_empty(),
                 before: &balances,
                 after: &after,
+                earlier_ids: &filled_ids,
                 fills: &fills,
-                fills_before,
                 state: state.as_ref(),
                 prices: &market.prices,
+                rules: &fixtures.rules,
             };
             if let Some(broken) = check(&checked) {
                 let seed = faults.map_or_else(|| "none".to_string(), |f| f.seed.to_string());
@@ -217,6 +221,7 @@ impl Backtest {
                 ));
                 break;
             }
+            filled_ids.extend(fills.into_iter().map(|f| f.client_order_id));
             sim.accrue_earn(earn_rate);
         }
         Ok(outcome)
@@ -229,10 +234,11 @@ impl Backtest {
         sim: &X,
         store: &S,
         fresh: Option<FreshSource>,
+        memo: &SignalMemo,
     ) -> Report {
         let clock = ManualClock::new(now);
         CycleRun {
-            mode: Mode::Paper,
+            mode: Mode::Backtest,
             now,
             clock: &clock,
             run_id: format!("backtest-{}", now.format("%Y%m%dT%H%M%SZ")),
@@ -245,6 +251,7 @@ impl Backtest {
             lease_ttl: None,
             save_policy: SavePolicy::default(),
             artifacts_dir: None,
+            memo: Some(memo),
         }
         .run()
         .await
@@ -310,7 +317,7 @@ fn crashed_record(
     balances: &BTreeMap<String, AssetBalance>,
     prices: &BTreeMap<String, Decimal>,
 ) -> CycleRecord {
-    let mut report = Report::new("", Mode::Paper, "");
+    let mut report = Report::new("", Mode::Backtest, "");
     report.status = Status::Error;
     let record = cycle_record(now, &report, balances, prices);
     CycleRecord { failure: Some("crash: the cycle was killed (injected fault)".into()), ..record }

@@ -21,19 +21,22 @@
 //! - `state_matches_exchange`: after a cycle that finished (`ok` or
 //!   `attention`) with no fault injected in it, the saved state tells the
 //!   truth: a trend symbol is `is_holding` exactly when the account holds
-//!   its coin worth at least 5 USDT (the minimum notional; less is dust),
+//!   a quantity of its coin that the symbol's rules let a market order
+//!   sell (at least one lot step, at least the minimum notional); what is
+//!   left below that is dust no order can move,
 //!   and the BTC record is no more than the BTC the account holds (within
 //!   1e-8 BTC: the state stores it as a JSON float). A cycle
 //!   with an injected fault may end with an order unresolved or a save
 //!   refused; the next clean cycle must have reconciled it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 use serde_json::Value;
 
 use crate::domain::report::{Report, Status};
+use crate::domain::rules::SymbolRules;
 use crate::domain::snapshot::AssetBalance;
 use crate::paper::exchange::FillRecord;
 use crate::strategy::cycle::{BNB_SYMBOL, BTC_SYMBOL, USDT};
@@ -42,9 +45,6 @@ use crate::strategy::cycle::{BNB_SYMBOL, BTC_SYMBOL, USDT};
 /// as 0.0013000000000000002): a record above the balance by less than
 /// this is that rounding, not a missed sell.
 const BTC_RECORD_SLACK: Decimal = dec!(0.00000001);
-
-/// A holding worth less than this is dust, not a position.
-const DUST_USDT: Decimal = dec!(5);
 
 /// A broken invariant: its name and what was seen.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,26 +61,29 @@ pub struct AfterCycle<'a> {
     pub faulted: bool,
     pub before: &'a BTreeMap<String, AssetBalance>,
     pub after: &'a BTreeMap<String, AssetBalance>,
-    /// The whole fill log, and where this cycle's fills start in it.
+    /// The client order ids of every fill before this cycle.
+    pub earlier_ids: &'a HashSet<String>,
+    /// This cycle's fills.
     pub fills: &'a [FillRecord],
-    pub fills_before: usize,
     /// The state the store holds now.
     pub state: Option<&'a Value>,
     pub prices: &'a BTreeMap<String, Decimal>,
+    /// Each symbol's trading rules, as the simulated exchange applies them.
+    pub rules: &'a BTreeMap<String, SymbolRules>,
 }
 
 /// The first broken invariant, if any.
 pub fn check(c: &AfterCycle) -> Option<Broken> {
-    client_id_filled_once(c.fills)
+    client_id_filled_once(c.earlier_ids, c.fills)
         .or_else(|| assets_conserved(c))
         .or_else(|| c.report.and_then(no_own_trade_as_flow))
         .or_else(|| state_matches_exchange(c))
 }
 
-fn client_id_filled_once(fills: &[FillRecord]) -> Option<Broken> {
+fn client_id_filled_once(earlier: &HashSet<String>, fills: &[FillRecord]) -> Option<Broken> {
     let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
     for f in fills {
-        *seen.entry(f.client_order_id.as_str()).or_default() += 1;
+        *seen.entry(f.client_order_id.as_str()).or_insert(usize::from(earlier.contains(&f.client_order_id))) += 1;
     }
     let (id, n) = seen.into_iter().find(|(_, n)| *n > 1)?;
     Some(Broken { invariant: "client_id_filled_once", detail: format!("client order id {id} filled {n} times") })
@@ -88,7 +91,7 @@ fn client_id_filled_once(fills: &[FillRecord]) -> Option<Broken> {
 
 fn assets_conserved(c: &AfterCycle) -> Option<Broken> {
     let mut moved: BTreeMap<&str, Decimal> = BTreeMap::new();
-    for f in c.fills.get(c.fills_before..).unwrap_or_default() {
+    for f in c.fills {
         *moved.entry(f.spent_asset.as_str()).or_default() -= f.spent;
         *moved.entry(f.got_asset.as_str()).or_default() += f.got;
         *moved.entry(f.fee_asset.as_str()).or_default() -= f.fee;
@@ -128,9 +131,11 @@ fn state_matches_exchange(c: &AfterCycle) -> Option<Broken> {
     for symbol in c.prices.keys().filter(|s| *s != BTC_SYMBOL && *s != BNB_SYMBOL) {
         let Some(base) = symbol.strip_suffix(USDT) else { continue };
         let qty = held_qty(base);
-        let worth = qty * c.prices[symbol];
+        let price = c.prices[symbol];
+        let worth = qty * price;
+        let sellable = c.rules.get(symbol).cloned().unwrap_or_default().fit_market_qty(qty, price).is_ok();
         let recorded = state[symbol.as_str()]["is_holding"].as_bool().unwrap_or(false);
-        if recorded != (worth >= DUST_USDT) {
+        if recorded != sellable {
             return broken(format!(
                 "{symbol}: state is_holding={recorded} but the account holds {} {base} (worth {} USDT)",
                 qty.normalize(),
@@ -164,6 +169,8 @@ mod tests {
     use super::*;
 
     static NO_PRICES: BTreeMap<String, Decimal> = BTreeMap::new();
+    static NO_RULES: BTreeMap<String, SymbolRules> = BTreeMap::new();
+    static NO_IDS: std::sync::LazyLock<HashSet<String>> = std::sync::LazyLock::new(HashSet::new);
 
     fn fill(id: &str, spent: Decimal, got: Decimal, fee: Decimal) -> FillRecord {
         FillRecord {
@@ -195,10 +202,11 @@ mod tests {
             faulted: false,
             before,
             after,
+            earlier_ids: &NO_IDS,
             fills,
-            fills_before: 0,
             state: None,
             prices: &NO_PRICES,
+            rules: &NO_RULES,
         }
     }
 
@@ -221,6 +229,41 @@ mod tests {
         assert_eq!(
             (broken.invariant, broken.detail.as_str()),
             ("client_id_filled_once", "client order id x1 filled 2 times")
+        );
+        // Filled in an earlier cycle and again in this one.
+        let earlier = HashSet::from(["x2".to_string()]);
+        let again = [fill("x2", dec!(1), dec!(1), dec!(0))];
+        let broken = check(&AfterCycle { earlier_ids: &earlier, ..after(&b, &b, &again) }).unwrap();
+        assert_eq!(broken.detail, "client order id x2 filled 2 times");
+    }
+
+    #[test]
+    fn a_remainder_below_one_lot_step_is_dust_whatever_its_worth() {
+        use crate::domain::rules::LotRule;
+        // 0.0952 XRP at 2,000 USDT is 190 USDT, but a 0.1 step cannot sell it.
+        let b = BTreeMap::from([("XRP".to_string(), AssetBalance { free: dec!(0.0952), ..Default::default() })]);
+        let prices = BTreeMap::from([("XRPUSDT".to_string(), dec!(2000))]);
+        let lot = LotRule { min_qty: dec!(0.1), max_qty: dec!(1000000), step_size: dec!(0.1) };
+        let rules = BTreeMap::from([(
+            "XRPUSDT".to_string(),
+            SymbolRules { lot: Some(lot), min_notional: Some(dec!(5)), ..Default::default() },
+        )]);
+        let mut report = Report::new("", crate::domain::report::Mode::Paper, "");
+        report.status = Status::Ok;
+        let state = |holding: bool| serde_json::json!({ "XRPUSDT": { "is_holding": holding } });
+        let (sold, held) = (state(false), state(true));
+        let at = |state| AfterCycle {
+            report: Some(&report),
+            state: Some(state),
+            prices: &prices,
+            rules: &rules,
+            ..after(&b, &b, &[])
+        };
+        assert_eq!(check(&at(&sold)), None);
+        let broken = check(&at(&held)).unwrap();
+        assert_eq!(
+            broken.detail,
+            "XRPUSDT: state is_holding=true but the account holds 0.0952 XRP (worth 190.40 USDT)"
         );
     }
 }

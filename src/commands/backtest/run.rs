@@ -49,6 +49,10 @@ pub fn plan(args: &BacktestRunArgs) -> Result<Backtest, String> {
     // reach a backtest (same inputs, same outputs); `--set` alone changes them.
     let mut settings = Settings::from_env(&Env::new()).map_err(|e| e.to_string())?;
     settings.strategy.params = with_sets(settings.strategy.params, &args.set)?;
+    // A backtest may try a pool of any size: a `--pool` payload is checked
+    // against its own `pool_size` (which must count its symbols), not
+    // against the live contract's 5.
+    settings.contract.expected_pool_size = 0;
     Ok(Backtest {
         history: History::load(&args.data, args.cadence)?,
         pool,

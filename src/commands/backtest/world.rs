@@ -14,6 +14,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
@@ -25,6 +26,7 @@ use crate::domain::rules::SymbolRules;
 use crate::domain::snapshot::Kline;
 use crate::history::Interval;
 use crate::indicators::{BTC_LOOKBACK_DAYS, TREND_LOOKBACK_DAYS};
+use crate::paper::exchange::KlineWindows;
 use crate::paper::fixture::FixtureSet;
 use crate::strategy::cycle::{BNB_SYMBOL, BTC_SYMBOL};
 use crate::upstream::ladder::{FetchOutcome, FreshSource};
@@ -36,8 +38,9 @@ const DEFAULT_MIN_NOTIONAL: Decimal = dec!(5);
 /// Every candle of every symbol found in the data directory.
 #[derive(Debug, Clone, PartialEq)]
 pub struct History {
-    /// `<SYMBOL>-1d.csv` of each symbol, oldest first.
-    pub daily: BTreeMap<String, Vec<Kline>>,
+    /// `<SYMBOL>-1d.csv` of each symbol, oldest first (shared with the
+    /// simulated exchange, which shows each cycle its part).
+    pub daily: Arc<BTreeMap<String, Vec<Kline>>>,
     /// `<SYMBOL>-1h.csv` of each symbol (hourly cadence only).
     pub hourly: BTreeMap<String, Vec<Kline>>,
     pub cadence: Interval,
@@ -49,7 +52,7 @@ pub struct MarketAt {
     /// Reference price of each symbol with a finished candle before T.
     pub prices: BTreeMap<String, Decimal>,
     /// Finished daily candles of each symbol, cut to the live lookback.
-    pub klines: BTreeMap<String, Vec<Kline>>,
+    pub klines: KlineWindows,
 }
 
 impl History {
@@ -71,25 +74,25 @@ impl History {
                 ));
             }
         }
-        let mut history = History { daily: BTreeMap::new(), hourly: BTreeMap::new(), cadence };
+        let (mut daily, mut hourly) = (BTreeMap::new(), BTreeMap::new());
         for symbol in symbols {
             if cadence == Interval::Hour {
                 let path = kline_path(dir, &symbol, Interval::Hour);
                 if !path.exists() {
                     return Err(format!("--cadence 1h: {} is missing", path.display()));
                 }
-                history.hourly.insert(symbol.clone(), read_klines(&path)?);
+                hourly.insert(symbol.clone(), read_klines(&path)?);
             }
-            history.daily.insert(symbol.clone(), read_klines(&kline_path(dir, &symbol, Interval::Day))?);
+            daily.insert(symbol.clone(), read_klines(&kline_path(dir, &symbol, Interval::Day))?);
         }
-        Ok(history)
+        Ok(History { daily: Arc::new(daily), hourly, cadence })
     }
 
     /// The market a cycle at `now` sees: nothing that had not closed yet.
     pub fn market_at(&self, now: DateTime<Utc>) -> MarketAt {
         let now_ms = now.timestamp_millis();
-        let mut market = MarketAt::default();
-        for (symbol, daily) in &self.daily {
+        let mut market = MarketAt { prices: BTreeMap::new(), klines: KlineWindows::new(Arc::clone(&self.daily)) };
+        for (symbol, daily) in self.daily.iter() {
             let closed = finished(daily, Interval::Day, now_ms);
             let lookback = if symbol == BTC_SYMBOL { BTC_LOOKBACK_DAYS } else { TREND_LOOKBACK_DAYS } as usize;
             let priced = match self.cadence {
@@ -98,7 +101,7 @@ impl History {
             };
             let Some(last) = priced.last() else { continue };
             market.prices.insert(symbol.clone(), price_of(last.close));
-            market.klines.insert(symbol.clone(), closed[closed.len().saturating_sub(lookback)..].to_vec());
+            market.klines.show(symbol, closed.len().saturating_sub(lookback)..closed.len());
         }
         market
     }
@@ -237,18 +240,21 @@ mod tests {
     #[test]
     fn a_cycle_sees_only_candles_that_closed_before_it() {
         let history = History {
-            daily: BTreeMap::from([("BTCUSDT".to_string(), (0..5).map(|d| k(d, 100.0 + d as f64)).collect())]),
+            daily: Arc::new(BTreeMap::from([(
+                "BTCUSDT".to_string(),
+                (0..5).map(|d| k(d, 100.0 + d as f64)).collect(),
+            )])),
             hourly: BTreeMap::new(),
             cadence: Interval::Day,
         };
         // Day 3 00:00: candles of days 0..=2 have closed; day 3's has not.
         let at = Utc.timestamp_millis_opt(3 * 86_400_000).unwrap();
         let m = history.market_at(at);
-        assert_eq!(m.klines["BTCUSDT"].len(), 3);
+        assert_eq!(m.klines.get("BTCUSDT").unwrap().len(), 3);
         assert_eq!(m.prices["BTCUSDT"], dec!(102));
         // One millisecond earlier day 2 is still open.
         let m = history.market_at(at - chrono::Duration::milliseconds(1));
-        assert_eq!((m.klines["BTCUSDT"].len(), m.prices["BTCUSDT"]), (2, dec!(101)));
+        assert_eq!((m.klines.get("BTCUSDT").unwrap().len(), m.prices["BTCUSDT"]), (2, dec!(101)));
         assert!(history.market_at(Utc.timestamp_millis_opt(0).unwrap()).prices.is_empty());
     }
 

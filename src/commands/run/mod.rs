@@ -166,6 +166,7 @@ pub async fn run_resolved(config: &RunConfig) -> Result<Report, RunSetupError> {
         lease_ttl: Some(config.lease_ttl),
         save_policy: SavePolicy { backoff: defaults.backoff.mul_f64(scale), ..defaults },
         artifacts_dir: Some(config.artifacts_dir.clone()),
+        memo: None,
     }
     .run()
     .await;

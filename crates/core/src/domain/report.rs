@@ -22,6 +22,9 @@ pub enum Mode {
     DryRun,
     Paper,
     Live,
+    /// A cycle of `backtest run`: it trades on the simulated exchange like
+    /// a paper cycle, on a simulated clock.
+    Backtest,
 }
 
 impl Mode {

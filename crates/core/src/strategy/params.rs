@@ -12,6 +12,12 @@
 use rust_decimal::Decimal;
 use rust_decimal_macros::dec;
 
+use crate::indicators::{TREND_LOOKBACK_DAYS, Windows};
+
+/// The longest indicator window: a cycle reads this many daily klines per
+/// trend symbol, so a longer window would never fill.
+const MAX_WINDOW_DAYS: usize = TREND_LOOKBACK_DAYS as usize;
+
 /// Declares the struct, its `Default`, the key list and the by-name setter
 /// from one table: `name: type = default, check;` where `check` says what
 /// a valid value is (`None` = any parsed value is fine).
@@ -106,6 +112,20 @@ params! {
     atr_multiplier: f64 = 2.5, Range::above(0.0);
     /// Trend sleeve: a buy needs a budget above this (USDT; default 15).
     min_trend_buy_usdt: f64 = 15.0, Range::at_least(0.0);
+    /// Trend sleeve: window of the short SMA a candidate's close must be
+    /// above (days; default 20; the indicator `sma20`).
+    sma_short_days: usize = 20, Range::between(1, true, MAX_WINDOW_DAYS, true);
+    /// Trend sleeve: window of the medium SMA; a candidate's close must be
+    /// above it, and a holding closing below it is sold (days; default 60;
+    /// the indicator `sma60`).
+    sma_medium_days: usize = 60, Range::between(1, true, MAX_WINDOW_DAYS, true);
+    /// Trend sleeve: window of the long SMA a candidate's close must be
+    /// above, and of trend persistence (days; default 200; the indicator
+    /// `sma200`).
+    sma_long_days: usize = 200, Range::between(1, true, MAX_WINDOW_DAYS, true);
+    /// Trend sleeve: window of the ATR the trailing stop is measured in
+    /// (days; default 14; the indicator `atr14`).
+    atr_days: usize = 14, Range::between(1, true, MAX_WINDOW_DAYS, true);
     /// Daily circuit breaker: fires when the trend sleeve's day PnL is at or
     /// below this fraction (-0.05 = -5%; default -0.05).
     circuit_breaker_pnl: f64 = -0.05, Range::between(-1.0, false, 0.0, false);
@@ -169,6 +189,16 @@ params! {
 }
 
 impl StrategyParams {
+    /// The trend symbols' indicator windows.
+    pub fn windows(&self) -> Windows {
+        Windows {
+            sma_short: self.sma_short_days,
+            sma_medium: self.sma_medium_days,
+            sma_long: self.sma_long_days,
+            atr: self.atr_days,
+        }
+    }
+
     /// Checks across fields, after every `set`.
     pub fn validate(&self) -> Result<(), String> {
         if self.earn_buffer_max_usdt < self.earn_buffer_min_usdt {
@@ -192,6 +222,10 @@ mod tests {
             top_n: 2,
             atr_multiplier: 2.5,
             min_trend_buy_usdt: 15.0,
+            sma_short_days: 20,
+            sma_medium_days: 60,
+            sma_long_days: 200,
+            atr_days: 14,
             circuit_breaker_pnl: -0.05,
             min_breaker_sell_usdt: 10.0,
             fuel_min_usdt: dec!(10),
@@ -219,7 +253,8 @@ mod tests {
             earn_funding_margin: dec!(1.001),
         };
         assert_eq!(p, expected);
-        assert_eq!(StrategyParams::KEYS.len(), 28);
+        assert_eq!(StrategyParams::KEYS.len(), 32);
+        assert_eq!(p.windows(), Windows::default());
         assert_eq!(StrategyParams::KEYS[0], "top_n");
         assert!(p.validate().is_ok());
     }
@@ -239,6 +274,9 @@ mod tests {
             "circuit_breaker_pnl must be > -1 and < 0, got 0.05"
         );
         assert_eq!(p.set("atr_multiplier", "0").unwrap_err(), "atr_multiplier must be > 0, got 0");
+        assert_eq!(p.set("sma_long_days", "421").unwrap_err(), "sma_long_days must be >= 1 and <= 420, got 421");
+        p.set("sma_long_days", "150").unwrap();
+        assert_eq!(p.windows().sma_long, 150);
         let unknown = p.set("atr", "1").unwrap_err();
         assert!(unknown.starts_with("unknown key \"atr\"; known keys: top_n, atr_multiplier, "), "{unknown}");
         // A failed set leaves the field alone.
