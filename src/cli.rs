@@ -426,13 +426,14 @@ pub enum BacktestCommand {
         MARKET_LOT_SIZE and NOTIONAL rules (the major pairs' real filters, otherwise a 0.0001 step and 5 USDT \
         minimum), pay --fee-rate (25% less, in BNB, while the BNB fee fuel covers it) and fill --slippage-bps \
         worse than the price; USDT in Simple Earn earns --earn-apr. The strategy runs with its default settings \
-        (the environment does not reach a backtest).\n\n\
+        but what --set and --sweep change (the environment does not reach a backtest).\n\n\
         Pool: --pool FILE is one upstream payload used all period (republished every cycle); --pool-history FILE \
         is a JSON array of payloads, each the upstream document from its as_of_date on; without either, the \
-        built-in static universe.\n\n\
+        built-in static universe. A payload may hold any number of symbols (it is checked against its own \
+        pool_size).\n\n\
         Outputs (--output DIR): summary.json (schema tradecycle.backtest.v1), equity.csv \
-        (time,total,trend,btc,cash,earn) and trades.csv (time,kind,symbol,side,quantity,price,fee,reason; fee in \
-        USDT). The same inputs give byte-identical files. stdout gets the summary (--format text or json).\n\n\
+        (time,total,trend,btc,cash,earn), trades.csv (time,kind,symbol,side,quantity,price,fee,reason; fee in \
+        USDT), equity.svg and report.html. The same inputs give byte-identical files. stdout gets the summary (--format text or json).\n\n\
         Exit codes: 0 the run completed, 1 the outputs could not be written, 2 usage error or unreadable input.")]
     Run(BacktestRunArgs),
 }
@@ -469,7 +470,7 @@ pub struct BacktestRunArgs {
     /// Simple Earn's yearly rate on USDT (0.05 = 5%).
     #[arg(long, value_name = "RATE", default_value = "0")]
     pub earn_apr: rust_decimal::Decimal,
-    /// Write summary.json, equity.csv and trades.csv into this directory.
+    /// Write summary.json, equity.csv, trades.csv, equity.svg and report.html into this directory.
     #[arg(long, value_name = "DIR")]
     pub output: Option<PathBuf>,
     /// What stdout gets: the summary table or summary.json (with --sweep: one row per combination).
@@ -482,7 +483,8 @@ pub struct BacktestRunArgs {
     /// Test only: books one fill twice, to see the invariant check stop the run.
     #[arg(long, hide = true, requires = "faults")]
     pub test_double_book: bool,
-    /// Override one strategy parameter (a `StrategyParams` field, e.g. atr_multiplier=3); repeatable.
+    /// Override one strategy parameter (a `StrategyParams` field, e.g. atr_multiplier=3 or
+    /// sma_long_days=150; an unknown key lists them all); repeatable.
     #[arg(long = "set", value_name = "KEY=VALUE")]
     pub set: Vec<String>,
     /// Run every combination of these values (repeatable: the grid is the product) in parallel and print

@@ -149,17 +149,17 @@ fn indicators_from(
 /// opens no new trend positions. Every other field is always `Some`.
 pub fn btc_snapshot(klines: &[Kline], btc_price: f64) -> Result<BtcSnapshot, BtcSeriesError> {
     let closes: Vec<f64> = klines.iter().map(|k| k.close).collect();
-    snapshot_of(klines, &BtcSeries::new(&closes), btc_price)
+    Ok(last_complete_row(klines, &BtcSeries::new(&closes))?.snapshot(btc_price))
 }
 
-/// The snapshot of the last complete row of `series` (the klines' rows).
-fn snapshot_of(klines: &[Kline], series: &BtcSeries, btc_price: f64) -> Result<BtcSnapshot, BtcSeriesError> {
+/// The last row of `series` (the klines' rows) on which every indicator
+/// exists.
+fn last_complete_row(klines: &[Kline], series: &BtcSeries) -> Result<BtcRow, BtcSeriesError> {
     let last = klines.last().ok_or(BtcSeriesError::Empty)?;
-    let row = (0..series.closes.len())
+    (0..series.closes.len())
         .rev()
         .find_map(|t| series.row(t))
-        .ok_or(BtcSeriesError::Insufficient { rows: klines.len(), last_open_time: last.open_time })?;
-    Ok(row.snapshot(btc_price))
+        .ok_or(BtcSeriesError::Insufficient { rows: klines.len(), last_open_time: last.open_time })
 }
 
 /// The BTC series that later rows look back on: MA200 (for the slope) and

@@ -3,8 +3,10 @@
 //! [`ManualClock`] at the cycle's time, a [`MemoryStore`] seeded with the
 //! state the previous cycle saved, a notifier that sends nothing, and the
 //! paper [`SimExchange`] set to what the history shows at that moment
-//! (`world.rs`) with the run's fill costs. Between cycles Simple Earn
-//! accrues its interest. What each cycle left becomes a
+//! (`world.rs`) with the run's fill costs, in mode `backtest` (no 7-day
+//! baseline), sharing the run's [`SignalMemo`] so a cycle computes only
+//! the indicator rows that closed since the last one. Between cycles
+//! Simple Earn accrues its interest. What each cycle left becomes a
 //! [`CycleRecord`] and its executed intents [`TradeRecord`]s, which the
 //! core turns into the summary.
 //!

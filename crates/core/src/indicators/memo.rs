@@ -16,13 +16,18 @@
 //! and close of every row they share); klines that differ replace the
 //! memo's rows, so a memo never hands out values of other data. A live
 //! cycle reads the market once, so it starts from an empty memo.
+//!
+//! The last answer is kept too, with the rows it was computed on: an
+//! hourly backtest asks 24 times a day about the same daily klines (only
+//! BTC's price, applied last, differs).
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::Mutex;
 
 use super::{
-    BtcSeries, BtcSeriesError, LONG_WINDOW, Windows, btc_snapshot, daily_indicators, indicators_from, rolling_mean,
-    snapshot_of, zscore_at,
+    BtcRow, BtcSeries, BtcSeriesError, LONG_WINDOW, Windows, btc_snapshot, daily_indicators, indicators_from,
+    last_complete_row, rolling_mean, zscore_at,
 };
 use crate::domain::snapshot::{BtcSnapshot, Indicators, Kline};
 
@@ -45,6 +50,15 @@ struct Rows {
     closes: Vec<f64>,
     ma: Vec<Option<f64>>,
     zscore: Vec<Option<f64>>,
+    /// The last answer and the rows it was computed on.
+    last: Option<(Range<usize>, Answer)>,
+}
+
+/// What the rows last answered.
+#[derive(Debug, Clone)]
+enum Answer {
+    Btc(Result<BtcRow, BtcSeriesError>),
+    Trend(Windows, Option<Indicators>),
 }
 
 impl SignalMemo {
@@ -53,8 +67,16 @@ impl SignalMemo {
         let Ok(mut series) = self.series.lock() else { return daily_indicators(klines, windows) };
         let rows = rows_of(&mut series, symbol);
         let offset = rows.align(klines, windows.sma_long, false);
-        let closes = &rows.closes[offset..offset + klines.len()];
-        indicators_from(klines, closes, windows, &|i| rows.at(&rows.ma, offset, i))
+        let span = offset..offset + klines.len();
+        if let Some((last, Answer::Trend(w, answer))) = &rows.last
+            && *last == span
+            && w == windows
+        {
+            return answer.clone();
+        }
+        let answer = indicators_from(klines, &rows.closes[span.clone()], windows, &|i| rows.at(&rows.ma, offset, i));
+        rows.last = Some((span, Answer::Trend(*windows, answer.clone())));
+        answer
     }
 
     /// [`super::btc_snapshot`] of `symbol`'s (BTCUSDT's) klines.
@@ -62,13 +84,19 @@ impl SignalMemo {
         let Ok(mut series) = self.series.lock() else { return btc_snapshot(klines, btc_price) };
         let rows = rows_of(&mut series, symbol);
         let offset = rows.align(klines, LONG_WINDOW, true);
-        let view = |values: &[Option<f64>]| (0..klines.len()).map(|i| rows.at(values, offset, i)).collect();
-        let series = BtcSeries {
-            closes: &rows.closes[offset..offset + klines.len()],
-            ma200: view(&rows.ma),
-            zscore: view(&rows.zscore),
+        let span = offset..offset + klines.len();
+        let row = match &rows.last {
+            Some((last, Answer::Btc(row))) if *last == span => row.clone(),
+            _ => {
+                let view = |values: &[Option<f64>]| (0..klines.len()).map(|i| rows.at(values, offset, i)).collect();
+                let series =
+                    BtcSeries { closes: &rows.closes[span.clone()], ma200: view(&rows.ma), zscore: view(&rows.zscore) };
+                let row = last_complete_row(klines, &series);
+                rows.last = Some((span, Answer::Btc(row.clone())));
+                row
+            }
         };
-        snapshot_of(klines, &series, btc_price)
+        Ok(row?.snapshot(btc_price))
     }
 }
 
@@ -163,6 +191,8 @@ mod tests {
             let btc = &all[end.saturating_sub(700)..end];
             let trend = &all[end.saturating_sub(420)..end];
             assert_eq!(memo.btc_snapshot("BTCUSDT", btc, 450.0), btc_snapshot(btc, 450.0), "BTC at {end}");
+            // The same klines again (an hourly cycle): only the price differs.
+            assert_eq!(memo.btc_snapshot("BTCUSDT", btc, 380.0), btc_snapshot(btc, 380.0), "BTC at {end}");
             assert_eq!(memo.daily_indicators("ETHUSDT", trend, &windows), daily_indicators(trend, &windows), "{end}");
             // Another window on the same symbol starts its rows over.
             assert_eq!(memo.daily_indicators("SOLUSDT", trend, &other), daily_indicators(trend, &other));
