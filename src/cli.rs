@@ -118,8 +118,9 @@ pub enum Command {
         Exit codes: 0 resumed (or nothing to resume), 1 the state store failed, 2 usage or configuration error, \
         4 a cycle holds the run lease (nothing changed).")]
     Resume(ResumeArgs),
-    /// Backtests: `backtest fetch` downloads the kline history, `backtest run` runs the live cycle over it.
-    Backtest(BacktestArgs),
+    /// Backtests: `backtest --data DIR --from DATE --to DATE` runs the live cycle over the kline history
+    /// (also spelt `backtest run ...`), `backtest fetch` downloads it.
+    Backtest(Box<BacktestArgs>),
     /// Check a run's evidence bundle (artifacts/<run_id>/: report, settings, build, alerts, SHA256SUMS).
     #[command(subcommand)]
     Evidence(EvidenceCommand),
@@ -390,14 +391,16 @@ pub struct OrdersResolveArgs {
     pub store: Option<String>,
 }
 
-/// `tradecycle backtest ...`. A struct around the subcommand, so the run
-/// itself (`tradecycle backtest --data DIR ...`) can later be added as
-/// flattened arguments beside an optional subcommand without changing
-/// `Command` or `fetch`.
+/// `tradecycle backtest ...`: `tradecycle backtest --data DIR ...` runs a
+/// backtest (the same as `backtest run --data DIR ...`); `backtest fetch`
+/// downloads the history.
 #[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct BacktestArgs {
     #[command(subcommand)]
-    pub command: BacktestCommand,
+    pub command: Option<BacktestCommand>,
+    #[command(flatten)]
+    pub run: Option<BacktestRunArgs>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -419,7 +422,8 @@ pub enum BacktestCommand {
         cycle `tradecycle run` performs, with a simulated clock at the cycle's time, an in-memory state carried \
         from cycle to cycle, no notifications, and a simulated exchange driven by the kline files of --data \
         (DATA/<SYMBOL>-1d.csv, and DATA/<SYMBOL>-1h.csv for --cadence 1h; BTCUSDT and BNBUSDT are required; \
-        `tradecycle backtest fetch` downloads them). `run` is a subcommand of `backtest`, beside `fetch`.\n\n\
+        `tradecycle backtest fetch` downloads them). `tradecycle backtest --data DIR ...` is the same as \
+        `tradecycle backtest run --data DIR ...`.\n\n\
         No look-ahead: a cycle at time T sees only candles that closed before T; its price is the close of the \
         last finished candle of the cadence. The BTC snapshot needs about 565 days of BTCUSDT before --from (MA200 and \
         a 365-day z-score window); until then cycles fail and trade nothing (summary: failed_cycles, first_failure). Orders follow Binance's LOT_SIZE, \

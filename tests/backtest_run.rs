@@ -1,7 +1,8 @@
-//! `tradecycle backtest run`: the live cycle over generated kline files.
-//! A known price path with hand-checked equity, fees and drawdown; no
-//! look-ahead; byte-identical outputs; a backtest day equals a replay of
-//! the same inputs; bad flags name the flag.
+//! `tradecycle backtest --data ...` (the same as `backtest run --data
+//! ...`): the live cycle over generated kline files. A known price path
+//! with hand-checked equity, fees and drawdown; no look-ahead;
+//! byte-identical outputs, with or without `run`; a backtest day equals a
+//! replay of the same inputs; bad flags name the flag.
 
 mod common;
 
@@ -43,9 +44,10 @@ fn trending_market(dir: &Path, days: usize) {
 
 const POOL: &str = "fixtures/cycle_replay/pool_input_snapshot.json";
 
+/// `tradecycle backtest --data DATA --output OUT` + `extra`.
 fn backtest(data: &Path, out: &Path, extra: &[&str]) -> Run {
     let (data, out) = (data.display().to_string(), out.display().to_string());
-    let mut args = vec!["backtest", "run", "--data", data.as_str(), "--output", out.as_str()];
+    let mut args = vec!["backtest", "--data", data.as_str(), "--output", out.as_str()];
     args.extend_from_slice(extra);
     tradecycle(&args, &[])
 }
@@ -273,12 +275,16 @@ fn the_same_inputs_give_byte_identical_outputs() {
     trending_market(data.path(), 760);
     let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let flags = ["--from", &date(580), "--to", &date(759), "--pool", POOL, "--earn-apr", "0.05", "--slippage-bps", "3"];
-    let (r1, r2) = (backtest(data.path(), one.path(), &flags), backtest(data.path(), two.path(), &flags));
+    let out2 = two.path().display().to_string();
+    let data_dir = data.path().display().to_string();
+    let r1 = backtest(data.path(), one.path(), &flags);
+    // The same run spelt with the `run` subcommand.
+    let r2 = tradecycle(&[&["backtest", "run", "--data", &data_dir, "--output", &out2][..], &flags].concat(), &[]);
     ok(&r1);
     // No progress line and no cycle log on a stderr that is not a terminal.
     assert_eq!(r1.stderr, "");
     assert_eq!(r1.stdout, r2.stdout);
-    for name in ["summary.json", "equity.csv", "trades.csv"] {
+    for name in ["summary.json", "equity.csv", "trades.csv", "equity.svg", "report.html"] {
         assert_eq!(
             std::fs::read(one.path().join(name)).unwrap(),
             std::fs::read(two.path().join(name)).unwrap(),
@@ -289,6 +295,10 @@ fn the_same_inputs_give_byte_identical_outputs() {
     // The JSON format prints summary.json itself.
     let json = backtest(data.path(), two.path(), &[&flags[..], &["--format", "json"]].concat());
     assert_eq!(json.stdout, read(one.path(), "summary.json"));
+    // Run flags and a subcommand do not mix.
+    let mixed = tradecycle(&["backtest", "--data", &data_dir, "fetch", "--symbols", "BTCUSDT"], &[]);
+    assert_eq!(mixed.code, 2);
+    assert!(mixed.stderr.contains("the subcommand 'fetch' cannot be used with '--data <DIR>'"), "{}", mixed.stderr);
 }
 
 /// Comparable parts of an intent (replay suppresses what the backtest fills).

@@ -70,7 +70,7 @@ pub fn run_cli(cli: Cli) -> u8 {
         Command::Resume(args) => runtime.block_on(pause::resume(args)),
         Command::Orders(args) => runtime.block_on(orders::command(args)),
         Command::Status(args) => runtime.block_on(status::command(args)),
-        Command::Backtest(args) => runtime.block_on(backtest::command(args)),
+        Command::Backtest(args) => runtime.block_on(backtest::command(*args)),
         Command::Evidence(args) => evidence::command(args),
         Command::Positions(args) => runtime.block_on(positions::command(args)),
     }

@@ -21,8 +21,10 @@ pub mod world;
 use crate::cli::{BacktestArgs, BacktestCommand};
 
 pub async fn command(args: BacktestArgs) -> u8 {
-    match args.command {
-        BacktestCommand::Fetch(fetch_args) => fetch::command(fetch_args).await,
-        BacktestCommand::Run(run_args) => run::command(run_args).await,
+    match (args.command, args.run) {
+        (Some(BacktestCommand::Fetch(fetch_args)), _) => fetch::command(fetch_args).await,
+        (Some(BacktestCommand::Run(run_args)), _) | (None, Some(run_args)) => run::command(run_args).await,
+        // clap requires --data, --from and --to without a subcommand.
+        (None, None) => crate::domain::exit::USAGE,
     }
 }
