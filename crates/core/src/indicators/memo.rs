@@ -13,13 +13,15 @@
 //! [`super::btc_snapshot`], bit for bit (tested below).
 //!
 //! Every use checks the klines against what the memo holds (the open time
-//! and close of every row they share); klines that differ replace the
-//! memo's rows, so a memo never hands out values of other data. A live
+//! and close of every row they share, bit for bit: everything kept here is
+//! computed from closes alone); klines that differ replace the memo's
+//! rows, so a memo never hands out values of other data. A live
 //! cycle reads the market once, so it starts from an empty memo.
 //!
-//! The last answer is kept too, with the rows it was computed on: an
-//! hourly backtest asks 24 times a day about the same daily klines (only
-//! BTC's price, applied last, differs).
+//! BTC's last complete row is kept too, with the rows it was found on: an
+//! hourly backtest asks 24 times a day about the same daily klines, and
+//! only the price, applied last, differs (its sell trigger sorts 365
+//! z-scores).
 
 use std::collections::HashMap;
 use std::ops::Range;
@@ -50,15 +52,9 @@ struct Rows {
     closes: Vec<f64>,
     ma: Vec<Option<f64>>,
     zscore: Vec<Option<f64>>,
-    /// The last answer and the rows it was computed on.
-    last: Option<(Range<usize>, Answer)>,
-}
-
-/// What the rows last answered.
-#[derive(Debug, Clone)]
-enum Answer {
-    Btc(Result<BtcRow, BtcSeriesError>),
-    Trend(Windows, Option<Indicators>),
+    /// BTC's last complete row and the rows it was found on (it comes
+    /// from the closes alone; the price is applied afterwards).
+    last_btc: Option<(Range<usize>, Result<BtcRow, BtcSeriesError>)>,
 }
 
 impl SignalMemo {
@@ -67,16 +63,8 @@ impl SignalMemo {
         let Ok(mut series) = self.series.lock() else { return daily_indicators(klines, windows) };
         let rows = rows_of(&mut series, symbol);
         let offset = rows.align(klines, windows.sma_long, false);
-        let span = offset..offset + klines.len();
-        if let Some((last, Answer::Trend(w, answer))) = &rows.last
-            && *last == span
-            && w == windows
-        {
-            return answer.clone();
-        }
-        let answer = indicators_from(klines, &rows.closes[span.clone()], windows, &|i| rows.at(&rows.ma, offset, i));
-        rows.last = Some((span, Answer::Trend(*windows, answer.clone())));
-        answer
+        let closes = &rows.closes[offset..offset + klines.len()];
+        indicators_from(klines, closes, windows, &|i| rows.at(&rows.ma, offset, i))
     }
 
     /// [`super::btc_snapshot`] of `symbol`'s (BTCUSDT's) klines.
@@ -85,14 +73,14 @@ impl SignalMemo {
         let rows = rows_of(&mut series, symbol);
         let offset = rows.align(klines, LONG_WINDOW, true);
         let span = offset..offset + klines.len();
-        let row = match &rows.last {
-            Some((last, Answer::Btc(row))) if *last == span => row.clone(),
+        let row = match &rows.last_btc {
+            Some((last, row)) if *last == span => row.clone(),
             _ => {
                 let view = |values: &[Option<f64>]| (0..klines.len()).map(|i| rows.at(values, offset, i)).collect();
                 let series =
                     BtcSeries { closes: &rows.closes[span.clone()], ma200: view(&rows.ma), zscore: view(&rows.zscore) };
                 let row = last_complete_row(klines, &series);
-                rows.last = Some((span, Answer::Btc(row.clone())));
+                rows.last_btc = Some((span, row.clone()));
                 row
             }
         };
@@ -130,7 +118,9 @@ impl Rows {
         offset
     }
 
-    /// Whether the rows from `offset` on are the first rows of `klines`.
+    /// Whether the rows from `offset` on are the first rows of `klines`:
+    /// the same open times and closes (what every value kept here comes
+    /// from), as bit patterns (a NaN matches itself).
     fn holds(&self, offset: usize, klines: &[Kline]) -> bool {
         self.open_times[offset..]
             .iter()
@@ -212,6 +202,11 @@ mod tests {
         all[700].close *= 1.5;
         let changed = &all[401..821];
         assert_eq!(memo.daily_indicators("ETHUSDT", changed, &windows), daily_indicators(changed, &windows));
+        // So does a changed volume (the answer kept for the slice uses it).
+        let mut quiet = changed.to_vec();
+        quiet[419].volume *= 3.0;
+        assert_eq!(memo.daily_indicators("ETHUSDT", &quiet, &windows), daily_indicators(&quiet, &windows));
+        assert_ne!(daily_indicators(&quiet, &windows), daily_indicators(changed, &windows));
         // A slice that starts before the rows held also starts over.
         assert_eq!(memo.daily_indicators("ETHUSDT", &all[..420], &windows), daily_indicators(&all[..420], &windows));
         assert_eq!(memo.daily_indicators("ETHUSDT", &[], &windows), None);
