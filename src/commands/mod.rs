@@ -83,6 +83,19 @@ pub(crate) fn usage(message: impl std::fmt::Display) -> u8 {
     exit::USAGE
 }
 
+/// An operations command that could not do its work (the store, the
+/// exchange): the message on stderr, exit 1.
+pub(crate) fn failed(message: impl std::fmt::Display) -> u8 {
+    eprintln!("error: {message}");
+    exit::ERROR
+}
+
+/// Who an operator action is recorded as: `--by`, else `$USER`, else
+/// `operator`.
+pub(crate) fn operator_name(by: Option<&str>, env: &Env) -> String {
+    by.map(str::to_string).or_else(|| env.get("USER").cloned()).unwrap_or_else(|| "operator".to_string())
+}
+
 /// The Telegram notifier when `TG_TOKEN` and the chat are set, `None` when
 /// neither is; half a configuration is an error.
 pub(crate) fn telegram_notifier(env: &Env) -> Result<Option<TelegramNotifier>, String> {

@@ -10,7 +10,7 @@ use crate::cli::{OrdersCommand, OrdersListArgs, OrdersResolveArgs};
 use crate::commands::run::AnyStore;
 use crate::commands::under_lease::under_lease;
 use crate::commands::watchdog::open_store;
-use crate::commands::{exit, usage};
+use crate::commands::{exit, failed, operator_name, usage};
 use crate::config::process_env;
 use crate::domain::pool::{Universe, infer_base_asset};
 use crate::domain::state::StateDoc;
@@ -57,7 +57,7 @@ async fn resolve(args: OrdersResolveArgs) -> u8 {
         },
         None => Resolution::NotPlaced,
     };
-    let by = args.by.clone().or_else(|| env.get("USER").cloned()).unwrap_or_else(|| "operator".to_string());
+    let by = operator_name(args.by.as_deref(), &env);
     let store = match open_store(args.store.as_deref(), &env).await {
         Ok(store) => store,
         Err(e) => return usage(e),
@@ -133,9 +133,4 @@ pub(crate) fn row_line(r: &LedgerRow) -> String {
         line.push_str(&format!(" quarantined: {why}"));
     }
     line
-}
-
-fn failed(message: impl std::fmt::Display) -> u8 {
-    eprintln!("error: {message}");
-    exit::ERROR
 }

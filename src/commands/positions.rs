@@ -19,7 +19,7 @@ use crate::commands::orders::load;
 use crate::commands::run::AnyStore;
 use crate::commands::under_lease::under_lease;
 use crate::commands::watchdog::open_store;
-use crate::commands::{exit, usage};
+use crate::commands::{exit, failed, operator_name, usage};
 use crate::config::env::positive_decimal;
 use crate::config::{Env, process_env};
 use crate::domain::pool::infer_base_asset;
@@ -92,7 +92,7 @@ async fn edit(args: PositionsSymbolArgs, what: Edit) -> u8 {
         Ok(s) => s,
         Err(e) => return usage(e),
     };
-    let by = args.by.clone().or_else(|| env.get("USER").cloned()).unwrap_or_else(|| "operator".to_string());
+    let by = operator_name(args.by.as_deref(), &env);
     let store = match open_store(args.store.as_deref(), &env).await {
         Ok(store) => store,
         Err(e) => return usage(e),
@@ -188,9 +188,4 @@ async fn list(args: PositionsListArgs) -> u8 {
         }
     }
     exit::OK
-}
-
-fn failed(message: impl std::fmt::Display) -> u8 {
-    eprintln!("error: {message}");
-    exit::ERROR
 }

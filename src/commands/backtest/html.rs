@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 use tradecycle_core::backtest::{Summary, TradeRecord};
 
-use super::outputs::{summary_rows, time};
+use super::outputs::{summary_rows, trade_cells};
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;margin:2em;color:#222}\
 table{border-collapse:collapse;margin-bottom:2em}\
@@ -64,19 +64,13 @@ pub fn report_html(summary: &Summary, svg: &str, trades: &[TradeRecord]) -> Stri
         trades.len()
     );
     for t in trades {
-        let _ = writeln!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"n\">{}</td><td class=\"n\">{}</td>\
-             <td class=\"n\">{}</td><td>{}</td></tr>",
-            escape(&time(t.time)),
-            escape(&t.kind),
-            escape(&t.symbol),
-            escape(&t.side),
-            t.quantity,
-            t.price,
-            t.fee,
-            escape(&t.reason)
-        );
+        out.push_str("<tr>");
+        for (i, cell) in trade_cells(t).iter().enumerate() {
+            // Quantity, price and fee are numbers, right-aligned.
+            let class = if (4..=6).contains(&i) { " class=\"n\"" } else { "" };
+            let _ = write!(out, "<td{class}>{}</td>", escape(cell));
+        }
+        out.push_str("</tr>\n");
     }
     out.push_str("</tbody></table>\n</body>\n</html>\n");
     out

@@ -44,21 +44,26 @@ pub fn equity_csv(cycles: &[CycleRecord]) -> String {
     out
 }
 
+/// A trade's cells in the column order of `trades.csv` and the page's
+/// table: time, kind, symbol, side, quantity, price, fee, reason.
+pub fn trade_cells(t: &TradeRecord) -> [String; 8] {
+    [
+        time(t.time),
+        t.kind.clone(),
+        t.symbol.clone(),
+        t.side.clone(),
+        t.quantity.to_string(),
+        t.price.to_string(),
+        t.fee.to_string(),
+        t.reason.clone(),
+    ]
+}
+
 pub fn trades_csv(trades: &[TradeRecord]) -> String {
     let mut out = String::from("time,kind,symbol,side,quantity,price,fee,reason\n");
     for t in trades {
-        let _ = writeln!(
-            out,
-            "{},{},{},{},{},{},{},{}",
-            time(t.time),
-            field(&t.kind),
-            field(&t.symbol),
-            field(&t.side),
-            t.quantity,
-            t.price,
-            t.fee,
-            field(&t.reason)
-        );
+        let cells: Vec<String> = trade_cells(t).iter().map(|c| field(c)).collect();
+        let _ = writeln!(out, "{}", cells.join(","));
     }
     out
 }
